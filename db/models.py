@@ -1,0 +1,291 @@
+"""The tables of the service.
+
+Relationships are `lazy="raise"`: every load is explicit, so no request issues a query by accident
+inside a loop. Money is `Numeric(14, 2)` 万元; dates without a time (deadlines) are `Date`.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from db.base import Base, UTCDateTime
+
+# SQLite only autoincrements INTEGER PRIMARY KEY; PostgreSQL gets a bigint identity.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Region(Base):
+    """One 行政区划 (province, city, county or below); `parent_code` makes the tree."""
+
+    __tablename__ = "regions"
+
+    code: Mapped[str] = mapped_column(String(12), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    parent_code: Mapped[str | None] = mapped_column(ForeignKey("regions.code"), index=True)
+    level: Mapped[str] = mapped_column(String(16))
+
+    __table_args__ = (
+        CheckConstraint("level IN ('province','city','county','township')", name="level"),
+    )
+
+
+class Enterprise(Base):
+    """A 生产经营单位, identified by its 统一社会信用代码 (checked before insert)."""
+
+    __tablename__ = "enterprises"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    uscc: Mapped[str] = mapped_column(String(18), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    region_code: Mapped[str] = mapped_column(ForeignKey("regions.code"), index=True)
+    industry: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(100))
+    role: Mapped[str] = mapped_column(String(16))
+    region_code: Mapped[str] = mapped_column(ForeignKey("regions.code"), index=True)
+    industry: Mapped[str | None] = mapped_column(String(32))
+    enterprise_id: Mapped[int | None] = mapped_column(ForeignKey("enterprises.id"), index=True)
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (
+        CheckConstraint(
+            "role IN ('enterprise','inspector','supervisor','committee','auditor','admin','system')",
+            name="role",
+        ),
+        CheckConstraint(
+            "(role = 'enterprise') = (enterprise_id IS NOT NULL)", name="enterprise_binding"
+        ),
+    )
+
+
+class ApiToken(Base):
+    """A bearer token; only its SHA-256 is kept (tokens carry 256 bits, so no slow hash is needed)."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    label: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class HazardSequence(Base):
+    """Next number of the hazard code per county region and year (`141102-2026-000123`)."""
+
+    __tablename__ = "hazard_sequences"
+
+    region_code: Mapped[str] = mapped_column(String(6), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last_value: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Hazard(Base):
+    __tablename__ = "hazards"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text)
+    location: Mapped[str] = mapped_column(String(300))
+    industry: Mapped[str] = mapped_column(String(32))
+    source: Mapped[str] = mapped_column(String(32))
+    category: Mapped[str | None] = mapped_column(String(100))
+    level: Mapped[str | None] = mapped_column(String(16))
+    region_code: Mapped[str] = mapped_column(ForeignKey("regions.code"))
+    enterprise_id: Mapped[int | None] = mapped_column(ForeignKey("enterprises.id"))
+    state: Mapped[str] = mapped_column(String(32))
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    audit_head: Mapped[str] = mapped_column(String(64))
+    escalation_step: Mapped[str | None] = mapped_column(String(16))
+    suspended: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    discovered_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    deadline: Mapped[date | None] = mapped_column(Date)
+    reported_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    tracking_code: Mapped[str | None] = mapped_column(String(16), unique=True)
+    repeat_of_id: Mapped[int | None] = mapped_column(ForeignKey("hazards.id"))
+    dismiss_reason: Mapped[str | None] = mapped_column(Text)
+
+    listing_level: Mapped[str | None] = mapped_column(String(16))
+    listing_body: Mapped[str | None] = mapped_column(String(100))
+    listed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    plan_due: Mapped[date | None] = mapped_column(Date)
+
+    plan_responsible_person: Mapped[str | None] = mapped_column(String(100))
+    plan_measures: Mapped[str | None] = mapped_column(Text)
+    plan_funds_wan: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
+    plan_time_limit: Mapped[date | None] = mapped_column(Date)
+    plan_contingency: Mapped[str | None] = mapped_column(Text)
+    plan_filed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    extension_new_deadline: Mapped[date | None] = mapped_column(Date)
+    extension_reason: Mapped[str | None] = mapped_column(Text)
+    extension_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    extensions_granted: Mapped[int] = mapped_column(Integer, default=0)
+
+    acceptance_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    funds_spent_wan: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
+    accepted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    failed_acceptances: Mapped[int] = mapped_column(Integer, default=0)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    enterprise: Mapped[Enterprise | None] = relationship(lazy="raise")
+
+    __table_args__ = (
+        Index("ix_hazards_region_code_id", "region_code", "id"),
+        Index("ix_hazards_state_deadline", "state", "deadline"),
+        Index("ix_hazards_enterprise_id", "enterprise_id"),
+        CheckConstraint("level IS NULL OR level IN ('general','major')", name="level"),
+        CheckConstraint(
+            "state IN ('reported','registered','supervised','rectifying',"
+            "'acceptance_requested','accepted','closed','dismissed')",
+            name="state",
+        ),
+    )
+
+
+class AuditEvent(Base):
+    """One link of a hazard's hash chain. Append-only: PostgreSQL refuses UPDATE and DELETE.
+
+    `payload` is the canonical JSON text itself (not a JSON column), so what was hashed is exactly
+    what is stored and read back.
+    """
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    hazard_id: Mapped[int] = mapped_column(ForeignKey("hazards.id"))
+    seq: Mapped[int] = mapped_column(Integer)
+    action: Mapped[str] = mapped_column(String(32))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    actor_role: Mapped[str] = mapped_column(String(16))
+    actor_name: Mapped[str] = mapped_column(String(100))
+    from_state: Mapped[str | None] = mapped_column(String(32))
+    to_state: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[str] = mapped_column(Text)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+    __table_args__ = (UniqueConstraint("hazard_id", "seq"),)
+
+
+class AuditCheckpoint(Base):
+    """A Merkle root over every chain head at one moment; checkpoints chain among themselves."""
+
+    __tablename__ = "audit_checkpoints"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    leaf_count: Mapped[int] = mapped_column(Integer)
+    merkle_root: Mapped[str] = mapped_column(String(64))
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditCheckpointHead(Base):
+    """The head (seq, hash) of one hazard's chain at a checkpoint: what truncation is checked against."""
+
+    __tablename__ = "audit_checkpoint_heads"
+
+    checkpoint_id: Mapped[int] = mapped_column(ForeignKey("audit_checkpoints.id"), primary_key=True)
+    hazard_id: Mapped[int] = mapped_column(ForeignKey("hazards.id"), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class OutboxMessage(Base):
+    """Work that must happen after a commit (documents, notifications), written in the same
+    transaction as the event that causes it. `dedupe_key` makes a second write of the same effect
+    impossible."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    hazard_id: Mapped[int | None] = mapped_column(ForeignKey("hazards.id"), index=True)
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("audit_events.id"))
+    kind: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[str] = mapped_column(Text)
+    dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    available_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_outbox_status_available_at", "status", "available_at"),)
+
+
+class IdempotencyKey(Base):
+    """The stored answer to a request made with an `Idempotency-Key`, per user."""
+
+    __tablename__ = "idempotency_keys"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int] = mapped_column(Integer)
+    response_body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Attachment(Base):
+    """An uploaded file, content-addressed on disk by its SHA-256."""
+
+    __tablename__ = "attachments"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    hazard_id: Mapped[int] = mapped_column(ForeignKey("hazards.id"), index=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class PublicSubmission(Base):
+    """One public 举报, by a salted hash of the sender's address: the rate limit counts these."""
+
+    __tablename__ = "public_submissions"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    client_hash: Mapped[str] = mapped_column(String(64))
+    hazard_id: Mapped[int] = mapped_column(ForeignKey("hazards.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (Index("ix_public_submissions_client_created", "client_hash", "created_at"),)
+
+

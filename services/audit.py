@@ -1,0 +1,349 @@
+"""The tamper-evident audit trail.
+
+Each hazard has its own chain: event n stores `prev_hash` (event n-1's hash, or the hazard's genesis
+hash) and `hash` = SHA-256 over the canonical JSON of its fields including `prev_hash`. The hazard
+row's `version` equals its number of events and `audit_head` its last hash, both written by the same
+compare-and-set that appends the event. A checkpoint stores every chain head and a Merkle root over
+them, and is itself chained to the previous checkpoint, so truncating a chain below a checkpoint,
+or rewriting a whole chain, is detected.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.orm import Session
+
+from db.models import AuditCheckpoint, AuditCheckpointHead, AuditEvent, Hazard
+
+ZERO = "0" * 64
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, datetime):
+        return value.astimezone(timezone.utc).isoformat(timespec="microseconds")
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    raise TypeError(f"not serialisable in an audit event: {type(value).__name__}")
+
+
+def canonical(value: Any) -> str:
+    """Canonical JSON: sorted keys, no spaces, UTF-8 text kept as is."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_default)
+
+
+def sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def genesis_hash(hazard_code: str) -> str:
+    """The `prev_hash` of a chain's first event: binds the chain to its hazard."""
+    return sha256("hazard-genesis:" + hazard_code)
+
+
+def event_hash(
+    *,
+    hazard_id: int,
+    seq: int,
+    action: str,
+    actor_id: int | None,
+    actor_role: str,
+    actor_name: str,
+    from_state: str | None,
+    to_state: str,
+    payload: str,
+    occurred_at: datetime,
+    prev_hash: str,
+) -> str:
+    body = canonical(
+        {
+            "hazard_id": hazard_id,
+            "seq": seq,
+            "action": action,
+            "actor_id": actor_id,
+            "actor_role": actor_role,
+            "actor_name": actor_name,
+            "from_state": from_state,
+            "to_state": to_state,
+            "payload": payload,
+            "occurred_at": occurred_at,
+            "prev_hash": prev_hash,
+        }
+    )
+    return sha256(body)
+
+
+def build_event(
+    *,
+    hazard_id: int,
+    seq: int,
+    prev_hash: str,
+    action: str,
+    actor_id: int | None,
+    actor_role: str,
+    actor_name: str,
+    from_state: str | None,
+    to_state: str,
+    payload: dict[str, Any],
+    occurred_at: datetime,
+) -> dict[str, Any]:
+    """The column values of one event, its hash included, ready to insert.
+
+    Built before the hazard's compare-and-set so the new head hash goes into that same UPDATE; the
+    CAS then guarantees no concurrent writer takes the same `seq` or `prev_hash`."""
+    values: dict[str, Any] = dict(
+        hazard_id=hazard_id,
+        seq=seq,
+        action=action,
+        actor_id=actor_id,
+        actor_role=actor_role,
+        actor_name=actor_name,
+        from_state=from_state,
+        to_state=to_state,
+        payload=canonical(payload),
+        occurred_at=occurred_at.astimezone(timezone.utc),
+        prev_hash=prev_hash,
+    )
+    values["hash"] = event_hash(**values)
+    return values
+
+
+def insert_event(session: Session, values: dict[str, Any]) -> int:
+    return session.execute(insert(AuditEvent).values(**values).returning(AuditEvent.id)).scalar_one()
+
+
+# --- Merkle checkpoints ---------------------------------------------------------------------------
+
+
+def leaf_hash(hazard_id: int, seq: int, head: str) -> str:
+    return sha256(f"leaf:{hazard_id}:{seq}:{head}")
+
+
+def merkle_root(leaves: Iterable[str]) -> str:
+    level = list(leaves)
+    if not level:
+        return ZERO
+    while len(level) > 1:
+        if len(level) % 2:
+            level.append(level[-1])
+        level = [sha256("node:" + level[i] + level[i + 1]) for i in range(0, len(level), 2)]
+    return level[0]
+
+
+def checkpoint_hash(checkpoint_id: int, created_at: datetime, leaf_count: int, root: str, prev: str) -> str:
+    return sha256(canonical([checkpoint_id, created_at, leaf_count, root, prev]))
+
+
+def create_checkpoint(session: Session, *, now: datetime) -> AuditCheckpoint:
+    """Record every chain head now and their Merkle root."""
+    heads = session.execute(
+        select(Hazard.id, Hazard.version, Hazard.audit_head).where(Hazard.version > 0).order_by(Hazard.id)
+    ).all()
+    root = merkle_root(leaf_hash(h.id, h.version, h.audit_head) for h in heads)
+    prev = session.execute(
+        select(AuditCheckpoint).order_by(AuditCheckpoint.id.desc()).limit(1)
+    ).scalar_one_or_none()
+    prev_hash = prev.hash if prev else ZERO
+    cp = AuditCheckpoint(created_at=now, leaf_count=len(heads), merkle_root=root, prev_hash=prev_hash, hash="")
+    session.add(cp)
+    session.flush()
+    cp.hash = checkpoint_hash(cp.id, now, len(heads), root, prev_hash)
+    if heads:
+        session.execute(
+            insert(AuditCheckpointHead),
+            [{"checkpoint_id": cp.id, "hazard_id": h.id, "seq": h.version, "hash": h.audit_head} for h in heads],
+        )
+    session.flush()
+    return cp
+
+
+# --- verification ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Problem:
+    kind: str  # changed | missing | reordered | inserted | truncated | head_mismatch | checkpoint
+    hazard_id: int | None
+    hazard_code: str | None
+    seq: int | None
+    event_id: int | None
+    message: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "hazard_id": self.hazard_id,
+            "hazard_code": self.hazard_code,
+            "seq": self.seq,
+            "event_id": self.event_id,
+            "message": self.message,
+        }
+
+
+@dataclass
+class VerifyReport:
+    ok: bool = True
+    hazards_checked: int = 0
+    events_checked: int = 0
+    checkpoint_id: int | None = None
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def first_problem(self) -> Problem | None:
+        return self.problems[0] if self.problems else None
+
+    def as_dict(self) -> dict[str, Any]:
+        first = self.first_problem
+        return {
+            "ok": self.ok,
+            "hazards_checked": self.hazards_checked,
+            "events_checked": self.events_checked,
+            "checkpoint_id": self.checkpoint_id,
+            "first_bad_event": first.as_dict() if first else None,
+            "problems": [p.as_dict() for p in self.problems[:100]],
+        }
+
+
+def _chain_problem(events: list[AuditEvent], code: str, version: int, head: str) -> Problem | None:
+    """The first thing wrong with one hazard's chain (events ordered by id, as written)."""
+    prev = genesis_hash(code)
+    expected_seq = 1
+    by_seq = sorted(events, key=lambda e: e.seq)
+    if [e.id for e in by_seq] != [e.id for e in events]:
+        # Sequence numbers no longer follow insertion order: events were swapped or renumbered.
+        for a, b in zip(events, by_seq):
+            if a.id != b.id:
+                return Problem("reordered", a.hazard_id, code, a.seq, a.id,
+                               f"事件顺序被改动：第 {a.seq} 号事件不在原位置")
+    for ev in by_seq:
+        if ev.seq != expected_seq:
+            kind = "missing" if ev.seq > expected_seq else "inserted"
+            return Problem(kind, ev.hazard_id, code, ev.seq, ev.id,
+                           f"事件序号不连续：应为 {expected_seq}，实为 {ev.seq}")
+        if ev.prev_hash != prev:
+            return Problem("missing" if ev.prev_hash != ev.hash else "inserted", ev.hazard_id, code, ev.seq,
+                           ev.id, f"第 {ev.seq} 号事件的前序哈希与链不符（前一事件被删除、插入或改动）")
+        recomputed = event_hash(
+            hazard_id=ev.hazard_id, seq=ev.seq, action=ev.action, actor_id=ev.actor_id,
+            actor_role=ev.actor_role, actor_name=ev.actor_name, from_state=ev.from_state,
+            to_state=ev.to_state, payload=ev.payload, occurred_at=ev.occurred_at, prev_hash=ev.prev_hash,
+        )
+        if recomputed != ev.hash:
+            return Problem("changed", ev.hazard_id, code, ev.seq, ev.id, f"第 {ev.seq} 号事件内容被改动")
+        prev = ev.hash
+        expected_seq += 1
+    last_seq = expected_seq - 1
+    if last_seq != version or prev != head:
+        hid = events[-1].hazard_id if events else None
+        last = by_seq[-1] if by_seq else None
+        return Problem(
+            "truncated" if last_seq < version else "head_mismatch", hid, code, last_seq + 1 if last_seq < version else last_seq,
+            last.id if last else None,
+            f"审计链与隐患记录不符：链长 {last_seq}，隐患版本 {version}",
+        )
+    return None
+
+
+def _iter_chains(session: Session, hazard_ids: list[int] | None) -> Iterator[tuple[int, str, int, str, list[AuditEvent]]]:
+    """Yield each hazard's chain, streaming events in (hazard, id) order to keep memory flat."""
+    hz = select(Hazard.id, Hazard.code, Hazard.version, Hazard.audit_head).order_by(Hazard.id)
+    ev = select(AuditEvent).order_by(AuditEvent.hazard_id, AuditEvent.id)
+    if hazard_ids is not None:
+        hz = hz.where(Hazard.id.in_(hazard_ids))
+        ev = ev.where(AuditEvent.hazard_id.in_(hazard_ids))
+    hazards = session.execute(hz).all()
+    events_iter = iter(session.execute(ev.execution_options(yield_per=2000)).scalars())
+    pending = next(events_iter, None)
+    for h in hazards:
+        chain: list[AuditEvent] = []
+        while pending is not None and pending.hazard_id < h.id:
+            pending = next(events_iter, None)  # events of a hazard row that is gone: reported below
+        while pending is not None and pending.hazard_id == h.id:
+            chain.append(pending)
+            pending = next(events_iter, None)
+        yield h.id, h.code, h.version, h.audit_head, chain
+
+
+def verify(session: Session, *, hazard_ids: list[int] | None = None, limit_problems: int = 100) -> VerifyReport:
+    """Check the checkpoints, then every chain against itself, its hazard row and the last
+    checkpoint. Problems come in hazard order, so the first one names the first bad event."""
+    report = VerifyReport()
+    anchors = _checkpoint_anchors(session, report, hazard_ids)
+    seen: set[int] = set()
+    for hid, code, version, head, chain in _iter_chains(session, hazard_ids):
+        seen.add(hid)
+        report.hazards_checked += 1
+        report.events_checked += len(chain)
+        problem = _chain_problem(chain, code, version, head)
+        if problem is None and hid in anchors:
+            problem = _anchor_problem(chain, code, version, anchors[hid], report.checkpoint_id)
+        if problem:
+            problem.hazard_id = hid
+            report.problems.append(problem)
+            if len(report.problems) >= limit_problems:
+                break
+        session.expunge_all()
+    else:
+        for hid, (seq, _) in anchors.items():
+            if hid not in seen:
+                report.problems.append(
+                    Problem("truncated", hid, None, 1, None, "检查点记录的隐患及其审计链已不存在")
+                )
+    report.ok = not report.problems
+    return report
+
+
+def _anchor_problem(chain: list[AuditEvent], code: str, version: int, anchor: tuple[int, str],
+                    checkpoint_id: int | None) -> Problem | None:
+    seq, digest = anchor
+    if version < seq:
+        return Problem("truncated", None, code, version + 1, None,
+                       f"审计链被截断：检查点 {checkpoint_id} 时已有 {seq} 个事件，现只有 {version} 个")
+    at = next((e for e in chain if e.seq == seq), None)
+    if at is None or at.hash != digest:
+        return Problem("changed", None, code, seq, at.id if at else None,
+                       f"第 {seq} 号事件与检查点 {checkpoint_id} 的记录不符（链被重写）")
+    return None
+
+
+def _checkpoint_anchors(session: Session, report: VerifyReport,
+                        hazard_ids: list[int] | None) -> dict[int, tuple[int, str]]:
+    """Check the checkpoint chain and return the last checkpoint's heads: {hazard id: (seq, hash)}."""
+    cps = session.execute(select(AuditCheckpoint).order_by(AuditCheckpoint.id)).scalars().all()
+    prev = ZERO
+    for cp in cps:
+        expected = checkpoint_hash(cp.id, cp.created_at, cp.leaf_count, cp.merkle_root, cp.prev_hash)
+        if cp.prev_hash != prev or expected != cp.hash:
+            report.problems.append(Problem("checkpoint", None, None, None, None, f"检查点 {cp.id} 被改动"))
+            return {}
+        prev = cp.hash
+    if not cps:
+        return {}
+    last = cps[-1]
+    report.checkpoint_id = last.id
+    rows = session.execute(
+        select(AuditCheckpointHead.hazard_id, AuditCheckpointHead.seq, AuditCheckpointHead.hash)
+        .where(AuditCheckpointHead.checkpoint_id == last.id)
+        .order_by(AuditCheckpointHead.hazard_id)
+    ).all()
+    root = merkle_root(leaf_hash(r.hazard_id, r.seq, r.hash) for r in rows)
+    if root != last.merkle_root or len(rows) != last.leaf_count:
+        report.problems.append(
+            Problem("checkpoint", None, None, None, None, f"检查点 {last.id} 的链头记录被改动")
+        )
+        return {}
+    wanted = set(hazard_ids) if hazard_ids is not None else None
+    return {r.hazard_id: (r.seq, r.hash) for r in rows if wanted is None or r.hazard_id in wanted}
+
+
+def events_count(session: Session, hazard_id: int) -> int:
+    return session.execute(select(func.count()).where(AuditEvent.hazard_id == hazard_id)).scalar_one()

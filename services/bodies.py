@@ -1,0 +1,177 @@
+"""Request bodies of the lifecycle actions (DESIGN section 6), with Chinese validation messages.
+
+Only rules that need nothing but the body live here; rules that need the hazard (a plan's time
+limit against its deadline, the level of the hazard) are guards in `services.lifecycle`.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic_core import PydanticCustomError
+
+from services import regions, uscc
+from services.vocab import INDUSTRIES, SOURCES
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
+Short = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Money = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2)]
+Evidence = Annotated[list[int], Field(max_length=50)]
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+def _uscc(value: str | None) -> str | None:
+    if value is None:
+        return None
+    value = value.strip().upper()
+    reason = uscc.validate(value)
+    if reason:
+        raise PydanticCustomError("zh_uscc", reason)
+    return value
+
+
+class ReportBody(Body):
+    title: Short
+    description: Text
+    location: Short
+    region_code: str
+    industry: str
+    source: str
+    enterprise_uscc: str | None = None
+
+    @field_validator("region_code")
+    @classmethod
+    def _region(cls, v: str) -> str:
+        if not regions.valid_code(v):
+            raise PydanticCustomError("zh_region", "行政区划代码应为6位、9位或12位数字")
+        return v
+
+    @field_validator("industry")
+    @classmethod
+    def _industry(cls, v: str) -> str:
+        if v not in INDUSTRIES:
+            raise PydanticCustomError("zh_industry", "行业领域应为：" + "、".join(INDUSTRIES))
+        return v
+
+    @field_validator("source")
+    @classmethod
+    def _source(cls, v: str) -> str:
+        if v not in SOURCES:
+            raise PydanticCustomError(
+                "zh_source", "隐患来源应为：" + "、".join(f"{k}（{v}）" for k, v in SOURCES.items())
+            )
+        return v
+
+    _check_uscc = field_validator("enterprise_uscc")(classmethod(lambda cls, v: _uscc(v)))
+
+
+class PublicReportBody(Body):
+    """What the public may send: no source (it is always 群众举报), an optional contact."""
+
+    title: Short
+    description: Text
+    location: Short
+    region_code: str
+    industry: str
+    enterprise_name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = None
+    contact: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] | None = None
+
+    _region = field_validator("region_code")(ReportBody._region.__func__)  # type: ignore[attr-defined]
+    _industry = field_validator("industry")(ReportBody._industry.__func__)  # type: ignore[attr-defined]
+
+
+class RegisterBody(Body):
+    level: Literal["general", "major"]
+    enterprise_uscc: str
+    deadline: date
+    category: Short | None = None
+    rectified_on_spot: bool = False
+    evidence: Evidence = []
+
+    _check_uscc = field_validator("enterprise_uscc")(classmethod(lambda cls, v: _uscc(v)))
+
+    @model_validator(mode="after")
+    def _on_spot(self) -> "RegisterBody":
+        if self.rectified_on_spot:
+            if self.level != "general":
+                raise PydanticCustomError("zh_on_spot_major", "重大隐患不能立查立改直接销号", {"field": "rectified_on_spot"})
+            if not self.evidence:
+                raise PydanticCustomError("zh_on_spot_evidence", "立查立改须附整改证据", {"field": "evidence"})
+        return self
+
+
+class ReasonBody(Body):
+    reason: Text
+
+
+class SuperviseBody(Body):
+    listing_level: Literal["county", "city", "province"]
+    deadline: date
+    plan_due: date
+    suspend_production: bool = False
+
+    @model_validator(mode="after")
+    def _dates(self) -> "SuperviseBody":
+        if self.plan_due > self.deadline:
+            raise PydanticCustomError("zh_plan_due", "整改方案报送期限不能晚于整改期限", {"field": "plan_due"})
+        return self
+
+
+class FilePlanBody(Body):
+    responsible_person: Short
+    measures: Text
+    funds_wan: Money | None = None
+    time_limit: date | None = None
+    contingency_plan: Text | None = None
+
+
+class ProgressBody(Body):
+    note: Text
+    evidence: Evidence = []
+
+
+class ExtensionRequestBody(Body):
+    reason: Text
+    interim_measures: Text
+    new_deadline: date
+
+
+class NoteBody(Body):
+    note: Text
+
+
+class AcceptanceRequestBody(Body):
+    work_done: Text
+    completed_on: date
+    funds_spent_wan: Money
+    evidence: Annotated[list[int], Field(min_length=1, max_length=50)]
+    assessment: Literal["self", "expert", "third_party"]
+    assessment_report: int | None = None
+
+
+class AcceptBody(Body):
+    reviewed_on: date
+    opinion: Text
+
+
+class RejectBody(Body):
+    reviewed_on: date
+    reasons: Text
+
+
+class OpinionBody(Body):
+    opinion: Text
+
+
+class EscalateBody(Body):
+    step: Literal["remind", "overdue", "urge", "summon", "publicize", "elevate", "refer"]
+
+
+class CommentBody(Body):
+    text: Text
