@@ -175,3 +175,37 @@ class EscalateBody(Body):
 
 class CommentBody(Body):
     text: Text
+
+
+EXAMPLES: dict[str, dict] = {
+    "report": {
+        "title": "煤矿井下主运输巷道支护失效",
+        "description": "主运输巷道 350 米处锚杆锚索失效，顶板离层，存在冒顶风险。",
+        "location": "吕梁市离石区某煤矿井下 +450 水平主运输巷",
+        "region_code": "141102",
+        "industry": "煤矿",
+        "source": "inspection",
+        "enterprise_uscc": "91141102MA0GRD4X33",
+    },
+    "register": {"level": "major", "enterprise_uscc": "91141102MA0GRD4X33", "deadline": "2027-01-31",
+                 "category": "顶板管理"},
+    "dismiss": {"reason": "经现场核查，举报所述问题已于上月整改完毕，不构成事故隐患。"},
+    "supervise": {"listing_level": "city", "deadline": "2027-01-31", "plan_due": "2026-12-10",
+                  "suspend_production": True},
+    "file_plan": {"responsible_person": "张建国（矿长）", "measures": "重新补打锚索，加强顶板离层监测。",
+                  "funds_wan": "35.5", "time_limit": "2027-01-20", "contingency_plan": "顶板事故专项应急预案"},
+    "report_progress": {"note": "已完成 200 米巷道补强支护。", "evidence": []},
+    "request_extension": {"reason": "锚索材料供货延迟", "interim_measures": "限制人员通行，增设临时支护",
+                          "new_deadline": "2027-02-28"},
+    "grant_extension": {"note": "同意延期至 2027-02-28，期间落实临时管控措施。"},
+    "deny_extension": {"note": "延期理由不充分，请按原期限完成整改。"},
+    "request_acceptance": {"work_done": "完成全部补强支护并经矿压观测稳定", "completed_on": "2027-01-18",
+                           "funds_spent_wan": "33.2", "evidence": [1, 2], "assessment": "expert",
+                           "assessment_report": 3},
+    "accept": {"reviewed_on": "2027-01-25", "opinion": "经现场核查，整改措施落实到位，同意验收。"},
+    "reject": {"reviewed_on": "2027-01-25", "reasons": "部分区段锚索未按设计间距施工。"},
+    "close": {"opinion": "验收合格，同意销号摘牌。"},
+    "order_suspension": {"reason": "重大隐患未消除前责令停产整顿。"},
+    "lift_suspension": {"reason": "隐患已消除，经复查同意恢复生产。"},
+    "comment": {"text": "已电话提醒企业按期报送整改方案。"},
+}

@@ -48,10 +48,12 @@ _MESSAGES: dict[str, str] = {
 }
 
 
-def zh_errors(exc: ValidationError) -> list[dict[str, Any]]:
+def zh_errors(exc: Any) -> list[dict[str, Any]]:
+    """Field messages for a Pydantic `ValidationError` or FastAPI's `RequestValidationError`."""
     details = []
-    for err in exc.errors(include_url=False):
-        loc = [str(p) for p in err.get("loc", ()) if p not in ("body",)]
+    errors = exc.errors(include_url=False) if isinstance(exc, ValidationError) else exc.errors()
+    for err in errors:
+        loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path", "header")]
         field = ".".join(loc) or "body"
         etype = err["type"]
         ctx = err.get("ctx") or {}
@@ -76,6 +78,8 @@ def zh_errors(exc: ValidationError) -> list[dict[str, Any]]:
 
 def parse(model: type[M], data: Any) -> M:
     """Validate `data` against `model`, raising `Invalid` with Chinese field messages."""
+    if isinstance(data, model):
+        return data
     try:
         return model.model_validate(data if data is not None else {})
     except ValidationError as exc:

@@ -1,0 +1,100 @@
+"""Organisations and people: regions, enterprises, users and their tokens."""
+
+from __future__ import annotations
+
+import csv
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from db.models import Enterprise, Region, User
+from services import regions, uscc
+from services.auth import hash_password, issue_token
+from services.errors import Conflict, invalid_field
+from services.lifecycle import USER_ROLES, Role
+from services.vocab import INDUSTRIES
+
+REGIONS_CSV = Path(__file__).parent / "data" / "regions-shanxi.csv"
+
+
+def add_region(session: Session, code: str, name: str, parent: str | None = None) -> Region:
+    if not regions.valid_code(code):
+        raise invalid_field("code", "行政区划代码应为6位、9位或12位数字")
+    if parent and session.get(Region, parent) is None:
+        raise invalid_field("parent", f"上级行政区划 {parent} 不存在，请先添加")
+    existing = session.get(Region, code)
+    if existing is not None:
+        if existing.name == name and existing.parent_code == (parent or None):
+            return existing
+        raise Conflict(f"行政区划 {code} 已存在（{existing.name}）", code="region_exists")
+    region = Region(code=code, name=name, parent_code=parent or None, level=regions.region_level(code))
+    session.add(region)
+    session.flush()
+    return region
+
+
+def load_regions_csv(session: Session, path: Path = REGIONS_CSV) -> int:
+    """Load a code,name,parent CSV (parents before children); existing identical rows are kept."""
+    count = 0
+    with path.open(encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            add_region(session, row["code"].strip(), row["name"].strip(), (row.get("parent") or "").strip() or None)
+            count += 1
+    return count
+
+
+def add_enterprise(session: Session, code: str, name: str, region_code: str, industry: str, *,
+                   now: datetime) -> Enterprise:
+    code = code.strip().upper()
+    reason = uscc.validate(code)
+    if reason:
+        raise invalid_field("uscc", reason)
+    if industry not in INDUSTRIES:
+        raise invalid_field("industry", "行业领域应为：" + "、".join(INDUSTRIES))
+    if session.get(Region, region_code) is None:
+        raise invalid_field("region", f"行政区划 {region_code} 不存在")
+    if session.execute(select(Enterprise.id).where(Enterprise.uscc == code)).first():
+        raise Conflict(f"统一社会信用代码 {code} 的企业已存在", code="enterprise_exists")
+    ent = Enterprise(uscc=code, name=name, region_code=region_code, industry=industry, created_at=now)
+    session.add(ent)
+    session.flush()
+    return ent
+
+
+def add_user(session: Session, username: str, role: str, region_code: str, *, now: datetime,
+             enterprise_uscc: str | None = None, password: str | None = None,
+             display_name: str | None = None, industry: str | None = None) -> tuple[User, str]:
+    """Create a user and a first API token; returns (user, token)."""
+    if role not in USER_ROLES:
+        raise invalid_field("role", "角色应为：" + "、".join(USER_ROLES))
+    if session.get(Region, region_code) is None:
+        raise invalid_field("region", f"行政区划 {region_code} 不存在")
+    if session.execute(select(User.id).where(User.username == username)).first():
+        raise Conflict(f"用户名 {username} 已存在", code="user_exists")
+    if industry is not None and industry not in INDUSTRIES:
+        raise invalid_field("industry", "行业领域应为：" + "、".join(INDUSTRIES))
+    enterprise_id = None
+    if role == Role.ENTERPRISE:
+        if not enterprise_uscc:
+            raise invalid_field("enterprise", "企业用户须指定所属企业（--enterprise 统一社会信用代码）")
+        ent = session.execute(
+            select(Enterprise).where(Enterprise.uscc == enterprise_uscc.strip().upper())
+        ).scalar_one_or_none()
+        if ent is None:
+            raise invalid_field("enterprise", f"企业 {enterprise_uscc} 不存在")
+        enterprise_id = ent.id
+    elif enterprise_uscc:
+        raise invalid_field("enterprise", "只有企业用户可以绑定企业")
+    if password is not None and len(password) < 8:
+        raise invalid_field("password", "密码至少 8 位")
+    user = User(
+        username=username, display_name=display_name or username, role=role, region_code=region_code,
+        industry=industry, enterprise_id=enterprise_id,
+        password_hash=hash_password(password) if password else None, active=True, created_at=now,
+    )
+    session.add(user)
+    session.flush()
+    token = issue_token(session, user, label="cli", now=now)
+    return user, token

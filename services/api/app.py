@@ -1,0 +1,42 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from db.engine import make_engine, make_session_factory
+from services.api import errors
+from services.api.deps import ServiceContext
+from services.api.metrics import Metrics, MetricsMiddleware
+from services.api.routers import hazards, public, system
+from services.auth import TokenCache
+from services.clock import Clock, utcnow
+from services.settings import Settings, get_settings
+
+DESCRIPTION = """
+事故隐患闭环管理服务 API：隐患从发现、登记、挂牌督办、整改、验收到销号的全过程。
+
+- 认证：`Authorization: Bearer <令牌>`，令牌由 `hazard users add` 签发。
+- 超出管辖范围的隐患一律返回 404；角色或四眼原则不允许返回 403；状态不允许或版本过期返回 409；
+  请求体不合法返回 422，`details` 给出字段级中文提示。
+- 错误格式：`{"error": {"code": "...", "message": "...", "details": ...}}`。
+"""
+
+
+def create_app(settings: Settings | None = None, *, clock: Clock = utcnow) -> FastAPI:
+    settings = settings or get_settings()
+    engine = make_engine(settings.database_url, pool_size=settings.db_pool_size,
+                         max_overflow=settings.db_max_overflow)
+    app = FastAPI(title="事故隐患闭环管理服务 Hazard closure service", version="1.0.0", description=DESCRIPTION)
+    metrics = Metrics()
+    app.state.ctx = ServiceContext(
+        settings=settings, factory=make_session_factory(engine), clock=clock,
+        token_cache=TokenCache(settings.token_cache_seconds), metrics=metrics,
+    )
+    app.state.engine = engine
+    errors.install(app)
+    app.include_router(hazards.router)
+    app.include_router(public.router)
+    app.include_router(system.router)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    return app

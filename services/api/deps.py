@@ -1,0 +1,72 @@
+"""Dependencies shared by the routers: the service context and the authenticated caller."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session, sessionmaker
+
+from db.engine import read_only
+from services.api.metrics import Metrics
+from services.auth import Principal, TokenCache, authenticate
+from services.clock import Clock
+from services.errors import Conflict, Unauthorized
+from services.settings import Settings
+
+
+@dataclass
+class ServiceContext:
+    settings: Settings
+    factory: sessionmaker[Session]
+    clock: Clock
+    token_cache: TokenCache
+    metrics: Metrics
+
+    def now(self) -> datetime:
+        return self.clock()
+
+
+def get_context(request: Request) -> ServiceContext:
+    return request.app.state.ctx
+
+
+Ctx = Annotated[ServiceContext, Depends(get_context)]
+
+_bearer = HTTPBearer(auto_error=False, description="`hazard users add` prints a token for a user.")
+
+
+def current_principal(
+    ctx: Ctx, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> Principal:
+    if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
+        raise Unauthorized("请先登录：请求须带 Authorization: Bearer <令牌>")
+    with read_only(ctx.factory) as session:
+        return authenticate(session, credentials.credentials, now=ctx.now(), cache=ctx.token_cache)
+
+
+Caller = Annotated[Principal, Depends(current_principal)]
+
+
+def parse_if_match(value: str | None) -> int | None:
+    """`If-Match: "7"` (or W/"7", or 7) → 7; `*` matches any version."""
+    if value is None or value.strip() == "*":
+        return None
+    text = value.strip()
+    if text.startswith("W/"):
+        text = text[2:]
+    text = text.strip('"')
+    if not text.isdigit():
+        raise Conflict("If-Match 应为隐患的版本号 ETag，例如 \"3\"", code="bad_if_match")
+    return int(text)
+
+
+IfMatch = Annotated[str | None, Header(alias="If-Match", description='The hazard\'s ETag, e.g. `"3"`.')]
+IdempotencyKeyHeader = Annotated[
+    str | None,
+    Header(alias="Idempotency-Key", max_length=200,
+           description="Retries with the same key and body return the stored answer; one effect."),
+]

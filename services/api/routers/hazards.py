@@ -1,0 +1,123 @@
+"""Hazards: report, list, read, act, audit trail, attachments.
+
+One route per lifecycle action is generated from `LIFECYCLE`, so each action's body has its own
+schema and example in the OpenAPI document, and a new action needs no router change.
+"""
+
+# No `from __future__ import annotations`: the per-action routes need their body types evaluated.
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, File, Query, Response, UploadFile
+from fastapi.responses import JSONResponse
+
+from db.engine import read_only
+from services import attachments, commands, hazards
+from services.api.deps import Caller, Ctx, IdempotencyKeyHeader, IfMatch, parse_if_match
+from services.bodies import EXAMPLES, ReportBody
+from services.lifecycle import LIFECYCLE, STATE_LABELS, State
+from services.vocab import INDUSTRIES
+
+router = APIRouter(prefix="/api/v1", tags=["hazards"])
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "未登录或令牌无效"},
+    403: {"description": "角色无权执行，或违反四眼原则"},
+    404: {"description": "隐患不存在或不在管辖范围内"},
+    409: {"description": "状态不允许，或版本已变化（If-Match）"},
+    422: {"description": "请求体不合法（字段级中文提示）"},
+}
+
+
+def _json(outcome: commands.Outcome) -> JSONResponse:
+    headers = {"ETag": f'"{outcome.body["version"]}"'} if "version" in outcome.body else {}
+    if outcome.replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return JSONResponse(outcome.body, status_code=outcome.status, headers=headers)
+
+
+@router.post("/hazards", status_code=201, responses=ERRORS, summary="报告隐患 (report)")
+def report_hazard(
+    ctx: Ctx,
+    caller: Caller,
+    body: Annotated[ReportBody, Body(openapi_examples={"煤矿": {"value": EXAMPLES["report"]}})],
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> JSONResponse:
+    outcome = commands.report_hazard(ctx.factory, caller, body, now=ctx.now(), idempotency_key=idempotency_key)
+    return _json(outcome)
+
+
+@router.get("/hazards", responses=ERRORS, summary="隐患台账 (list, keyset pagination)")
+def list_hazards(
+    ctx: Ctx,
+    caller: Caller,
+    state: Annotated[list[State] | None, Query(description="可多次给出")] = None,
+    level: Annotated[str | None, Query(pattern="^(general|major)$")] = None,
+    region: Annotated[str | None, Query(pattern=r"^\d{6}(\d{3}){0,2}$", description="行政区划代码（含下级）")] = None,
+    industry: Annotated[str | None, Query(description="、".join(INDUSTRIES))] = None,
+    enterprise: Annotated[str | None, Query(description="统一社会信用代码")] = None,
+    overdue: bool | None = None,
+    q: Annotated[str | None, Query(max_length=100)] = None,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> dict[str, Any]:
+    with read_only(ctx.factory) as session:
+        return hazards.list_view(
+            session, caller, now=ctx.now(), state=[s.value for s in state] if state else None, level=level,
+            region=region, industry=industry, enterprise=enterprise, overdue=overdue, q=q, cursor=cursor,
+            limit=limit,
+        )
+
+
+@router.get("/hazards/{hazard_id}", responses=ERRORS, summary="隐患详情，含当前用户可执行的操作")
+def get_hazard(ctx: Ctx, caller: Caller, hazard_id: int, response: Response) -> dict[str, Any]:
+    with read_only(ctx.factory) as session:
+        data = hazards.get_view(session, caller, hazard_id, now=ctx.now())
+    response.headers["ETag"] = f'"{data["version"]}"'
+    return data
+
+
+@router.get("/hazards/{hazard_id}/events", responses=ERRORS, summary="审计轨迹")
+def hazard_events(ctx: Ctx, caller: Caller, hazard_id: int) -> list[dict[str, Any]]:
+    with read_only(ctx.factory) as session:
+        return hazards.events_view(session, caller, hazard_id)
+
+
+@router.post("/hazards/{hazard_id}/attachments", status_code=201, responses=ERRORS, summary="上传附件")
+def upload_attachment(ctx: Ctx, caller: Caller, hazard_id: int, file: Annotated[UploadFile, File()]) -> dict[str, Any]:
+    return attachments.save(
+        ctx.factory, caller, hazard_id, filename=file.filename or "upload", stream=file.file,
+        root=ctx.settings.attachments_dir, max_bytes=ctx.settings.max_attachment_bytes, now=ctx.now(),
+    )
+
+
+def _action_route(action: str):
+    spec = LIFECYCLE[action]
+    model = spec.body
+    sources = "、".join(STATE_LABELS[s] for s in spec.sources) or "—"
+
+    def act(
+        ctx: Ctx,
+        caller: Caller,
+        hazard_id: int,
+        body: Annotated[model, Body(openapi_examples={"示例": {"value": EXAMPLES.get(action, {})}})],  # type: ignore[valid-type]
+        if_match: IfMatch = None,
+        idempotency_key: IdempotencyKeyHeader = None,
+    ) -> JSONResponse:
+        outcome = commands.perform_action(
+            ctx.factory, ctx.settings, caller, hazard_id, action, body, now=ctx.now(),
+            if_match=parse_if_match(if_match), idempotency_key=idempotency_key,
+        )
+        return _json(outcome)
+
+    act.__name__ = f"action_{action}"
+    router.add_api_route(
+        f"/hazards/{{hazard_id}}/actions/{action}", act, methods=["POST"], responses=ERRORS,
+        summary=f"{spec.label} ({action})",
+        description=f"允许的角色：{'、'.join(sorted(spec.roles))}；允许的状态：{sources}。",
+    )
+
+
+for _name, _spec in LIFECYCLE.items():
+    if _name != "report" and _spec.lifecycle:
+        _action_route(_name)

@@ -1,0 +1,37 @@
+"""The public 举报 form's API: no token, rate-limited, and it shows a state and nothing else."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Request
+
+from services import commands
+from services.api.deps import Ctx
+from services.bodies import PublicReportBody
+
+router = APIRouter(prefix="/api/v1/public", tags=["public"])
+
+_EXAMPLE = {
+    "title": "小区地下车库堆放大量液化气钢瓶",
+    "description": "某小区地下车库内长期堆放二十余个液化气钢瓶，无人看管。",
+    "location": "吕梁市离石区滨河北路某小区地下车库",
+    "region_code": "141102",
+    "industry": "燃气",
+    "contact": "13800000000",
+}
+
+
+@router.post("/reports", status_code=201, summary="群众举报（无需登录，限频）",
+             responses={422: {"description": "内容不合法"}, 429: {"description": "提交过于频繁"}})
+def public_report(
+    ctx: Ctx, request: Request,
+    body: Annotated[PublicReportBody, Body(openapi_examples={"燃气": {"value": _EXAMPLE}})],
+) -> dict[str, Any]:
+    client = request.client.host if request.client else "unknown"
+    return commands.public_report(ctx.factory, ctx.settings, body, client=client, now=ctx.now())
+
+
+@router.get("/reports/{tracking_code}", summary="举报办理状态查询", responses={404: {"description": "查询码不存在"}})
+def public_status(ctx: Ctx, tracking_code: str) -> dict[str, Any]:
+    return commands.public_status(ctx.factory, tracking_code)

@@ -1,0 +1,215 @@
+"""The `hazard` command line (DESIGN 6).
+
+Messages for people are Chinese; a command that creates a user prints the token alone on its last
+line, so scripts can take it with `tail -n 1`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from db.engine import make_engine, make_session_factory, read_only, transaction
+from db.migrate import upgrade as migrate_upgrade, downgrade as migrate_downgrade
+from services import admin, audit
+from services.clock import utcnow
+from services.errors import DomainError
+from services.lifecycle import USER_ROLES
+from services.settings import get_settings
+from services.vocab import INDUSTRIES
+
+
+def _factory():
+    settings = get_settings()
+    return make_session_factory(make_engine(settings.database_url, pool_size=2, max_overflow=2))
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    url = get_settings().database_url
+    make_engine(url).dispose()  # creates the SQLite file's folder
+    migrate_upgrade(url, args.revision)
+    print(f"数据库已升级到 {args.revision}：{_safe_url(url)}")
+    return 0
+
+
+def cmd_db_downgrade(args: argparse.Namespace) -> int:
+    url = get_settings().database_url
+    migrate_downgrade(url, args.revision)
+    print(f"数据库已回退到 {args.revision}")
+    return 0
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def cmd_regions_add(args: argparse.Namespace) -> int:
+    with transaction(_factory()) as s:
+        r = admin.add_region(s, args.code, args.name, args.parent)
+        print(f"已添加行政区划 {r.code} {r.name}（{r.level}）")
+    return 0
+
+
+def cmd_regions_load(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    with transaction(_factory()) as s:
+        n = admin.load_regions_csv(s, Path(args.file) if args.file else admin.REGIONS_CSV)
+    print(f"已载入 {n} 个行政区划")
+    return 0
+
+
+def cmd_enterprises_add(args: argparse.Namespace) -> int:
+    with transaction(_factory()) as s:
+        e = admin.add_enterprise(s, args.uscc, args.name, args.region, args.industry, now=utcnow())
+        print(f"已添加企业 {e.name}（{e.uscc}）")
+    return 0
+
+
+def cmd_users_add(args: argparse.Namespace) -> int:
+    with transaction(_factory()) as s:
+        user, token = admin.add_user(
+            s, args.username, args.role, args.region, now=utcnow(), enterprise_uscc=args.enterprise,
+            password=args.password, display_name=args.name, industry=args.industry,
+        )
+        role, username = user.role, user.username
+    print(f"已添加用户 {username}（{role}）。API 令牌（只显示这一次）：")
+    print(token)
+    return 0
+
+
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    with read_only(_factory()) as s:
+        report = audit.verify(s)
+    if args.json:
+        print(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
+    if report.ok:
+        if not args.json:
+            print(f"审计链完整：{report.hazards_checked} 条隐患，{report.events_checked} 个事件，"
+                  f"检查点 {report.checkpoint_id or '无'}")
+        return 0
+    first = report.first_problem
+    assert first is not None
+    if not args.json:
+        print("审计链校验失败！", file=sys.stderr)
+        print(f"第一个问题：隐患 {first.hazard_code or first.hazard_id}，事件序号 {first.seq}，"
+              f"事件 id {first.event_id}，类型 {first.kind}：{first.message}", file=sys.stderr)
+        print(f"共发现 {len(report.problems)} 处问题", file=sys.stderr)
+    return 1
+
+
+def cmd_audit_checkpoint(args: argparse.Namespace) -> int:
+    with transaction(_factory()) as s:
+        cp = audit.create_checkpoint(s, now=utcnow())
+        print(f"已建立检查点 {cp.id}：{cp.leaf_count} 条审计链，Merkle 根 {cp.merkle_root}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    url = get_settings().database_url
+    make_engine(url).dispose()
+    migrate_upgrade(url, "head")
+    print(f"事故隐患闭环管理服务：http://{args.host}:{args.port}/docs （数据库 {_safe_url(url)}）")
+    if args.workers > 1:
+        uvicorn.run("services.api.asgi:app", host=args.host, port=args.port, workers=args.workers,
+                    log_level="warning")
+    else:
+        from services.api.app import create_app
+
+        uvicorn.run(create_app(), host=args.host, port=args.port, log_level="info")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from services import demo
+
+    url = get_settings().database_url
+    make_engine(url).dispose()
+    migrate_upgrade(url, "head")
+    summary = demo.load(_factory(), hazards=args.hazards, seed=args.seed)
+    print(summary)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="hazard", description="事故隐患闭环管理服务")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    db = sub.add_parser("db", help="数据库").add_subparsers(dest="db_command", required=True)
+    up = db.add_parser("upgrade", help="执行迁移到最新版本")
+    up.add_argument("revision", nargs="?", default="head")
+    up.set_defaults(func=cmd_db_upgrade)
+    down = db.add_parser("downgrade", help="回退迁移")
+    down.add_argument("revision", nargs="?", default="base")
+    down.set_defaults(func=cmd_db_downgrade)
+
+    regions = sub.add_parser("regions", help="行政区划").add_subparsers(dest="regions_command", required=True)
+    ra = regions.add_parser("add", help="添加行政区划")
+    ra.add_argument("--code", required=True)
+    ra.add_argument("--name", required=True)
+    ra.add_argument("--parent")
+    ra.set_defaults(func=cmd_regions_add)
+    rl = regions.add_parser("load", help="从 CSV（code,name,parent）载入，默认山西省的数据")
+    rl.add_argument("--file")
+    rl.set_defaults(func=cmd_regions_load)
+
+    ents = sub.add_parser("enterprises", help="生产经营单位").add_subparsers(dest="ent_command", required=True)
+    ea = ents.add_parser("add", help="添加企业")
+    ea.add_argument("--uscc", required=True, help="统一社会信用代码")
+    ea.add_argument("--name", required=True)
+    ea.add_argument("--region", required=True)
+    ea.add_argument("--industry", required=True, choices=INDUSTRIES)
+    ea.set_defaults(func=cmd_enterprises_add)
+
+    users = sub.add_parser("users", help="用户").add_subparsers(dest="users_command", required=True)
+    ua = users.add_parser("add", help="添加用户并签发 API 令牌（最后一行）")
+    ua.add_argument("--username", required=True)
+    ua.add_argument("--role", required=True, choices=USER_ROLES)
+    ua.add_argument("--region", required=True)
+    ua.add_argument("--enterprise", help="企业用户所属企业的统一社会信用代码")
+    ua.add_argument("--password")
+    ua.add_argument("--name", help="姓名")
+    ua.add_argument("--industry", choices=INDUSTRIES, help="检查员/监管人员分管的行业")
+    ua.set_defaults(func=cmd_users_add)
+
+    aud = sub.add_parser("audit", help="审计").add_subparsers(dest="audit_command", required=True)
+    av = aud.add_parser("verify", help="校验审计链（完整时退出码 0，否则 1）")
+    av.add_argument("--json", action="store_true")
+    av.set_defaults(func=cmd_audit_verify)
+    ac = aud.add_parser("checkpoint", help="记录全部审计链头的 Merkle 根")
+    ac.set_defaults(func=cmd_audit_checkpoint)
+
+    sv = sub.add_parser("serve", help="启动服务")
+    sv.add_argument("--host", default="127.0.0.1")
+    sv.add_argument("--port", type=int, default=8000)
+    sv.add_argument("--workers", type=int, default=1)
+    sv.set_defaults(func=cmd_serve)
+
+    dm = sub.add_parser("demo", help="载入演示数据（山西省行政区划、企业、各角色用户、约 200 条隐患）")
+    dm.add_argument("--hazards", type=int, default=200)
+    dm.add_argument("--seed", type=int, default=20261124)
+    dm.set_defaults(func=cmd_demo)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except DomainError as exc:
+        print(f"错误：{exc.message}", file=sys.stderr)
+        if exc.details:
+            for d in exc.details if isinstance(exc.details, list) else [exc.details]:
+                print(f"  {d.get('field', '')}: {d.get('message', d)}" if isinstance(d, dict) else f"  {d}",
+                      file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

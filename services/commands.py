@@ -1,0 +1,159 @@
+"""Use cases that own their transaction: what the API and the CLI call.
+
+Idempotency: a request carrying an `Idempotency-Key` stores its answer in the same transaction as
+its effect. A replay with the same key and body returns that answer; the same key with another body
+is refused. Two concurrent requests with one key: one wins the compare-and-set or the key's primary
+key, the other finds the stored answer on its second look, so the effect happens once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from db.engine import read_only, transaction
+from db.models import Enterprise, Hazard, IdempotencyKey, PublicSubmission
+from services import audit, hazards, transitions
+from services.auth import Principal, public_principal
+from services.bodies import PublicReportBody, ReportBody
+from services.clock import local_date
+from services.lifecycle import STATE_LABELS, State
+from services.errors import Conflict, NotFound, RateLimited
+from services.settings import Settings
+from services.validation import parse
+
+
+@dataclass
+class Outcome:
+    status: int
+    body: dict[str, Any]
+    replayed: bool = False
+
+
+def request_hash(method: str, path: str, body: Any) -> str:
+    return hashlib.sha256(f"{method} {path}\n{audit.canonical(body)}".encode()).hexdigest()
+
+
+def _stored(session: Session, user_id: int, key: str, digest: str) -> Outcome | None:
+    row = session.get(IdempotencyKey, (user_id, key))
+    if row is None:
+        return None
+    if row.request_hash != digest:
+        raise Conflict(
+            "该 Idempotency-Key 已用于另一个请求，请换一个新的键", code="idempotency_key_reused"
+        )
+    return Outcome(row.status_code, json.loads(row.response_body), replayed=True)
+
+
+def _remember(session: Session, user_id: int, key: str, digest: str, outcome: Outcome, now: datetime) -> None:
+    session.execute(
+        insert(IdempotencyKey).values(
+            user_id=user_id, key=key, request_hash=digest, status_code=outcome.status,
+            response_body=json.dumps(outcome.body, ensure_ascii=False), created_at=now,
+        )
+    )
+
+
+def idempotent(factory: sessionmaker[Session], principal: Principal, key: str | None, digest: str,
+               work, *, now: datetime) -> Outcome:
+    """Run `work(session) -> Outcome` once per (user, key), in one transaction with its record."""
+    if key is None or principal.id is None:
+        with transaction(factory) as session:
+            return work(session)
+    try:
+        with transaction(factory) as session:
+            stored = _stored(session, principal.id, key, digest)
+            if stored is not None:
+                return stored
+            outcome = work(session)
+            _remember(session, principal.id, key, digest, outcome, now)
+            return outcome
+    except (Conflict, IntegrityError) as exc:
+        if isinstance(exc, Conflict) and exc.code == "idempotency_key_reused":
+            raise
+        # A concurrent request with the same key may have won: answer with its stored result.
+        with read_only(factory) as session:
+            stored = _stored(session, principal.id, key, digest)
+        if stored is not None:
+            return stored
+        raise
+
+
+def perform_action(factory: sessionmaker[Session], settings: Settings, principal: Principal,
+                   hazard_id: int, action: str, data: Any, *, now: datetime,
+                   if_match: int | None = None, idempotency_key: str | None = None) -> Outcome:
+    digest = request_hash("POST", f"/hazards/{hazard_id}/actions/{action}", data)
+
+    def work(session: Session) -> Outcome:
+        hazard = transitions.perform(
+            session, principal, hazard_id, action, data, now=now, if_match=if_match,
+            extension_min_working_days=settings.extension_min_working_days,
+        )
+        enterprise = session.get(Enterprise, hazard.enterprise_id) if hazard.enterprise_id else None
+        return Outcome(200, hazards.view(hazard, principal, today=local_date(now), enterprise=enterprise))
+
+    return idempotent(factory, principal, idempotency_key, digest, work, now=now)
+
+
+def report_hazard(factory: sessionmaker[Session], principal: Principal, data: Any, *, now: datetime,
+                  idempotency_key: str | None = None) -> Outcome:
+    digest = request_hash("POST", "/hazards", data)
+
+    def work(session: Session) -> Outcome:
+        hazard = transitions.report(session, principal, data, now=now)
+        return Outcome(201, hazards.view(hazard, principal, today=local_date(now)))
+
+    return idempotent(factory, principal, idempotency_key, digest, work, now=now)
+
+
+def client_hash(settings: Settings, client: str) -> str:
+    """Addresses are kept only as a keyed hash: enough to rate-limit, useless to identify."""
+    secret = settings.secret_key.get_secret_value()
+    return hashlib.sha256(f"{secret}:{client}".encode()).hexdigest()
+
+
+def public_report(factory: sessionmaker[Session], settings: Settings, data: Any, *, client: str,
+                  now: datetime) -> dict[str, Any]:
+    """A 群众举报: rate-limited per client address; returns the tracking code."""
+    body = parse(PublicReportBody, data)
+    who = client_hash(settings, client)
+    with transaction(factory) as session:
+        recent = session.execute(
+            select(func.count()).select_from(PublicSubmission).where(
+                PublicSubmission.client_hash == who, PublicSubmission.created_at > now - timedelta(hours=1)
+            )
+        ).scalar_one()
+        if recent >= settings.public_reports_per_hour:
+            raise RateLimited("提交过于频繁，请一小时后再试", details={"limit_per_hour": settings.public_reports_per_hour})
+        description = body.description
+        if body.enterprise_name:
+            description += f"\n（举报涉及单位：{body.enterprise_name}）"
+        report_body = ReportBody(
+            title=body.title, description=description, location=body.location,
+            region_code=body.region_code, industry=body.industry, source="public_report",
+        )
+        contact = {"contact": body.contact} if body.contact else None
+        hazard = transitions.report(session, public_principal(body.region_code), report_body, now=now,
+                                    public_contact=contact)
+        session.add(PublicSubmission(client_hash=who, hazard_id=hazard.id, created_at=now))
+        return {"tracking_code": hazard.tracking_code, "state": hazard.state,
+                "message": "举报已受理，请保存查询码以便查询办理进度"}
+
+
+def public_status(factory: sessionmaker[Session], tracking_code: str) -> dict[str, Any]:
+    with read_only(factory) as session:
+        hazard = session.execute(
+            select(Hazard.state).where(Hazard.tracking_code == tracking_code.strip().upper())
+        ).first()
+    if hazard is None:
+        raise NotFound("未找到该查询码对应的举报")
+    state = State(hazard.state)
+    return {"tracking_code": tracking_code.strip().upper(), "state": state.value, "state_label": STATE_LABELS[state]}
+

@@ -1,0 +1,29 @@
+"""A major hazard walks from report to 销号 through the real transaction path."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from db.engine import read_only, transaction
+from db.models import AuditEvent, Hazard, OutboxMessage
+from services import audit, transitions
+from services.clock import local_date
+from tests.helpers import add_attachment, body_for, drive
+
+
+def test_major_hazard_full_lifecycle(factory, world, clock):
+    hid = drive(factory, world, clock(), "accepted", level="major")
+    body = body_for("close", today=local_date(clock()), level="major", uscc=world.enterprises["coal"])
+    with transaction(factory) as s:
+        h = transitions.perform(s, world.p("city_committee2"), hid, "close", body, now=clock())
+        assert h.state == "closed"
+    with read_only(factory) as s:
+        h = s.get(Hazard, hid)
+        assert h.version == 7 and h.suspended is False and h.closed_at is not None
+        n = s.execute(select(func.count()).where(AuditEvent.hazard_id == hid)).scalar_one()
+        assert n == 7
+        kinds = set(s.execute(select(OutboxMessage.kind).where(OutboxMessage.hazard_id == hid)).scalars())
+        assert {"document.listing_notice", "document.closure_notice"} <= kinds
+        report = audit.verify(s)
+        assert report.ok, report.as_dict()
+        assert report.events_checked == 7
