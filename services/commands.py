@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from pydantic import BaseModel
 from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -38,6 +39,8 @@ class Outcome:
 
 
 def request_hash(method: str, path: str, body: Any) -> str:
+    if isinstance(body, BaseModel):
+        body = body.model_dump(mode="json")
     return hashlib.sha256(f"{method} {path}\n{audit.canonical(body)}".encode()).hexdigest()
 
 

@@ -547,3 +547,7 @@ def mermaid() -> str:
         lines.append(f"    {state.value} --> [*]")
     return "\n".join(lines)
 
+
+
+if __name__ == "__main__":  # `uv run python -m services.lifecycle` prints the README's diagram
+    print(mermaid())
