@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import structlog
 from pydantic import BaseModel
 from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
@@ -29,6 +30,9 @@ from services.lifecycle import STATE_LABELS, State
 from services.errors import Conflict, NotFound, RateLimited
 from services.settings import Settings
 from services.validation import parse
+
+
+log = structlog.get_logger("hazard.commands")
 
 
 @dataclass
@@ -102,7 +106,10 @@ def perform_action(factory: sessionmaker[Session], settings: Settings, principal
         enterprise = session.get(Enterprise, hazard.enterprise_id) if hazard.enterprise_id else None
         return Outcome(200, hazards.view(hazard, principal, today=local_date(now), enterprise=enterprise))
 
-    return idempotent(factory, principal, idempotency_key, digest, work, now=now)
+    outcome = idempotent(factory, principal, idempotency_key, digest, work, now=now)
+    log.info("hazard_action", hazard_id=hazard_id, action=action, actor=principal.username,
+             version=outcome.body.get("version"), replayed=outcome.replayed)
+    return outcome
 
 
 def report_hazard(factory: sessionmaker[Session], principal: Principal, data: Any, *, now: datetime,
@@ -113,7 +120,10 @@ def report_hazard(factory: sessionmaker[Session], principal: Principal, data: An
         hazard = transitions.report(session, principal, data, now=now)
         return Outcome(201, hazards.view(hazard, principal, today=local_date(now)))
 
-    return idempotent(factory, principal, idempotency_key, digest, work, now=now)
+    outcome = idempotent(factory, principal, idempotency_key, digest, work, now=now)
+    log.info("hazard_reported", hazard_id=outcome.body.get("id"), code=outcome.body.get("code"),
+             actor=principal.username, replayed=outcome.replayed)
+    return outcome
 
 
 def client_hash(settings: Settings, client: str) -> str:

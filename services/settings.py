@@ -26,6 +26,7 @@ class Settings(BaseSettings):
     extension_min_working_days: int = 15
     max_page_size: int = 200
     token_cache_seconds: float = 5.0
+    log_level: str = "INFO"
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> "Settings":

@@ -9,6 +9,7 @@ from services.api import errors
 from services.api.deps import ServiceContext
 from services.api.metrics import Metrics, MetricsMiddleware
 from services.api.routers import hazards, public, system
+from services import logs
 from services.auth import TokenCache
 from services.clock import Clock, utcnow
 from services.settings import Settings, get_settings
@@ -25,6 +26,7 @@ DESCRIPTION = """
 
 def create_app(settings: Settings | None = None, *, clock: Clock = utcnow) -> FastAPI:
     settings = settings or get_settings()
+    logs.configure(settings.log_level)
     engine = make_engine(settings.database_url, pool_size=settings.db_pool_size,
                          max_overflow=settings.db_max_overflow)
     app = FastAPI(title="事故隐患闭环管理服务 Hazard closure service", version="1.0.0", description=DESCRIPTION)
