@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 
 from db.engine import read_only
 from services import attachments, commands, hazards
+from services.api.schemas import AttachmentOut, ErrorOut, EventOut, HazardOut, HazardPage
 from services.api.deps import Caller, Ctx, IdempotencyKeyHeader, IfMatch, parse_if_match
 from services.bodies import EXAMPLES, ReportBody
 from services.lifecycle import LIFECYCLE, STATE_LABELS, State
@@ -21,12 +22,13 @@ from services.vocab import INDUSTRIES
 router = APIRouter(prefix="/api/v1", tags=["hazards"])
 
 ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "未登录或令牌无效"},
-    403: {"description": "角色无权执行，或违反四眼原则"},
-    404: {"description": "隐患不存在或不在管辖范围内"},
-    409: {"description": "状态不允许，或版本已变化（If-Match）"},
-    422: {"description": "请求体不合法（字段级中文提示）"},
+    401: {"description": "未登录或令牌无效", "model": ErrorOut},
+    403: {"description": "角色无权执行，或违反四眼原则", "model": ErrorOut},
+    404: {"description": "隐患不存在或不在管辖范围内", "model": ErrorOut},
+    409: {"description": "状态不允许，或版本已变化（If-Match）", "model": ErrorOut},
+    422: {"description": "请求体不合法（字段级中文提示）", "model": ErrorOut},
 }
+HAZARD = {"model": HazardOut, "description": "隐患（含当前用户可执行的操作）"}
 
 
 def _json(outcome: commands.Outcome) -> JSONResponse:
@@ -36,7 +38,7 @@ def _json(outcome: commands.Outcome) -> JSONResponse:
     return JSONResponse(outcome.body, status_code=outcome.status, headers=headers)
 
 
-@router.post("/hazards", status_code=201, responses=ERRORS, summary="报告隐患 (report)")
+@router.post("/hazards", status_code=201, responses={**ERRORS, 201: HAZARD}, summary="报告隐患 (report)")
 def report_hazard(
     ctx: Ctx,
     caller: Caller,
@@ -47,7 +49,7 @@ def report_hazard(
     return _json(outcome)
 
 
-@router.get("/hazards", responses=ERRORS, summary="隐患台账 (list, keyset pagination)")
+@router.get("/hazards", response_model=HazardPage, responses=ERRORS, summary="隐患台账 (list, keyset pagination)")
 def list_hazards(
     ctx: Ctx,
     caller: Caller,
@@ -69,7 +71,8 @@ def list_hazards(
         )
 
 
-@router.get("/hazards/{hazard_id}", responses=ERRORS, summary="隐患详情，含当前用户可执行的操作")
+@router.get("/hazards/{hazard_id}", response_model=HazardOut, responses=ERRORS,
+            summary="隐患详情，含当前用户可执行的操作")
 def get_hazard(ctx: Ctx, caller: Caller, hazard_id: int, response: Response) -> dict[str, Any]:
     with read_only(ctx.factory) as session:
         data = hazards.get_view(session, caller, hazard_id, now=ctx.now())
@@ -77,13 +80,14 @@ def get_hazard(ctx: Ctx, caller: Caller, hazard_id: int, response: Response) -> 
     return data
 
 
-@router.get("/hazards/{hazard_id}/events", responses=ERRORS, summary="审计轨迹")
+@router.get("/hazards/{hazard_id}/events", response_model=list[EventOut], responses=ERRORS, summary="审计轨迹")
 def hazard_events(ctx: Ctx, caller: Caller, hazard_id: int) -> list[dict[str, Any]]:
     with read_only(ctx.factory) as session:
         return hazards.events_view(session, caller, hazard_id)
 
 
-@router.post("/hazards/{hazard_id}/attachments", status_code=201, responses=ERRORS, summary="上传附件")
+@router.post("/hazards/{hazard_id}/attachments", status_code=201, response_model=AttachmentOut, responses=ERRORS,
+             summary="上传附件（JPEG/PNG/WebP/PDF，记录 SHA-256）")
 def upload_attachment(ctx: Ctx, caller: Caller, hazard_id: int, file: Annotated[UploadFile, File()]) -> dict[str, Any]:
     return attachments.save(
         ctx.factory, caller, hazard_id, filename=file.filename or "upload", stream=file.file,
@@ -112,7 +116,7 @@ def _action_route(action: str):
 
     act.__name__ = f"action_{action}"
     router.add_api_route(
-        f"/hazards/{{hazard_id}}/actions/{action}", act, methods=["POST"], responses=ERRORS,
+        f"/hazards/{{hazard_id}}/actions/{action}", act, methods=["POST"], responses={**ERRORS, 200: HAZARD},
         summary=f"{spec.label} ({action})",
         description=f"允许的角色：{'、'.join(sorted(spec.roles))}；允许的状态：{sources}。",
     )

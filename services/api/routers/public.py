@@ -8,6 +8,7 @@ from fastapi import APIRouter, Body, Request
 
 from services import commands
 from services.api.deps import Ctx
+from services.api.schemas import ErrorOut, PublicReceipt, PublicStatus
 from services.bodies import PublicReportBody
 
 router = APIRouter(prefix="/api/v1/public", tags=["public"])
@@ -22,8 +23,9 @@ _EXAMPLE = {
 }
 
 
-@router.post("/reports", status_code=201, summary="群众举报（无需登录，限频）",
-             responses={422: {"description": "内容不合法"}, 429: {"description": "提交过于频繁"}})
+@router.post("/reports", status_code=201, response_model=PublicReceipt, summary="群众举报（无需登录，限频）",
+             responses={422: {"description": "内容不合法", "model": ErrorOut},
+                        429: {"description": "提交过于频繁", "model": ErrorOut}})
 def public_report(
     ctx: Ctx, request: Request,
     body: Annotated[PublicReportBody, Body(openapi_examples={"燃气": {"value": _EXAMPLE}})],
@@ -32,6 +34,7 @@ def public_report(
     return commands.public_report(ctx.factory, ctx.settings, body, client=client, now=ctx.now())
 
 
-@router.get("/reports/{tracking_code}", summary="举报办理状态查询", responses={404: {"description": "查询码不存在"}})
+@router.get("/reports/{tracking_code}", response_model=PublicStatus, summary="举报办理状态查询",
+            responses={404: {"description": "查询码不存在", "model": ErrorOut}})
 def public_status(ctx: Ctx, tracking_code: str) -> dict[str, Any]:
     return commands.public_status(ctx.factory, tracking_code)

@@ -11,6 +11,7 @@ from sqlalchemy import text
 from db.engine import read_only
 from services import audit
 from services.api.deps import Caller, Ctx
+from services.api.schemas import ErrorOut, VerifyOut
 from services.errors import Forbidden
 from services.lifecycle import Role
 
@@ -19,7 +20,8 @@ router = APIRouter(tags=["system"])
 VERIFIERS = {Role.AUDITOR, Role.ADMIN, Role.COMMITTEE, Role.SUPERVISOR}
 
 
-@router.get("/api/v1/audit/verify", summary="审计链校验")
+@router.get("/api/v1/audit/verify", response_model=VerifyOut, summary="审计链校验",
+            responses={401: {"model": ErrorOut}, 403: {"model": ErrorOut}})
 def verify_audit(ctx: Ctx, caller: Caller) -> dict[str, Any]:
     """Recompute every hash chain and check them against the last checkpoint."""
     if caller.role not in VERIFIERS:
