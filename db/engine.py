@@ -30,7 +30,10 @@ def make_engine(url: str, *, pool_size: int = 10, max_overflow: int = 40, echo: 
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn):  # pragma: no cover - trivial
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # Writers take the write lock up front (no deadlock-prone lock upgrade later);
+            # read-only sessions take a plain snapshot and never wait for writers (WAL).
+            readonly = conn.get_execution_options().get("readonly", False)
+            conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
 
         return engine
     return create_engine(
@@ -60,6 +63,7 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
 def read_only(factory: sessionmaker[Session]) -> Iterator[Session]:
     """A session for reads; it is rolled back, never committed."""
     session = factory()
+    session.connection(execution_options={"readonly": True})
     try:
         yield session
     finally:

@@ -107,6 +107,8 @@ def report(session: Session, actor: Principal, data: Any, *, now: datetime,
     else:
         if actor.role not in (Role.PUBLIC, Role.SYSTEM) and not regions.within(body.region_code, actor.region_code):
             raise Forbidden("只能报告本辖区内的隐患", code="out_of_scope")
+        if actor.role in (Role.INSPECTOR, Role.SUPERVISOR) and actor.industry and body.industry != actor.industry:
+            raise Forbidden(f"只能报告分管行业（{actor.industry}）的隐患", code="out_of_scope")
         if body.enterprise_uscc:
             enterprise_id = _enterprise_by_uscc(session, body.enterprise_uscc, "enterprise_uscc").id
     code = next_hazard_code(session, body.region_code, local_date(now).year)
