@@ -6,10 +6,10 @@ import csv
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from db.models import Enterprise, Region, User
+from db.models import ApiToken, Enterprise, Region, User
 from services import regions, uscc
 from services.auth import hash_password, issue_token
 from services.errors import Conflict, invalid_field
@@ -98,3 +98,39 @@ def add_user(session: Session, username: str, role: str, region_code: str, *, no
     session.flush()
     token = issue_token(session, user, label="cli", now=now)
     return user, token
+
+
+def _user(session: Session, username: str) -> User:
+    user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
+    if user is None:
+        raise invalid_field("username", f"用户 {username} 不存在")
+    return user
+
+
+def new_token(session: Session, username: str, *, now: datetime, label: str = "cli") -> str:
+    user = _user(session, username)
+    if not user.active:
+        raise Conflict(f"用户 {username} 已停用", code="user_inactive")
+    return issue_token(session, user, label=label, now=now)
+
+
+def revoke_tokens(session: Session, username: str, *, now: datetime) -> int:
+    """Revoke every live token of a user; returns how many. API processes cache a token for at most
+    `HAZARD_TOKEN_CACHE_SECONDS`."""
+    user = _user(session, username)
+    result = session.execute(
+        update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None)).values(revoked_at=now)
+    )
+    return result.rowcount
+
+
+def set_active(session: Session, username: str, active: bool) -> None:
+    _user(session, username).active = active
+    session.flush()
+
+
+def set_password(session: Session, username: str, password: str) -> None:
+    if len(password) < 8:
+        raise invalid_field("password", "密码至少 8 位")
+    _user(session, username).password_hash = hash_password(password)
+    session.flush()

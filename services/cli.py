@@ -82,6 +82,40 @@ def cmd_users_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_tokens_issue(args: argparse.Namespace) -> int:
+    with transaction(_factory()) as s:
+        token = admin.new_token(s, args.username, now=utcnow(), label=args.label)
+    print(f"已为 {args.username} 签发新令牌（只显示这一次）：")
+    print(token)
+    return 0
+
+
+def cmd_tokens_revoke(args: argparse.Namespace) -> int:
+    with transaction(_factory()) as s:
+        n = admin.revoke_tokens(s, args.username, now=utcnow())
+    print(f"已吊销 {args.username} 的 {n} 个令牌")
+    return 0
+
+
+def cmd_users_active(args: argparse.Namespace) -> int:
+    with transaction(_factory()) as s:
+        admin.set_active(s, args.username, args.active)
+        if not args.active:
+            admin.revoke_tokens(s, args.username, now=utcnow())
+    print(f"用户 {args.username} 已{'启用' if args.active else '停用（令牌已吊销）'}")
+    return 0
+
+
+def cmd_users_password(args: argparse.Namespace) -> int:
+    import getpass
+
+    password = args.password or getpass.getpass("新密码：")
+    with transaction(_factory()) as s:
+        admin.set_password(s, args.username, password)
+    print(f"已设置 {args.username} 的密码")
+    return 0
+
+
 def cmd_audit_verify(args: argparse.Namespace) -> int:
     with read_only(_factory()) as s:
         report = audit.verify(s)
@@ -177,6 +211,26 @@ def build_parser() -> argparse.ArgumentParser:
     ua.add_argument("--name", help="姓名")
     ua.add_argument("--industry", choices=INDUSTRIES, help="检查员/监管人员分管的行业")
     ua.set_defaults(func=cmd_users_add)
+
+    ud = users.add_parser("disable", help="停用用户并吊销其令牌")
+    ud.add_argument("--username", required=True)
+    ud.set_defaults(func=cmd_users_active, active=False)
+    ue = users.add_parser("enable", help="启用用户")
+    ue.add_argument("--username", required=True)
+    ue.set_defaults(func=cmd_users_active, active=True)
+    up_ = users.add_parser("password", help="设置密码（不给 --password 时交互输入）")
+    up_.add_argument("--username", required=True)
+    up_.add_argument("--password")
+    up_.set_defaults(func=cmd_users_password)
+
+    toks = sub.add_parser("tokens", help="API 令牌").add_subparsers(dest="tokens_command", required=True)
+    ti = toks.add_parser("issue", help="为用户签发新令牌（最后一行）")
+    ti.add_argument("--username", required=True)
+    ti.add_argument("--label", default="cli")
+    ti.set_defaults(func=cmd_tokens_issue)
+    tr = toks.add_parser("revoke", help="吊销用户的全部令牌")
+    tr.add_argument("--username", required=True)
+    tr.set_defaults(func=cmd_tokens_revoke)
 
     aud = sub.add_parser("audit", help="审计").add_subparsers(dest="audit_command", required=True)
     av = aud.add_parser("verify", help="校验审计链（完整时退出码 0，否则 1）")
