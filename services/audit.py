@@ -18,12 +18,13 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.orm import Session
 
 from db.models import AuditCheckpoint, AuditCheckpointHead, AuditEvent, Hazard
 
 ZERO = "0" * 64
+CHECKPOINT_LOCK = 0x4A5A_0001  # advisory lock key serialising checkpoints
 
 
 def _default(value: Any) -> Any:
@@ -139,12 +140,17 @@ def merkle_root(leaves: Iterable[str]) -> str:
     return level[0]
 
 
-def checkpoint_hash(checkpoint_id: int, created_at: datetime, leaf_count: int, root: str, prev: str) -> str:
-    return sha256(canonical([checkpoint_id, created_at, leaf_count, root, prev]))
+def checkpoint_hash(created_at: datetime, leaf_count: int, root: str, prev: str) -> str:
+    """Checkpoints chain by `prev` (the previous checkpoint's hash); the row id is not hashed so
+    the row is written once, complete, into an append-only table."""
+    return sha256(canonical([created_at, leaf_count, root, prev]))
 
 
 def create_checkpoint(session: Session, *, now: datetime) -> AuditCheckpoint:
-    """Record every chain head now and their Merkle root."""
+    """Record every chain head now and their Merkle root. Checkpoints are taken one at a time (an
+    advisory lock on PostgreSQL, the write lock on SQLite), so their chain cannot fork."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": CHECKPOINT_LOCK})
     heads = session.execute(
         select(Hazard.id, Hazard.version, Hazard.audit_head).where(Hazard.version > 0).order_by(Hazard.id)
     ).all()
@@ -153,10 +159,10 @@ def create_checkpoint(session: Session, *, now: datetime) -> AuditCheckpoint:
         select(AuditCheckpoint).order_by(AuditCheckpoint.id.desc()).limit(1)
     ).scalar_one_or_none()
     prev_hash = prev.hash if prev else ZERO
-    cp = AuditCheckpoint(created_at=now, leaf_count=len(heads), merkle_root=root, prev_hash=prev_hash, hash="")
+    cp = AuditCheckpoint(created_at=now, leaf_count=len(heads), merkle_root=root, prev_hash=prev_hash,
+                         hash=checkpoint_hash(now, len(heads), root, prev_hash))
     session.add(cp)
     session.flush()
-    cp.hash = checkpoint_hash(cp.id, now, len(heads), root, prev_hash)
     if heads:
         session.execute(
             insert(AuditCheckpointHead),
@@ -213,30 +219,56 @@ class VerifyReport:
         }
 
 
+def _recomputed(ev: AuditEvent) -> str:
+    return event_hash(
+        hazard_id=ev.hazard_id, seq=ev.seq, action=ev.action, actor_id=ev.actor_id,
+        actor_role=ev.actor_role, actor_name=ev.actor_name, from_state=ev.from_state,
+        to_state=ev.to_state, payload=ev.payload, occurred_at=ev.occurred_at, prev_hash=ev.prev_hash,
+    )
+
+
 def _chain_problem(events: list[AuditEvent], code: str, version: int, head: str) -> Problem | None:
-    """The first thing wrong with one hazard's chain (events ordered by id, as written)."""
+    """The first thing wrong with one hazard's chain (events ordered by id, as written).
+
+    The chain is walked in seq order and the lowest bad seq is named, with the event now holding
+    it. Where seq order and write (id) order first part, the event at that seq was written after
+    one that now follows it: forged (`inserted`) if it is valid by itself but its successor does
+    not link to it, otherwise moved (`reordered`)."""
     prev = genesis_hash(code)
     expected_seq = 1
     by_seq = sorted(events, key=lambda e: e.seq)
-    if [e.id for e in by_seq] != [e.id for e in events]:
-        # Sequence numbers no longer follow insertion order: events were swapped or renumbered.
-        for a, b in zip(events, by_seq):
-            if a.id != b.id:
-                return Problem("reordered", a.hazard_id, code, a.seq, a.id,
-                               f"事件顺序被改动：第 {a.seq} 号事件不在原位置")
-    for ev in by_seq:
+    moved = next((i for i, (a, b) in enumerate(zip(events, by_seq)) if a.id != b.id), None)
+    for i, ev in enumerate(by_seq):
+        if i == moved:
+            nxt = by_seq[i + 1] if i + 1 < len(by_seq) else None
+            forged = (ev.seq == expected_seq and ev.prev_hash == prev and _recomputed(ev) == ev.hash
+                      and (nxt is None or nxt.prev_hash != ev.hash))
+            if forged:
+                return Problem("inserted", ev.hazard_id, code, ev.seq, ev.id,
+                               f"第 {ev.seq} 号事件是后来插入的（写入晚于其后的事件，后一事件不指向它）")
+            return Problem("reordered", ev.hazard_id, code, ev.seq, ev.id,
+                           f"事件顺序被改动：第 {ev.seq} 号事件不在原位置")
         if ev.seq != expected_seq:
             kind = "missing" if ev.seq > expected_seq else "inserted"
             return Problem(kind, ev.hazard_id, code, ev.seq, ev.id,
                            f"事件序号不连续：应为 {expected_seq}，实为 {ev.seq}")
         if ev.prev_hash != prev:
-            return Problem("missing" if ev.prev_hash != ev.hash else "inserted", ev.hazard_id, code, ev.seq,
-                           ev.id, f"第 {ev.seq} 号事件的前序哈希与链不符（前一事件被删除、插入或改动）")
-        recomputed = event_hash(
-            hazard_id=ev.hazard_id, seq=ev.seq, action=ev.action, actor_id=ev.actor_id,
-            actor_role=ev.actor_role, actor_name=ev.actor_name, from_state=ev.from_state,
-            to_state=ev.to_state, payload=ev.payload, occurred_at=ev.occurred_at, prev_hash=ev.prev_hash,
-        )
+            before = by_seq[i - 1] if i else None
+            if before is not None and ev.prev_hash == before.prev_hash:
+                # Two events claim the same predecessor: the one before this one was slipped in.
+                return Problem("inserted", before.hazard_id, code, before.seq, before.id,
+                               f"第 {before.seq} 号事件是后来插入的（第 {ev.seq} 号事件与它指向同一前序事件）")
+            if any(later.hash == ev.prev_hash for later in by_seq[i + 1:]):
+                return Problem("reordered", ev.hazard_id, code, ev.seq, ev.id,
+                               f"事件顺序被改动：第 {ev.seq} 号事件不在原位置")
+            if before is not None and _recomputed(ev) == ev.hash:
+                # This event is intact and points at a predecessor that no longer exists as
+                # written: the one before it was changed and its hash recomputed.
+                return Problem("changed", before.hazard_id, code, before.seq, before.id,
+                               f"第 {before.seq} 号事件内容被改动（哈希被重算，第 {ev.seq} 号事件不再指向它）")
+            return Problem("missing", ev.hazard_id, code, ev.seq, ev.id,
+                           f"第 {ev.seq} 号事件的前序哈希与链不符（前一事件被删除、插入或改动）")
+        recomputed = _recomputed(ev)
         if recomputed != ev.hash:
             return Problem("changed", ev.hazard_id, code, ev.seq, ev.id, f"第 {ev.seq} 号事件内容被改动")
         prev = ev.hash
@@ -321,7 +353,7 @@ def _checkpoint_anchors(session: Session, report: VerifyReport,
     cps = session.execute(select(AuditCheckpoint).order_by(AuditCheckpoint.id)).scalars().all()
     prev = ZERO
     for cp in cps:
-        expected = checkpoint_hash(cp.id, cp.created_at, cp.leaf_count, cp.merkle_root, cp.prev_hash)
+        expected = checkpoint_hash(cp.created_at, cp.leaf_count, cp.merkle_root, cp.prev_hash)
         if cp.prev_hash != prev or expected != cp.hash:
             report.problems.append(Problem("checkpoint", None, None, None, None, f"检查点 {cp.id} 被改动"))
             return {}

@@ -352,7 +352,9 @@ def _deny_extension(f: Facts, b: bodies.NoteBody, a: Actor, c: Context) -> dict[
 
 
 def _request_acceptance(f: Facts, b: bodies.AcceptanceRequestBody, a: Actor, c: Context) -> dict[str, Any]:
-    return {"acceptance_requested_at": c.now, "funds_spent_wan": b.funds_spent_wan}
+    # A pending extension request is moot once the work is reported done.
+    return {"acceptance_requested_at": c.now, "funds_spent_wan": b.funds_spent_wan,
+            "extension_new_deadline": None, "extension_reason": None, "extension_requested_at": None}
 
 
 def _accept(f: Facts, b: bodies.AcceptBody, a: Actor, c: Context) -> dict[str, Any]:

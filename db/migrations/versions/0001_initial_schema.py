@@ -14,6 +14,9 @@ down_revision = None
 branch_labels = None
 depends_on = None
 
+# On PostgreSQL these refuse UPDATE, DELETE and TRUNCATE: the trail and its checkpoints only grow.
+APPEND_ONLY = ("audit_events", "audit_checkpoints", "audit_checkpoint_heads")
+
 
 def upgrade() -> None:
     op.create_table('audit_checkpoints',
@@ -245,24 +248,31 @@ def upgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute(
             """
-            CREATE FUNCTION audit_events_append_only() RETURNS trigger AS $$
+            CREATE FUNCTION audit_append_only() RETURNS trigger AS $$
             BEGIN
-                RAISE EXCEPTION 'audit_events is append-only: % refused', TG_OP
+                RAISE EXCEPTION '% is append-only: % refused', TG_TABLE_NAME, TG_OP
                     USING ERRCODE = 'insufficient_privilege';
             END;
             $$ LANGUAGE plpgsql
             """
         )
-        op.execute(
-            "CREATE TRIGGER audit_events_append_only BEFORE UPDATE OR DELETE ON audit_events "
-            "FOR EACH ROW EXECUTE FUNCTION audit_events_append_only()"
-        )
+        for table in APPEND_ONLY:
+            op.execute(
+                f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
+                "FOR EACH ROW EXECUTE FUNCTION audit_append_only()"
+            )
+            op.execute(
+                f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
+                "FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only()"
+            )
 
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
-        op.execute("DROP TRIGGER IF EXISTS audit_events_append_only ON audit_events")
-        op.execute("DROP FUNCTION IF EXISTS audit_events_append_only()")
+        for table in APPEND_ONLY:
+            op.execute(f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}")
+            op.execute(f"DROP TRIGGER IF EXISTS {table}_no_truncate ON {table}")
+        op.execute("DROP FUNCTION IF EXISTS audit_append_only()")
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.drop_index('ix_outbox_status_available_at')
         batch_op.drop_index(batch_op.f('ix_outbox_hazard_id'))
