@@ -42,3 +42,9 @@ def within(region_code: str, ancestor_code: str) -> bool:
 
 def county_of(code: str) -> str:
     return code[:6]
+
+
+def ancestor_code(code: str, level: str) -> str:
+    """The code of the region at `level` that contains `code` (e.g. the city of a county)."""
+    six = code[:6]
+    return {"province": six[:2] + "0000", "city": six[:4] + "00", "county": six}[level]

@@ -13,12 +13,12 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from db.models import Attachment, Enterprise, Hazard, HazardSequence, OutboxMessage, Region
+from db.models import Attachment, AuditEvent, Enterprise, Hazard, HazardSequence, OutboxMessage, Region
 from services import audit, regions
 from services.auth import Principal, in_scope
 from services.bodies import ReportBody
@@ -28,6 +28,20 @@ from services.lifecycle import LIFECYCLE, ActionSpec, Context, Refusal, Role, St
 from services.validation import parse
 
 TRACKING_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+MAX_ID = 2**63 - 1  # ids are BIGINT; a larger number from a URL or body cannot exist (SQLite raises on it)
+
+# Built once: the per-transition statements, their values passed as parameters. Building them per
+# call (`.values(**values)` on the ORM entity, `session.get`) cost more CPU than the rest of the
+# transition (bench/transitions, bench/RESULTS.md). The compare-and-set's SET clause is the
+# parameters that name a column; `cas_id`/`cas_version` are the WHERE. The event insert is
+# `audit.insert_event`'s statement, prebuilt.
+_HAZARDS = Hazard.__table__
+_LOAD_HAZARD = select(Hazard).where(Hazard.id == bindparam("hazard_id")).execution_options(populate_existing=True)
+_CAS_UPDATE = update(_HAZARDS).where(
+    _HAZARDS.c.id == bindparam("cas_id"), _HAZARDS.c.version == bindparam("cas_version")
+)
+_EVENT_INSERT = insert(AuditEvent.__table__).returning(AuditEvent.__table__.c.id)
+_OUTBOX_INSERT = insert(OutboxMessage.__table__)
 
 
 def _raise(refusal: Refusal) -> None:
@@ -78,7 +92,7 @@ def _write_effects(session: Session, hazard: Hazard, spec: ActionSpec, seq: int,
          "event_id": event_id, **(extra or {})}
     )
     session.execute(
-        insert(OutboxMessage),
+        _OUTBOX_INSERT,
         [
             {"hazard_id": hazard.id, "event_id": event_id, "kind": kind, "payload": payload,
              "dedupe_key": f"{kind}:{hazard.id}:{seq}", "status": "pending", "attempts": 0,
@@ -132,7 +146,7 @@ def report(session: Session, actor: Principal, data: Any, *, now: datetime,
     )
     hazard.audit_head = event["hash"]
     session.flush()
-    event_id = audit.insert_event(session, event)
+    event_id = session.execute(_EVENT_INSERT, event).scalar_one()
     _write_effects(session, hazard, spec, 1, event_id, now)
     return hazard
 
@@ -142,7 +156,8 @@ def _tracking_code() -> str:
 
 
 def load_in_scope(session: Session, actor: Principal, hazard_id: int) -> Hazard:
-    hazard = session.get(Hazard, hazard_id, populate_existing=True)
+    hazard = (session.execute(_LOAD_HAZARD, {"hazard_id": hazard_id}).scalar_one_or_none()
+              if 0 < hazard_id <= MAX_ID else None)
     if hazard is None or not in_scope(actor, hazard):
         raise NotFound("隐患不存在或不在您的管辖范围内")
     return hazard
@@ -153,7 +168,7 @@ def _check_attachments(session: Session, hazard: Hazard, ids: list[int], field: 
         return []
     rows = session.execute(
         select(Attachment.id, Attachment.sha256, Attachment.filename).where(
-            Attachment.id.in_(ids), Attachment.hazard_id == hazard.id
+            Attachment.id.in_([i for i in ids if 0 < i <= MAX_ID]), Attachment.hazard_id == hazard.id
         )
     ).all()
     found = {r.id: r for r in rows}
@@ -191,8 +206,11 @@ def perform(session: Session, actor: Principal, hazard_id: int, action: str, dat
         repeat = _earlier_hazard(session, hazard, ent.id, body.category, now)  # type: ignore[attr-defined]
         if repeat is not None:
             changes["repeat_of_id"] = repeat
-    if action == "escalate" and changes.get("listing_level") and changes["listing_level"] != hazard.listing_level:
-        extra["listing_level"] = changes["listing_level"]
+    if changes.get("listing_level") and changes["listing_level"] != hazard.listing_level:
+        # Listed or elevated: the listing body is the committee office of that level's region.
+        changes["listing_body"] = _listing_body(session, hazard.region_code, changes["listing_level"])
+        if action == "escalate":
+            extra["listing_level"] = changes["listing_level"]
     evidence_ids = list(getattr(body, "evidence", []) or [])
     attachments = _check_attachments(session, hazard, evidence_ids, "evidence")
     report_id = getattr(body, "assessment_report", None)
@@ -210,19 +228,20 @@ def perform(session: Session, actor: Principal, hazard_id: int, action: str, dat
         from_state=hazard.state, to_state=target, payload=payload, occurred_at=now,
     )
     values = {**changes, "state": target.value, "version": seq, "audit_head": event["hash"], "updated_at": now}
-    result = session.execute(
-        update(Hazard)
-        .where(Hazard.id == hazard.id, Hazard.version == hazard.version)
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
+    result = session.execute(_CAS_UPDATE, {**values, "cas_id": hazard.id, "cas_version": hazard.version})
     if result.rowcount != 1:
         raise Conflict("该隐患刚被他人处理，请刷新后重试", code="concurrent_update")
-    event_id = audit.insert_event(session, event)
+    event_id = session.execute(_EVENT_INSERT, event).scalar_one()
     for key, value in values.items():
         set_committed_value(hazard, key, value)
     _write_effects(session, hazard, spec, seq, event_id, now, extra)
     return hazard
+
+
+def _listing_body(session: Session, region_code: str, level: str) -> str:
+    code = regions.ancestor_code(region_code, level)
+    region = session.get(Region, code)
+    return f"{region.name if region else code}安全生产委员会办公室"
 
 
 def _earlier_hazard(session: Session, hazard: Hazard, enterprise_id: int, category: str | None,
@@ -234,6 +253,7 @@ def _earlier_hazard(session: Session, hazard: Hazard, enterprise_id: int, catego
         Hazard.industry == hazard.industry,
         Hazard.id != hazard.id,
         Hazard.discovered_at >= now - timedelta(days=365),
+        Hazard.discovered_at < hazard.discovered_at,  # earlier, not one found after this one
         Hazard.state.not_in([State.REPORTED.value, State.DISMISSED.value]),
     )
     if category:

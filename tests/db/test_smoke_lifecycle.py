@@ -20,6 +20,7 @@ def test_major_hazard_full_lifecycle(factory, world, clock):
     with read_only(factory) as s:
         h = s.get(Hazard, hid)
         assert h.version == 7 and h.suspended is False and h.closed_at is not None
+        assert (h.listing_level, h.listing_body) == ("city", "吕梁市安全生产委员会办公室")
         n = s.execute(select(func.count()).where(AuditEvent.hazard_id == hid)).scalar_one()
         assert n == 7
         kinds = set(s.execute(select(OutboxMessage.kind).where(OutboxMessage.hazard_id == hid)).scalars())
@@ -27,3 +28,16 @@ def test_major_hazard_full_lifecycle(factory, world, clock):
         report = audit.verify(s)
         assert report.ok, report.as_dict()
         assert report.events_checked == 7
+
+
+def test_elevation_moves_the_listing_and_its_body_one_level_up(factory, world, clock):
+    from services.auth import SYSTEM
+
+    hid = drive(factory, world, clock(), "supervised", level="major")
+    with transaction(factory) as s:
+        h = transitions.perform(s, SYSTEM, hid, "escalate", {"step": "elevate"}, now=clock())
+        assert (h.listing_level, h.listing_body) == ("province", "山西省安全生产委员会办公室")
+    with read_only(factory) as s:
+        payload = s.execute(select(OutboxMessage.payload).where(
+            OutboxMessage.hazard_id == hid, OutboxMessage.kind == "escalation")).scalar_one()
+        assert '"listing_level":"province"' in payload
