@@ -41,6 +41,13 @@ def sniff(head: bytes) -> str | None:
     return None
 
 
+def _human_size(n: int) -> str:
+    """200_000 → "195 KB", not "0 MB"."""
+    if n >= 1024 * 1024:
+        return f"{n / (1024 * 1024):.3g} MB"
+    return f"{n // 1024} KB" if n >= 1024 else f"{n} 字节"
+
+
 def path_for(root: Path, digest: str) -> Path:
     return root / digest[:2] / digest
 
@@ -63,7 +70,7 @@ def save(factory: sessionmaker[Session], principal: Principal, hazard_id: int, *
                 if size > max_bytes:
                     raise Invalid(
                         "附件过大",
-                        details=[{"field": "file", "message": f"附件不能超过 {max_bytes // (1024 * 1024)} MB"}],
+                        details=[{"field": "file", "message": f"附件不能超过 {_human_size(max_bytes)}"}],
                     )
                 if len(head) < 16:
                     head += chunk[: 16 - len(head)]

@@ -118,7 +118,8 @@ def report_hazard(factory: sessionmaker[Session], principal: Principal, data: An
 
     def work(session: Session) -> Outcome:
         hazard = transitions.report(session, principal, data, now=now)
-        return Outcome(201, hazards.view(hazard, principal, today=local_date(now)))
+        enterprise = session.get(Enterprise, hazard.enterprise_id) if hazard.enterprise_id else None
+        return Outcome(201, hazards.view(hazard, principal, today=local_date(now), enterprise=enterprise))
 
     outcome = idempotent(factory, principal, idempotency_key, digest, work, now=now)
     log.info("hazard_reported", hazard_id=outcome.body.get("id"), code=outcome.body.get("code"),

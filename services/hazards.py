@@ -107,8 +107,11 @@ def encode_cursor(hazard_id: int) -> str:
 def decode_cursor(cursor: str) -> int:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        return int(json.loads(base64.urlsafe_b64decode(padded))["id"])
-    except (ValueError, KeyError, TypeError):
+        value = int(json.loads(base64.urlsafe_b64decode(padded))["id"])
+        if not 0 < value <= 2**63 - 1:  # a BIGINT id; SQLite raises on anything larger
+            raise ValueError(value)
+        return value
+    except (ValueError, KeyError, TypeError, OverflowError):  # OverflowError: {"id": Infinity}
         raise Invalid("分页游标无效", details=[{"field": "cursor", "message": "分页游标无效，请从第一页重新查询"}]) from None
 
 
@@ -148,10 +151,10 @@ def list_view(
     elif overdue is False:
         conditions.append(or_(Hazard.deadline.is_(None), Hazard.deadline >= today, Hazard.state.not_in(open_states)))
     if q:
-        like = f"%{q.strip()}%"
+        term = q.strip()  # icontains: one case rule on both backends; "%" and "_" match themselves
         conditions.append(
-            or_(Hazard.title.like(like), Hazard.code.like(like), Hazard.location.like(like),
-                Hazard.description.like(like))
+            or_(*(col.icontains(term, autoescape=True)
+                  for col in (Hazard.title, Hazard.code, Hazard.location, Hazard.description)))
         )
     if cursor:
         conditions.append(Hazard.id < decode_cursor(cursor))
@@ -167,6 +170,14 @@ def list_view(
     return {"items": items, "next_cursor": next_cursor, "limit": limit}
 
 
+def _payload_for(principal: Principal, payload: str) -> dict[str, Any]:
+    """举报人信息保密: the reported enterprise never sees a public reporter's contact details."""
+    data = json.loads(payload)
+    if principal.role == "enterprise" and "public" in data:
+        data["public"] = "（举报人信息已隐去）"
+    return data
+
+
 def events_view(session: Session, principal: Principal, hazard_id: int) -> list[dict[str, Any]]:
     load_in_scope(session, principal, hazard_id)
     events = session.execute(
@@ -180,7 +191,7 @@ def events_view(session: Session, principal: Principal, hazard_id: int) -> list[
             "actor": {"id": e.actor_id, "role": e.actor_role, "name": e.actor_name},
             "from_state": e.from_state,
             "to_state": e.to_state,
-            "payload": json.loads(e.payload),
+            "payload": _payload_for(principal, e.payload),
             "occurred_at": _d(e.occurred_at),
             "prev_hash": e.prev_hash,
             "hash": e.hash,

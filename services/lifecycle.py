@@ -249,12 +249,20 @@ LISTING_AUTHORITY = Guard(
     lambda f, a, b, c: _actor_level(a) == b.listing_level,
     needs_body=True,
 )
-MAJOR_PLAN_COMPLETE = _body_guard(
-    "five_items",
-    "重大隐患的整改方案须五落实：责任人、措施、资金、时限、应急预案",
-    "funds_wan",
-    lambda f, a, b, c: f.level != "major"
-    or (b.funds_wan is not None and b.time_limit is not None and b.contingency_plan is not None),
+def _five_items(field_name: str, label: str) -> Guard:
+    """One guard per 五落实 item a general plan may omit, so the message names the missing field."""
+    return _body_guard(
+        "five_items",
+        f"重大隐患的整改方案须五落实（责任人、措施、资金、时限、应急预案），缺少{label}",
+        field_name,
+        lambda f, a, b, c: f.level != "major" or getattr(b, field_name) is not None,
+    )
+
+
+MAJOR_PLAN_COMPLETE = (
+    _five_items("funds_wan", "资金"),
+    _five_items("time_limit", "时限"),
+    _five_items("contingency_plan", "应急预案"),
 )
 TIME_LIMIT_IN_DEADLINE = _body_guard(
     "time_limit",
@@ -417,7 +425,7 @@ _SPECS = (
     ActionSpec(
         "file_plan", "报送整改方案", frozenset({Role.ENTERPRISE}),
         frozenset({State.REGISTERED, State.SUPERVISED}), bodies.FilePlanBody,
-        targets=(State.RECTIFYING,), guards=(MAJOR_PLAN_COMPLETE, TIME_LIMIT_IN_DEADLINE),
+        targets=(State.RECTIFYING,), guards=(*MAJOR_PLAN_COMPLETE, TIME_LIMIT_IN_DEADLINE),
         apply=_file_plan, effects=("notify.supervisors",),
     ),
     ActionSpec(

@@ -23,13 +23,18 @@ DESCRIPTION = """
 - 错误格式：`{"error": {"code": "...", "message": "...", "details": ...}}`。
 """
 
+# Every route can fail unexpectedly; the answer is JSON even on the plain-text /metrics route.
+INTERNAL_ERROR = {"description": "服务器内部错误",
+                  "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}}}
+
 
 def create_app(settings: Settings | None = None, *, clock: Clock = utcnow) -> FastAPI:
     settings = settings or get_settings()
     logs.configure(settings.log_level)
     engine = make_engine(settings.database_url, pool_size=settings.db_pool_size,
                          max_overflow=settings.db_max_overflow)
-    app = FastAPI(title="事故隐患闭环管理服务 Hazard closure service", version="1.0.0", description=DESCRIPTION)
+    app = FastAPI(title="事故隐患闭环管理服务 Hazard closure service", version="1.0.0", description=DESCRIPTION,
+                  responses={500: INTERNAL_ERROR})
     metrics = Metrics()
     app.state.ctx = ServiceContext(
         settings=settings, factory=make_session_factory(engine), clock=clock,

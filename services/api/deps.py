@@ -8,11 +8,12 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session, sessionmaker
 
 from db.engine import read_only
 from services.api.metrics import Metrics
-from services.auth import Principal, TokenCache, authenticate
+from services.auth import Principal, TokenCache, authenticate, token_digest
 from services.clock import Clock
 from services.errors import Conflict, Unauthorized
 from services.settings import Settings
@@ -30,7 +31,9 @@ class ServiceContext:
         return self.clock()
 
 
-def get_context(request: Request) -> ServiceContext:
+async def get_context(request: Request) -> ServiceContext:
+    # async: FastAPI runs a plain `def` dependency in the thread pool, a hop per request for
+    # nothing here (bench/RESULTS.md).
     return request.app.state.ctx
 
 
@@ -39,13 +42,22 @@ Ctx = Annotated[ServiceContext, Depends(get_context)]
 _bearer = HTTPBearer(auto_error=False, description="`hazard users add` prints a token for a user.")
 
 
-def current_principal(
+async def current_principal(
     ctx: Ctx, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> Principal:
+    """A token the cache knows is answered on the event loop (no thread hop, no session); any
+    other goes to the database in the thread pool, where `authenticate` checks and caches it."""
     if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
         raise Unauthorized("请先登录：请求须带 Authorization: Bearer <令牌>")
+    hit = ctx.token_cache.get(token_digest(credentials.credentials))
+    if hit is not None:
+        return hit
+    return await run_in_threadpool(_authenticate, ctx, credentials.credentials)
+
+
+def _authenticate(ctx: ServiceContext, token: str) -> Principal:
     with read_only(ctx.factory) as session:
-        return authenticate(session, credentials.credentials, now=ctx.now(), cache=ctx.token_cache)
+        return authenticate(session, token, now=ctx.now(), cache=ctx.token_cache)
 
 
 Caller = Annotated[Principal, Depends(current_principal)]

@@ -32,6 +32,8 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(request: Request, exc: DomainError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        if exc.code == "stale_version" and isinstance(exc.details, dict) and "current" in exc.details:
+            headers = {"ETag": f'"{exc.details["current"]}"'}  # the client retries with this If-Match
         return JSONResponse(error_body(exc.code, exc.message, exc.details), status_code=exc.status, headers=headers)
 
     @app.exception_handler(RequestValidationError)

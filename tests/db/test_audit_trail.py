@@ -61,17 +61,6 @@ HASHED = ("hazard_id", "seq", "action", "actor_id", "actor_role", "actor_name", 
 CONTENT = HASHED[1:] + ("hash",)  # everything of an event but its id and hazard
 
 
-@pytest.fixture(autouse=True)
-def cheap_password_hashing(monkeypatch):
-    """The `world` fixture gives fifteen users a password; with argon2's default cost that is
-    most of a test's time, and nothing here checks a password."""
-    from argon2 import PasswordHasher
-
-    from services import auth
-
-    monkeypatch.setattr(auth, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
-
-
 # --- building chains ------------------------------------------------------------------------------
 
 

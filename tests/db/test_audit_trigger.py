@@ -30,16 +30,6 @@ def db_url(pg_url) -> str:
     return pg_url
 
 
-@pytest.fixture(autouse=True)
-def cheap_password_hashing(monkeypatch):
-    """`world` gives fifteen users a password; nothing here checks one, so argon2 is made cheap."""
-    from argon2 import PasswordHasher
-
-    from services import auth
-
-    monkeypatch.setattr(auth, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
-
-
 @pytest.fixture
 def hazard(factory, world, clock) -> int:
     return drive(factory, world, clock(), "rectifying")  # three events

@@ -21,14 +21,13 @@ from sqlalchemy import func, select, update
 from db.models import AuditCheckpoint, AuditCheckpointHead
 from services import cli
 from services.settings import get_settings
-from tests.db.test_audit_trail import (  # noqa: F401  (cheap_password_hashing is an autouse fixture)
+from tests.db.test_audit_trail import (
     EV,
     EVENTS_PER_HAZARD,
     Chains,
     _truncate,
     attacker,
     build_chains,
-    cheap_password_hashing,
 )
 
 REPO = Path(__file__).resolve().parents[2]

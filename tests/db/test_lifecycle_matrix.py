@@ -19,13 +19,12 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from argon2 import PasswordHasher
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from db.engine import read_only, transaction
 from db.models import AuditEvent, Hazard, OutboxMessage
-from services import audit, auth, transitions
+from services import audit, transitions
 from services.auth import SYSTEM, Principal, public_principal
 from services.clock import local_date
 from services.errors import DomainError
@@ -67,14 +66,6 @@ GUARD_REFUSALS: dict[tuple[State, str, Role], str] = {
 
 NO_LEVEL = {State.REPORTED, State.DISMISSED}  # not registered yet / never
 MAJOR_ONLY = {State.SUPERVISED, State.ACCEPTED}  # only major hazards are listed or wait for 销号
-
-
-@pytest.fixture(autouse=True)
-def _cheap_password_hashing(monkeypatch):
-    """`world` hashes 15 passwords with production argon2 cost (~3 s); passwords play no part here."""
-    monkeypatch.setattr(
-        auth, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    )
 
 
 # --- expectations, from the table -----------------------------------------------------------------

@@ -8,7 +8,7 @@ from db.engine import read_only, transaction
 from db.models import AuditEvent, Hazard, OutboxMessage
 from services import audit, transitions
 from services.clock import local_date
-from tests.helpers import add_attachment, body_for, drive
+from tests.helpers import body_for, drive
 
 
 def test_major_hazard_full_lifecycle(factory, world, clock):

@@ -35,6 +35,7 @@ def public_report(
 
 
 @router.get("/reports/{tracking_code}", response_model=PublicStatus, summary="举报办理状态查询",
-            responses={404: {"description": "查询码不存在", "model": ErrorOut}})
+            responses={404: {"description": "查询码不存在", "model": ErrorOut},
+                       422: {"description": "查询码不合法", "model": ErrorOut}})  # not FastAPI's default shape
 def public_status(ctx: Ctx, tracking_code: str) -> dict[str, Any]:
     return commands.public_status(ctx.factory, tracking_code)
