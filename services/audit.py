@@ -298,7 +298,7 @@ def _iter_chains(session: Session, hazard_ids: list[int] | None) -> Iterator[tup
     for h in hazards:
         chain: list[AuditEvent] = []
         while pending is not None and pending.hazard_id < h.id:
-            pending = next(events_iter, None)  # events of a hazard row that is gone: reported below
+            pending = next(events_iter, None)  # no hazard row: the foreign key forbids this
         while pending is not None and pending.hazard_id == h.id:
             chain.append(pending)
             pending = next(events_iter, None)

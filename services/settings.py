@@ -24,7 +24,6 @@ class Settings(BaseSettings):
     max_attachment_bytes: int = 20 * 1024 * 1024
     public_reports_per_hour: int = 5
     extension_min_working_days: int = 15
-    max_page_size: int = 200
     token_cache_seconds: float = 5.0
     log_level: str = "INFO"
 
