@@ -37,7 +37,7 @@ def make_engine(url: str, *, pool_size: int = 10, max_overflow: int = 40, echo: 
 
         return engine
     return create_engine(
-        url, echo=echo, pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True
+        url, echo=echo, pool_size=pool_size, max_overflow=max_overflow, pool_recycle=1800
     )
 
 

@@ -108,6 +108,8 @@ class TokenCache:
         self._lock = threading.Lock()
 
     def get(self, digest: str) -> Principal | None:
+        if self.ttl <= 0:
+            return None
         item = self._items.get(digest)
         if item and item[0] > time.monotonic():
             return item[1]
