@@ -51,36 +51,15 @@ def genesis_hash(hazard_code: str) -> str:
     return sha256("hazard-genesis:" + hazard_code)
 
 
-def event_hash(
-    *,
-    hazard_id: int,
-    seq: int,
-    action: str,
-    actor_id: int | None,
-    actor_role: str,
-    actor_name: str,
-    from_state: str | None,
-    to_state: str,
-    payload: str,
-    occurred_at: datetime,
-    prev_hash: str,
-) -> str:
-    body = canonical(
-        {
-            "hazard_id": hazard_id,
-            "seq": seq,
-            "action": action,
-            "actor_id": actor_id,
-            "actor_role": actor_role,
-            "actor_name": actor_name,
-            "from_state": from_state,
-            "to_state": to_state,
-            "payload": payload,
-            "occurred_at": occurred_at,
-            "prev_hash": prev_hash,
-        }
-    )
-    return sha256(body)
+HASHED_FIELDS = (
+    "hazard_id", "seq", "action", "actor_id", "actor_role", "actor_name", "from_state", "to_state",
+    "payload", "occurred_at", "prev_hash",
+)
+
+
+def event_hash(**fields: Any) -> str:
+    """SHA-256 over the canonical JSON of exactly the `HASHED_FIELDS` (a missing one is an error)."""
+    return sha256(canonical({name: fields[name] for name in HASHED_FIELDS}))
 
 
 def build_event(
@@ -220,11 +199,7 @@ class VerifyReport:
 
 
 def _recomputed(ev: AuditEvent) -> str:
-    return event_hash(
-        hazard_id=ev.hazard_id, seq=ev.seq, action=ev.action, actor_id=ev.actor_id,
-        actor_role=ev.actor_role, actor_name=ev.actor_name, from_state=ev.from_state,
-        to_state=ev.to_state, payload=ev.payload, occurred_at=ev.occurred_at, prev_hash=ev.prev_hash,
-    )
+    return event_hash(**{name: getattr(ev, name) for name in HASHED_FIELDS})
 
 
 def _chain_problem(events: list[AuditEvent], code: str, version: int, head: str) -> Problem | None:
