@@ -97,8 +97,12 @@ def build_event(
     return values
 
 
+# Built once: the values travel as parameters, so no statement is compiled per event.
+_INSERT_EVENT = insert(AuditEvent.__table__).returning(AuditEvent.__table__.c.id)
+
+
 def insert_event(session: Session, values: dict[str, Any]) -> int:
-    return session.execute(insert(AuditEvent).values(**values).returning(AuditEvent.id)).scalar_one()
+    return session.execute(_INSERT_EVENT, values).scalar_one()
 
 
 # --- Merkle checkpoints ---------------------------------------------------------------------------
@@ -198,11 +202,11 @@ class VerifyReport:
         }
 
 
-def _recomputed(ev: AuditEvent) -> str:
+def _recomputed(ev: Any) -> str:
     return event_hash(**{name: getattr(ev, name) for name in HASHED_FIELDS})
 
 
-def _chain_problem(events: list[AuditEvent], code: str, version: int, head: str) -> Problem | None:
+def _chain_problem(events: list[Any], code: str, version: int, head: str) -> Problem | None:
     """The first thing wrong with one hazard's chain (events ordered by id, as written).
 
     The chain is walked in seq order and the lowest bad seq is named, with the event now holding
@@ -260,18 +264,21 @@ def _chain_problem(events: list[AuditEvent], code: str, version: int, head: str)
     return None
 
 
-def _iter_chains(session: Session, hazard_ids: list[int] | None) -> Iterator[tuple[int, str, int, str, list[AuditEvent]]]:
+def _iter_chains(session: Session, hazard_ids: list[int] | None, batch: int = 2000,
+                 ) -> Iterator[tuple[int, str, int, str, list[Any]]]:
     """Yield each hazard's chain, streaming events in (hazard, id) order to keep memory flat."""
     hz = select(Hazard.id, Hazard.code, Hazard.version, Hazard.audit_head).order_by(Hazard.id)
-    ev = select(AuditEvent).order_by(AuditEvent.hazard_id, AuditEvent.id)
+    # Plain rows, not ORM objects: nothing accumulates in the session's identity map, so memory
+    # stays flat however long the trail is.
+    ev = select(AuditEvent.__table__).order_by(AuditEvent.hazard_id, AuditEvent.id)
     if hazard_ids is not None:
         hz = hz.where(Hazard.id.in_(hazard_ids))
         ev = ev.where(AuditEvent.hazard_id.in_(hazard_ids))
     hazards = session.execute(hz).all()
-    events_iter = iter(session.execute(ev.execution_options(yield_per=2000)).scalars())
+    events_iter = iter(session.execute(ev.execution_options(yield_per=batch)))
     pending = next(events_iter, None)
     for h in hazards:
-        chain: list[AuditEvent] = []
+        chain: list[Any] = []
         while pending is not None and pending.hazard_id < h.id:
             pending = next(events_iter, None)  # no hazard row: the foreign key forbids this
         while pending is not None and pending.hazard_id == h.id:
@@ -280,13 +287,14 @@ def _iter_chains(session: Session, hazard_ids: list[int] | None) -> Iterator[tup
         yield h.id, h.code, h.version, h.audit_head, chain
 
 
-def verify(session: Session, *, hazard_ids: list[int] | None = None, limit_problems: int = 100) -> VerifyReport:
+def verify(session: Session, *, hazard_ids: list[int] | None = None, limit_problems: int = 100,
+           batch: int = 2000) -> VerifyReport:
     """Check the checkpoints, then every chain against itself, its hazard row and the last
     checkpoint. Problems come in hazard order, so the first one names the first bad event."""
     report = VerifyReport()
     anchors = _checkpoint_anchors(session, report, hazard_ids)
     seen: set[int] = set()
-    for hid, code, version, head, chain in _iter_chains(session, hazard_ids):
+    for hid, code, version, head, chain in _iter_chains(session, hazard_ids, batch):
         seen.add(hid)
         report.hazards_checked += 1
         report.events_checked += len(chain)
@@ -298,7 +306,6 @@ def verify(session: Session, *, hazard_ids: list[int] | None = None, limit_probl
             report.problems.append(problem)
             if len(report.problems) >= limit_problems:
                 break
-        session.expunge_all()
     else:
         for hid, (seq, _) in anchors.items():
             if hid not in seen:
@@ -309,7 +316,7 @@ def verify(session: Session, *, hazard_ids: list[int] | None = None, limit_probl
     return report
 
 
-def _anchor_problem(chain: list[AuditEvent], code: str, version: int, anchor: tuple[int, str],
+def _anchor_problem(chain: list[Any], code: str, version: int, anchor: tuple[int, str],
                     checkpoint_id: int | None) -> Problem | None:
     seq, digest = anchor
     if version < seq:

@@ -96,7 +96,8 @@ def idempotent(factory: sessionmaker[Session], principal: Principal, key: str | 
 def perform_action(factory: sessionmaker[Session], settings: Settings, principal: Principal,
                    hazard_id: int, action: str, data: Any, *, now: datetime,
                    if_match: int | None = None, idempotency_key: str | None = None) -> Outcome:
-    digest = request_hash("POST", f"/hazards/{hazard_id}/actions/{action}", data)
+    # The digest only matters with a key (it is what a replay is compared with).
+    digest = request_hash("POST", f"/hazards/{hazard_id}/actions/{action}", data) if idempotency_key else ""
 
     def work(session: Session) -> Outcome:
         hazard = transitions.perform(
@@ -114,7 +115,7 @@ def perform_action(factory: sessionmaker[Session], settings: Settings, principal
 
 def report_hazard(factory: sessionmaker[Session], principal: Principal, data: Any, *, now: datetime,
                   idempotency_key: str | None = None) -> Outcome:
-    digest = request_hash("POST", "/hazards", data)
+    digest = request_hash("POST", "/hazards", data) if idempotency_key else ""
 
     def work(session: Session) -> Outcome:
         hazard = transitions.report(session, principal, data, now=now)

@@ -18,7 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from db.models import Attachment, AuditEvent, Enterprise, Hazard, HazardSequence, OutboxMessage, Region
+from db.models import Attachment, Enterprise, Hazard, HazardSequence, OutboxMessage, Region
 from services import audit, regions
 from services.auth import Principal, in_scope
 from services.bodies import ReportBody
@@ -33,14 +33,12 @@ MAX_ID = 2**63 - 1  # ids are BIGINT; a larger number from a URL or body cannot 
 # Built once: the per-transition statements, their values passed as parameters. Building them per
 # call (`.values(**values)` on the ORM entity, `session.get`) cost more CPU than the rest of the
 # transition (bench/transitions, bench/RESULTS.md). The compare-and-set's SET clause is the
-# parameters that name a column; `cas_id`/`cas_version` are the WHERE. The event insert is
-# `audit.insert_event`'s statement, prebuilt.
+# parameters that name a column; `cas_id`/`cas_version` are the WHERE.
 _HAZARDS = Hazard.__table__
 _LOAD_HAZARD = select(Hazard).where(Hazard.id == bindparam("hazard_id")).execution_options(populate_existing=True)
 _CAS_UPDATE = update(_HAZARDS).where(
     _HAZARDS.c.id == bindparam("cas_id"), _HAZARDS.c.version == bindparam("cas_version")
 )
-_EVENT_INSERT = insert(AuditEvent.__table__).returning(AuditEvent.__table__.c.id)
 _OUTBOX_INSERT = insert(OutboxMessage.__table__)
 
 
@@ -146,7 +144,7 @@ def report(session: Session, actor: Principal, data: Any, *, now: datetime,
     )
     hazard.audit_head = event["hash"]
     session.flush()
-    event_id = session.execute(_EVENT_INSERT, event).scalar_one()
+    event_id = audit.insert_event(session, event)
     _write_effects(session, hazard, spec, 1, event_id, now)
     return hazard
 
@@ -231,7 +229,7 @@ def perform(session: Session, actor: Principal, hazard_id: int, action: str, dat
     result = session.execute(_CAS_UPDATE, {**values, "cas_id": hazard.id, "cas_version": hazard.version})
     if result.rowcount != 1:
         raise Conflict("该隐患刚被他人处理，请刷新后重试", code="concurrent_update")
-    event_id = session.execute(_EVENT_INSERT, event).scalar_one()
+    event_id = audit.insert_event(session, event)
     for key, value in values.items():
         set_committed_value(hazard, key, value)
     _write_effects(session, hazard, spec, seq, event_id, now, extra)

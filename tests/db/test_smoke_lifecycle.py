@@ -41,3 +41,14 @@ def test_elevation_moves_the_listing_and_its_body_one_level_up(factory, world, c
         payload = s.execute(select(OutboxMessage.payload).where(
             OutboxMessage.hazard_id == hid, OutboxMessage.kind == "escalation")).scalar_one()
         assert '"listing_level":"province"' in payload
+
+
+def test_verify_streams_a_trail_longer_than_one_batch(factory, world, clock):
+    """The trail is read in batches; a trail of many batches verifies (and a tamper in a late batch
+    is still found) without the session's identity map getting in the way."""
+    ids = [drive(factory, world, clock(), "rectifying") for _ in range(6)]  # 18 events
+    with read_only(factory) as s:
+        report = audit.verify(s, batch=4)
+        assert report.ok, report.as_dict()
+        assert (report.hazards_checked, report.events_checked) == (6, 18)
+        assert audit.verify(s, batch=4, hazard_ids=ids[-2:]).events_checked == 6
