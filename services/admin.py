@@ -45,16 +45,24 @@ def load_regions_csv(session: Session, path: Path = REGIONS_CSV) -> int:
     return count
 
 
+def _require_region(session: Session, code: str) -> None:
+    if session.get(Region, code) is None:
+        raise invalid_field("region", f"行政区划 {code} 不存在")
+
+
+def _require_industry(industry: str) -> None:
+    if industry not in INDUSTRIES:
+        raise invalid_field("industry", "行业领域应为：" + "、".join(INDUSTRIES))
+
+
 def add_enterprise(session: Session, code: str, name: str, region_code: str, industry: str, *,
                    now: datetime) -> Enterprise:
     code = code.strip().upper()
     reason = uscc.validate(code)
     if reason:
         raise invalid_field("uscc", reason)
-    if industry not in INDUSTRIES:
-        raise invalid_field("industry", "行业领域应为：" + "、".join(INDUSTRIES))
-    if session.get(Region, region_code) is None:
-        raise invalid_field("region", f"行政区划 {region_code} 不存在")
+    _require_industry(industry)
+    _require_region(session, region_code)
     if session.execute(select(Enterprise.id).where(Enterprise.uscc == code)).first():
         raise Conflict(f"统一社会信用代码 {code} 的企业已存在", code="enterprise_exists")
     ent = Enterprise(uscc=code, name=name, region_code=region_code, industry=industry, created_at=now)
@@ -69,12 +77,11 @@ def add_user(session: Session, username: str, role: str, region_code: str, *, no
     """Create a user and a first API token; returns (user, token)."""
     if role not in USER_ROLES:
         raise invalid_field("role", "角色应为：" + "、".join(USER_ROLES))
-    if session.get(Region, region_code) is None:
-        raise invalid_field("region", f"行政区划 {region_code} 不存在")
+    _require_region(session, region_code)
     if session.execute(select(User.id).where(User.username == username)).first():
         raise Conflict(f"用户名 {username} 已存在", code="user_exists")
-    if industry is not None and industry not in INDUSTRIES:
-        raise invalid_field("industry", "行业领域应为：" + "、".join(INDUSTRIES))
+    if industry is not None:
+        _require_industry(industry)
     enterprise_id = None
     if role == Role.ENTERPRISE:
         if not enterprise_uscc:
