@@ -201,7 +201,7 @@ def perform(session: Session, actor: Principal, hazard_id: int, action: str, dat
     if action == "register":
         ent = _enterprise_by_uscc(session, body.enterprise_uscc, "enterprise_uscc")  # type: ignore[attr-defined]
         changes["enterprise_id"] = ent.id
-        repeat = _earlier_hazard(session, hazard, ent.id, body.category, now)  # type: ignore[attr-defined]
+        repeat = _earlier_hazard(session, hazard, ent.id, body.category)  # type: ignore[attr-defined]
         if repeat is not None:
             changes["repeat_of_id"] = repeat
     if changes.get("listing_level") and changes["listing_level"] != hazard.listing_level:
@@ -242,15 +242,14 @@ def _listing_body(session: Session, region_code: str, level: str) -> str:
     return f"{region.name if region else code}安全生产委员会办公室"
 
 
-def _earlier_hazard(session: Session, hazard: Hazard, enterprise_id: int, category: str | None,
-                    now: datetime) -> int | None:
+def _earlier_hazard(session: Session, hazard: Hazard, enterprise_id: int, category: str | None) -> int | None:
     """屡查屡犯: an earlier registered hazard of the same enterprise and industry (and category,
-    when given) discovered within the last 12 months."""
+    when given) discovered within the 12 months before this one."""
     q = select(Hazard.id).where(
         Hazard.enterprise_id == enterprise_id,
         Hazard.industry == hazard.industry,
         Hazard.id != hazard.id,
-        Hazard.discovered_at >= now - timedelta(days=365),
+        Hazard.discovered_at >= hazard.discovered_at - timedelta(days=365),
         Hazard.discovered_at < hazard.discovered_at,  # earlier, not one found after this one
         Hazard.state.not_in([State.REPORTED.value, State.DISMISSED.value]),
     )
