@@ -21,11 +21,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from db.engine import read_only, transaction
-from db.models import Enterprise, Hazard, IdempotencyKey, PublicSubmission
+from db.models import Hazard, IdempotencyKey, PublicSubmission
 from services import audit, hazards, transitions
 from services.auth import Principal, public_principal
 from services.bodies import PublicReportBody, ReportBody
-from services.clock import local_date
 from services.lifecycle import STATE_LABELS, State
 from services.errors import Conflict, NotFound, RateLimited
 from services.settings import Settings
@@ -104,8 +103,7 @@ def perform_action(factory: sessionmaker[Session], settings: Settings, principal
             session, principal, hazard_id, action, data, now=now, if_match=if_match,
             extension_min_working_days=settings.extension_min_working_days,
         )
-        enterprise = session.get(Enterprise, hazard.enterprise_id) if hazard.enterprise_id else None
-        return Outcome(200, hazards.view(hazard, principal, today=local_date(now), enterprise=enterprise))
+        return Outcome(200, hazards.view_loaded(session, hazard, principal, now=now))
 
     outcome = idempotent(factory, principal, idempotency_key, digest, work, now=now)
     log.info("hazard_action", hazard_id=hazard_id, action=action, actor=principal.username,
@@ -119,8 +117,7 @@ def report_hazard(factory: sessionmaker[Session], principal: Principal, data: An
 
     def work(session: Session) -> Outcome:
         hazard = transitions.report(session, principal, data, now=now)
-        enterprise = session.get(Enterprise, hazard.enterprise_id) if hazard.enterprise_id else None
-        return Outcome(201, hazards.view(hazard, principal, today=local_date(now), enterprise=enterprise))
+        return Outcome(201, hazards.view_loaded(session, hazard, principal, now=now))
 
     outcome = idempotent(factory, principal, idempotency_key, digest, work, now=now)
     log.info("hazard_reported", hazard_id=outcome.body.get("id"), code=outcome.body.get("code"),

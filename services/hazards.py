@@ -94,10 +94,14 @@ def view(hazard: Hazard, principal: Principal, *, today: date, enterprise: Enter
     }
 
 
-def get_view(session: Session, principal: Principal, hazard_id: int, *, now: datetime) -> dict[str, Any]:
-    hazard = load_in_scope(session, principal, hazard_id)
+def view_loaded(session: Session, hazard: Hazard, principal: Principal, *, now: datetime) -> dict[str, Any]:
+    """`view` of a hazard already loaded in `session`, with its enterprise."""
     enterprise = session.get(Enterprise, hazard.enterprise_id) if hazard.enterprise_id else None
     return view(hazard, principal, today=local_date(now), enterprise=enterprise)
+
+
+def get_view(session: Session, principal: Principal, hazard_id: int, *, now: datetime) -> dict[str, Any]:
+    return view_loaded(session, load_in_scope(session, principal, hazard_id), principal, now=now)
 
 
 def encode_cursor(hazard_id: int) -> str:

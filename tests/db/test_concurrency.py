@@ -316,6 +316,15 @@ def _expect_statuses(responses: list[httpx.Response], expected: dict[int, int]) 
 # --- tests --------------------------------------------------------------------------------
 
 
+def _assert_registered_once(rig, hid: int) -> None:
+    """Registered exactly once: version 2, events report + register, the head is the last hash."""
+    h = _hazard(rig.factory, hid)
+    assert (h.state, h.version) == ("registered", 2)
+    events = _events(rig.factory, hid)
+    assert [(e.seq, e.action) for e in events] == [(1, "report"), (2, "register")]
+    assert events[-1].hash == h.audit_head
+
+
 def test_postgresql_backend_is_used(rig: Rig):
     assert rig.app.state.engine.dialect.name == "postgresql"
     assert rig.app.state.engine.dialect.driver == "psycopg"
@@ -345,11 +354,7 @@ def test_same_register_by_50_inspectors_one_wins(rig: Rig):
     for r in responses:
         if r.status_code == 409:
             assert r.json()["error"]["code"], r.text
-    h = _hazard(rig.factory, hid)
-    assert (h.state, h.version) == ("registered", 2)
-    events = _events(rig.factory, hid)
-    assert [(e.seq, e.action) for e in events] == [(1, "report"), (2, "register")]
-    assert events[-1].hash == h.audit_head
+    _assert_registered_once(rig, hid)
     report = _verify_ok(rig.factory)
     assert report.events_checked == 2
 
@@ -392,11 +397,7 @@ def test_50_actions_on_50_hazards_all_succeed(rig: Rig):
     _expect_statuses(responses, {200: N})
     for hid, r in zip(hids, responses, strict=True):
         assert (r.json()["id"], r.json()["version"], r.json()["state"]) == (hid, 2, "registered")
-        h = _hazard(rig.factory, hid)
-        assert (h.state, h.version) == ("registered", 2)
-        events = _events(rig.factory, hid)
-        assert [(e.seq, e.action) for e in events] == [(1, "report"), (2, "register")]
-        assert events[-1].hash == h.audit_head
+        _assert_registered_once(rig, hid)
     report = _verify_ok(rig.factory)
     assert (report.hazards_checked, report.events_checked) == (N, 2 * N)
 

@@ -7,6 +7,7 @@ import pytest
 from services import bodies, uscc
 from services.errors import Invalid
 from services.validation import parse
+from tests.helpers import report_body
 
 # Published codes of real organisations (they are printed on business licences).
 KNOWN_VALID = ("91350100M000100Y43", "91110000600037341L")
@@ -107,18 +108,7 @@ def _register(code: str) -> bodies.RegisterBody:
 def test_bodies_accept_lower_case_and_surrounding_spaces(code):
     for given in (code.lower(), f"  {code.lower()} ", code[:9].lower() + code[9:]):
         assert _register(given).enterprise_uscc == code
-        report = parse(
-            bodies.ReportBody,
-            {
-                "title": "t",
-                "description": "d",
-                "location": "l",
-                "region_code": "141102",
-                "industry": "煤矿",
-                "source": "inspection",
-                "enterprise_uscc": given,
-            },
-        )
+        report = parse(bodies.ReportBody, report_body(enterprise_uscc=given))
         assert report.enterprise_uscc == code
 
 
@@ -143,15 +133,5 @@ def test_bodies_reject_with_a_chinese_field_message(given, message):
 
 
 def test_report_body_uscc_is_optional():
-    body = parse(
-        bodies.ReportBody,
-        {
-            "title": "t",
-            "description": "d",
-            "location": "l",
-            "region_code": "141102",
-            "industry": "煤矿",
-            "source": "inspection",
-        },
-    )
+    body = parse(bodies.ReportBody, report_body())
     assert body.enterprise_uscc is None
