@@ -102,7 +102,8 @@ _INSERT_EVENT = insert(AuditEvent.__table__).returning(AuditEvent.__table__.c.id
 
 
 def insert_event(session: Session, values: dict[str, Any]) -> int:
-    return session.execute(_INSERT_EVENT, values).scalar_one()
+    # On the session's connection: Core statements need none of the ORM's execution layer.
+    return session.connection().execute(_INSERT_EVENT, values).scalar_one()
 
 
 # --- Merkle checkpoints ---------------------------------------------------------------------------

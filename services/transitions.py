@@ -9,13 +9,14 @@ Nothing here commits.
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from db.models import Attachment, Enterprise, Hazard, HazardSequence, OutboxMessage, Region
@@ -40,6 +41,13 @@ _CAS_UPDATE = update(_HAZARDS).where(
     _HAZARDS.c.id == bindparam("cas_id"), _HAZARDS.c.version == bindparam("cas_version")
 )
 _OUTBOX_INSERT = insert(OutboxMessage.__table__)
+_INSERT_HAZARD = insert(_HAZARDS).returning(_HAZARDS.c.id)
+_SET_AUDIT_HEAD = update(_HAZARDS).where(_HAZARDS.c.id == bindparam("hid")).values(audit_head=bindparam("head"))
+# A new hazard: every column but the id, with the values a report does not set.
+_NEW_HAZARD: dict[str, Any] = {
+    **{c.name: None for c in _HAZARDS.columns if c.name != "id"},
+    "audit_head": "", "suspended": False, "extensions_granted": 0, "failed_acceptances": 0,
+}
 
 
 def _raise(refusal: Refusal) -> None:
@@ -54,24 +62,35 @@ def _raise(refusal: Refusal) -> None:
     )
 
 
+_BUMP_SEQUENCE = (
+    update(HazardSequence.__table__)
+    .where(HazardSequence.region_code == bindparam("county"), HazardSequence.year == bindparam("seq_year"))
+    .values(last_value=HazardSequence.last_value + 1)
+    .returning(HazardSequence.last_value)
+)
+_CREATE_SEQUENCE = {
+    name: dialect.insert(HazardSequence.__table__)
+    .values(region_code=bindparam("county"), year=bindparam("seq_year"), last_value=0)
+    .on_conflict_do_nothing()
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+}
+_ENTERPRISE_BY_USCC = select(Enterprise).where(Enterprise.uscc == bindparam("uscc"))
+_ATTACHMENTS = select(Attachment.id, Attachment.sha256, Attachment.filename).where(
+    Attachment.id.in_(bindparam("ids", expanding=True)), Attachment.hazard_id == bindparam("hazard_id")
+)
+
+
 def next_hazard_code(session: Session, region_code: str, year: int) -> str:
     """`<county>-<year>-<seq>`; the counter row is created on first use and bumped atomically."""
     county = regions.county_of(region_code)
-    ins = (postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert)(
-        HazardSequence
-    ).values(region_code=county, year=year, last_value=0)
-    session.execute(ins.on_conflict_do_nothing())
-    value = session.execute(
-        update(HazardSequence)
-        .where(HazardSequence.region_code == county, HazardSequence.year == year)
-        .values(last_value=HazardSequence.last_value + 1)
-        .returning(HazardSequence.last_value)
-    ).scalar_one()
+    conn = session.connection()
+    conn.execute(_CREATE_SEQUENCE[conn.dialect.name], {"county": county, "seq_year": year})
+    value = conn.execute(_BUMP_SEQUENCE, {"county": county, "seq_year": year}).scalar_one()
     return f"{county}-{year}-{value:06d}"
 
 
 def _enterprise_by_uscc(session: Session, code: str, field: str) -> Enterprise:
-    ent = session.execute(select(Enterprise).where(Enterprise.uscc == code)).scalar_one_or_none()
+    ent = session.execute(_ENTERPRISE_BY_USCC, {"uscc": code}).scalar_one_or_none()
     if ent is None:
         raise invalid_field(field, "未找到该统一社会信用代码对应的企业，请先登记企业")
     return ent
@@ -81,23 +100,29 @@ def _json_changes(changes: dict[str, Any]) -> dict[str, Any]:
     return {k: (format(v, "f") if isinstance(v, Decimal) else v) for k, v in changes.items()}
 
 
-def _write_effects(session: Session, hazard: Hazard, spec: ActionSpec, seq: int, event_id: int,
-                   now: datetime, extra: dict[str, Any] | None = None) -> None:
+def _outbox_rows(hazard: Any, spec: ActionSpec, seq: int, now: datetime,
+                 extra: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """One row per effect of the action; `event_id` is added once the event is written
+    (`outbox_params`). The dedupe key (kind, hazard, seq) is what delivery uses to deliver each at
+    most once."""
     if not spec.effects:
-        return
-    payload = audit.canonical(
-        {"hazard_id": hazard.id, "hazard_code": hazard.code, "action": spec.action, "seq": seq,
-         "event_id": event_id, **(extra or {})}
-    )
-    session.execute(
-        _OUTBOX_INSERT,
-        [
-            {"hazard_id": hazard.id, "event_id": event_id, "kind": kind, "payload": payload,
-             "dedupe_key": f"{kind}:{hazard.id}:{seq}", "status": "pending", "attempts": 0,
-             "available_at": now, "created_at": now}
-            for kind in spec.effects
-        ],
-    )
+        return []
+    payload = {"hazard_id": hazard.id, "hazard_code": hazard.code, "action": spec.action, "seq": seq, **(extra or {})}
+    return [
+        {"hazard_id": hazard.id, "kind": kind, "payload": payload, "dedupe_key": f"{kind}:{hazard.id}:{seq}",
+         "status": "pending", "attempts": 0, "available_at": now, "created_at": now}
+        for kind in spec.effects
+    ]
+
+
+def outbox_params(rows: list[dict[str, Any]], event_id: int) -> list[dict[str, Any]]:
+    return [{**row, "event_id": event_id, "payload": audit.canonical({**row["payload"], "event_id": event_id})}
+            for row in rows]
+
+
+def _insert_outbox(session: Session, rows: list[dict[str, Any]], event_id: int) -> None:
+    if rows:
+        session.connection().execute(_OUTBOX_INSERT, outbox_params(rows, event_id))
 
 
 def report(session: Session, actor: Principal, data: Any, *, now: datetime,
@@ -124,28 +149,32 @@ def report(session: Session, actor: Principal, data: Any, *, now: datetime,
         if body.enterprise_uscc:
             enterprise_id = _enterprise_by_uscc(session, body.enterprise_uscc, "enterprise_uscc").id
     code = next_hazard_code(session, body.region_code, local_date(now).year)
-    hazard = Hazard(
-        code=code, title=body.title, description=body.description, location=body.location,
-        industry=body.industry, source=body.source, region_code=body.region_code,
-        enterprise_id=enterprise_id, state=State.REPORTED, version=1, suspended=False,
-        discovered_at=now, reported_by_id=actor.id, created_at=now, updated_at=now,
-        extensions_granted=0, failed_acceptances=0, audit_head="",
-        tracking_code=_tracking_code() if actor.role == Role.PUBLIC else None,
-    )
-    session.add(hazard)
-    session.flush()
+    values: dict[str, Any] = {
+        **_NEW_HAZARD,
+        "code": code, "title": body.title, "description": body.description, "location": body.location,
+        "industry": body.industry, "source": body.source, "region_code": body.region_code,
+        "enterprise_id": enterprise_id, "state": State.REPORTED.value, "version": 1,
+        "discovered_at": now, "reported_by_id": actor.id, "created_at": now, "updated_at": now,
+        "tracking_code": _tracking_code() if actor.role == Role.PUBLIC else None,
+    }
+    conn = session.connection()
+    hazard_id = conn.execute(_INSERT_HAZARD, values).scalar_one()
     payload: dict[str, Any] = {"body": body.model_dump(mode="json")}
     if public_contact:
         payload["public"] = public_contact
     event = audit.build_event(
-        hazard_id=hazard.id, seq=1, prev_hash=audit.genesis_hash(code), action="report",
+        hazard_id=hazard_id, seq=1, prev_hash=audit.genesis_hash(code), action="report",
         actor_id=actor.id, actor_role=actor.role, actor_name=actor.display_name, from_state=None,
         to_state=State.REPORTED, payload=payload, occurred_at=now,
     )
-    hazard.audit_head = event["hash"]
-    session.flush()
+    conn.execute(_SET_AUDIT_HEAD, {"head": event["hash"], "hid": hazard_id})
+    # The row is written with every column known: hand the session the object as loaded, rather
+    # than a unit-of-work flush per statement (bench/RESULTS.md).
+    hazard = Hazard(**{**values, "id": hazard_id, "audit_head": event["hash"]})
+    make_transient_to_detached(hazard)
+    session.add(hazard)
     event_id = audit.insert_event(session, event)
-    _write_effects(session, hazard, spec, 1, event_id, now)
+    _insert_outbox(session, _outbox_rows(hazard, spec, 1, now), event_id)
     return hazard
 
 
@@ -164,10 +193,8 @@ def load_in_scope(session: Session, actor: Principal, hazard_id: int) -> Hazard:
 def _check_attachments(session: Session, hazard: Hazard, ids: list[int], field: str) -> list[dict[str, Any]]:
     if not ids:
         return []
-    rows = session.execute(
-        select(Attachment.id, Attachment.sha256, Attachment.filename).where(
-            Attachment.id.in_([i for i in ids if 0 < i <= MAX_ID]), Attachment.hazard_id == hazard.id
-        )
+    rows = session.connection().execute(
+        _ATTACHMENTS, {"ids": [i for i in ids if 0 < i <= MAX_ID], "hazard_id": hazard.id}
     ).all()
     found = {r.id: r for r in rows}
     missing = [i for i in ids if i not in found]
@@ -176,13 +203,33 @@ def _check_attachments(session: Session, hazard: Hazard, ids: list[int], field: 
     return [{"id": i, "sha256": found[i].sha256, "filename": found[i].filename} for i in ids]
 
 
-def perform(session: Session, actor: Principal, hazard_id: int, action: str, data: Any, *,
-            now: datetime, if_match: int | None = None, extension_min_working_days: int = 15) -> Hazard:
-    """Carry out one lifecycle action; returns the hazard as it is after the action."""
-    spec = LIFECYCLE.get(action)
-    if spec is None or action == "report":
-        raise NotFound(f"没有名为“{action}”的操作", code="unknown_action")
-    hazard = load_in_scope(session, actor, hazard_id)
+@dataclass
+class Decision:
+    """What one action does to one hazard, decided but not yet written: the compare-and-set's
+    values, the event (hash included) and the outbox rows (without their event id)."""
+
+    action: str
+    seq: int
+    values: dict[str, Any]
+    event: dict[str, Any]
+    outbox_rows: list[dict[str, Any]]
+
+
+class Working:
+    """A hazard's facts as plain attributes, for deciding several actions on rows read in bulk:
+    `apply` folds a decision in, so the next one sees the new version, head and bits."""
+
+    def __init__(self, row: Any):
+        self.__dict__.update(row._mapping)
+
+    def apply(self, decision: Decision) -> None:
+        self.__dict__.update(decision.values)
+
+
+def prepare(session: Session, spec: ActionSpec, hazard: Any, actor: Principal, data: Any, *, now: datetime,
+            if_match: int | None = None, extension_min_working_days: int = 15) -> Decision:
+    """Decide one action against the lifecycle table (role, state, guards, body) and build what it
+    writes. Raises the refusal; writes nothing. `hazard` is the ORM row or a `Working`."""
     refusal = check_pre(spec, hazard, actor)
     if refusal:
         _raise(refusal)
@@ -190,15 +237,14 @@ def perform(session: Session, actor: Principal, hazard_id: int, action: str, dat
         raise Conflict("该隐患已被他人更新，请刷新后重试", code="stale_version",
                        details={"expected": if_match, "current": hazard.version})
     body = parse(spec.body, data)
-    ctx = Context(today=local_date(now), now=now,
-                  extension_min_working_days=extension_min_working_days)
+    ctx = Context(today=local_date(now), now=now, extension_min_working_days=extension_min_working_days)
     refusal = check_body(spec, hazard, actor, body, ctx)
     if refusal:
         _raise(refusal)
 
     changes = spec.changes(hazard, body, actor, ctx)
     extra: dict[str, Any] = {}
-    if action == "register":
+    if spec.action == "register":
         ent = _enterprise_by_uscc(session, body.enterprise_uscc, "enterprise_uscc")  # type: ignore[attr-defined]
         changes["enterprise_id"] = ent.id
         repeat = _earlier_hazard(session, hazard, ent.id, body.category)  # type: ignore[attr-defined]
@@ -207,8 +253,10 @@ def perform(session: Session, actor: Principal, hazard_id: int, action: str, dat
     if changes.get("listing_level") and changes["listing_level"] != hazard.listing_level:
         # Listed or elevated: the listing body is the committee office of that level's region.
         changes["listing_body"] = _listing_body(session, hazard.region_code, changes["listing_level"])
-        if action == "escalate":
+        if spec.action == "escalate":
             extra["listing_level"] = changes["listing_level"]
+    if spec.action == "escalate":
+        extra["step"] = body.step  # type: ignore[attr-defined]
     evidence_ids = list(getattr(body, "evidence", []) or [])
     attachments = _check_attachments(session, hazard, evidence_ids, "evidence")
     report_id = getattr(body, "assessment_report", None)
@@ -221,18 +269,32 @@ def perform(session: Session, actor: Principal, hazard_id: int, action: str, dat
     if attachments:
         payload["attachments"] = attachments
     event = audit.build_event(
-        hazard_id=hazard.id, seq=seq, prev_hash=hazard.audit_head, action=action,
+        hazard_id=hazard.id, seq=seq, prev_hash=hazard.audit_head, action=spec.action,
         actor_id=actor.id, actor_role=actor.role, actor_name=actor.display_name,
         from_state=hazard.state, to_state=target, payload=payload, occurred_at=now,
     )
     values = {**changes, "state": target.value, "version": seq, "audit_head": event["hash"], "updated_at": now}
-    result = session.execute(_CAS_UPDATE, {**values, "cas_id": hazard.id, "cas_version": hazard.version})
+    return Decision(spec.action, seq, values, event, _outbox_rows(hazard, spec, seq, now, extra))
+
+
+def perform(session: Session, actor: Principal, hazard_id: int, action: str, data: Any, *,
+            now: datetime, if_match: int | None = None, extension_min_working_days: int = 15) -> Hazard:
+    """Carry out one lifecycle action; returns the hazard as it is after the action."""
+    spec = LIFECYCLE.get(action)
+    if spec is None or action == "report":
+        raise NotFound(f"没有名为“{action}”的操作", code="unknown_action")
+    hazard = load_in_scope(session, actor, hazard_id)
+    decision = prepare(session, spec, hazard, actor, data, now=now, if_match=if_match,
+                       extension_min_working_days=extension_min_working_days)
+    result = session.connection().execute(
+        _CAS_UPDATE, {**decision.values, "cas_id": hazard.id, "cas_version": hazard.version}
+    )
     if result.rowcount != 1:
         raise Conflict("该隐患刚被他人处理，请刷新后重试", code="concurrent_update")
-    event_id = audit.insert_event(session, event)
-    for key, value in values.items():
+    event_id = audit.insert_event(session, decision.event)
+    for key, value in decision.values.items():
         set_committed_value(hazard, key, value)
-    _write_effects(session, hazard, spec, seq, event_id, now, extra)
+    _insert_outbox(session, decision.outbox_rows, event_id)
     return hazard
 
 
@@ -245,15 +307,22 @@ def _listing_body(session: Session, region_code: str, level: str) -> str:
 def _earlier_hazard(session: Session, hazard: Hazard, enterprise_id: int, category: str | None) -> int | None:
     """屡查屡犯: an earlier registered hazard of the same enterprise and industry (and category,
     when given) discovered within the 12 months before this one."""
-    q = select(Hazard.id).where(
-        Hazard.enterprise_id == enterprise_id,
-        Hazard.industry == hazard.industry,
-        Hazard.id != hazard.id,
-        Hazard.discovered_at >= hazard.discovered_at - timedelta(days=365),
-        Hazard.discovered_at < hazard.discovered_at,  # earlier, not one found after this one
-        Hazard.state.not_in([State.REPORTED.value, State.DISMISSED.value]),
-    )
+    params = {"enterprise_id": enterprise_id, "industry": hazard.industry, "hazard_id": hazard.id,
+              "since": hazard.discovered_at - timedelta(days=365), "until": hazard.discovered_at,
+              "not_states": [State.REPORTED.value, State.DISMISSED.value]}
     if category:
-        q = q.where(Hazard.category == category)
-    return session.execute(q.order_by(Hazard.discovered_at.desc()).limit(1)).scalar_one_or_none()
+        return session.connection().execute(_EARLIER_IN_CATEGORY, {**params, "category": category}).scalar_one_or_none()
+    return session.connection().execute(_EARLIER, params).scalar_one_or_none()
 
+
+_EARLIER_WHERE = (
+    Hazard.enterprise_id == bindparam("enterprise_id"),
+    Hazard.industry == bindparam("industry"),
+    Hazard.id != bindparam("hazard_id"),
+    Hazard.discovered_at >= bindparam("since"),
+    Hazard.discovered_at < bindparam("until"),  # earlier, not one found after this one
+    Hazard.state.not_in(bindparam("not_states", expanding=True)),
+)
+_EARLIER = select(Hazard.id).where(*_EARLIER_WHERE).order_by(Hazard.discovered_at.desc()).limit(1)
+_EARLIER_IN_CATEGORY = (select(Hazard.id).where(*_EARLIER_WHERE, Hazard.category == bindparam("category"))
+                        .order_by(Hazard.discovered_at.desc()).limit(1))

@@ -26,7 +26,7 @@ from bench.transitions.workload import Result
 from db.migrate import upgrade
 
 DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
-VARIANTS = "abcd"
+VARIANTS = "abcde"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -38,7 +38,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="PostgreSQL server on which a fresh database is created and dropped")
     p.add_argument("--database-url", help="use this existing (scratch!) database instead: it is "
                    "migrated and its hazard tables are emptied between variants; it is not dropped")
-    p.add_argument("--variants", default=VARIANTS, help="subset of 'abcd' to run")
+    p.add_argument("--variants", default=VARIANTS, help="subset of 'abcde' to run")
     p.add_argument("--rounds", type=int, default=1,
                    help="run every variant this many times, interleaved; the best round is reported "
                         "(noise on a shared machine only ever slows a run down)")
@@ -70,7 +70,7 @@ def database(args: argparse.Namespace):
 
 def plan(args: argparse.Namespace) -> list[tuple[str, int]]:
     c = args.concurrency
-    order = [("a", 1), ("a", c), ("c", 1), ("c", c), ("b", c), ("d", 1)]
+    order = [("a", 1), ("a", c), ("c", 1), ("c", c), ("b", c), ("d", 1), ("e", 1)]
     return [(v, k) for v, k in order if v in args.variants]
 
 
@@ -88,9 +88,9 @@ def run_variant(w: db.World, variant: str, concurrency: int, args: argparse.Name
             args.keep.mkdir(parents=True, exist_ok=True)
         return http.run(w, n, connections=concurrency, threads=args.wrk_threads, workers=args.http_workers,
                         keep_dir=args.keep)
-    if variant == "d":
+    if variant in "de":
         from bench.transitions import spiff
-        return spiff.run(w, n)
+        return spiff.run(w, n, variant)
     raise ValueError(variant)
 
 
@@ -130,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
                     result.machine_busy = machine.busy(before, machine.sample())
                     if variant != "b":  # the server's CPU is measured by the HTTP variant itself
                         result.cpu_ms = (time.process_time() - cpu) / result.transitions * 1000
-                    if variant != "d":
+                    if variant not in "de":
                         problems = db.verify(url, args.n)
                         if problems:
                             raise RuntimeError(f"{result.label} @{concurrency}: " + "; ".join(problems))

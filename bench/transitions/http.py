@@ -65,13 +65,13 @@ def run(w: db.World, n: int, *, connections: int = 16, threads: int = 2, workers
         _wait_ready(base, server, log_path)
         _warm(wrk, base, connections, threads)
         pids = [server.pid, *machine.children(server.pid)]
-        server_cpu = 0.0
+        per_process = dict.fromkeys(pids, 0.0)
 
         def timed(name: str, lines: list[tuple[str, str]], token: str) -> PhaseStats:
-            nonlocal server_cpu
-            before = sum(machine.process_cpu(p) for p in pids)
+            before = {p: machine.process_cpu(p) for p in pids}
             stats = _phase(wrk, base, lines, token, connections, threads, workdir, name)
-            server_cpu += sum(machine.process_cpu(p) for p in pids) - before
+            for p in pids:
+                per_process[p] += machine.process_cpu(p) - before[p]
             return stats
         bodies = w.bodies
         report = json.dumps(bodies.report(), ensure_ascii=False)
@@ -93,9 +93,11 @@ def run(w: db.World, n: int, *, connections: int = 16, threads: int = 2, workers
             stats = timed(action, lines, w.tokens[ACTOR[action]])
             result.add_phase(action, stats.requests, stats.seconds)
             _note(result, action, stats)
-        result.cpu_ms = server_cpu / result.transitions * 1000
+        result.cpu_ms = sum(per_process.values()) / result.transitions * 1000
+        split = ", ".join(f"{per_process[p] / (sum(result.phases.values()) or 1):.0%}" for p in pids)
         result.notes.append(f"server CPU (the supervisor and its {len(pids) - 1} child processes): "
-                            f"{result.cpu_ms:.2f} ms per request")
+                            f"{result.cpu_ms:.2f} ms per request; each process busy (of one core) "
+                            f"over the timed phases: {split}")
         if "Traceback" in log_path.read_text(errors="replace"):
             raise HttpBenchError(f"the server logged an exception: see {log_path}")
     finally:
