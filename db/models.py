@@ -124,7 +124,7 @@ class Hazard(Base):
     state: Mapped[str] = mapped_column(String(32))
     version: Mapped[int] = mapped_column(Integer, default=0)
     audit_head: Mapped[str] = mapped_column(String(64))
-    escalation_step: Mapped[str | None] = mapped_column(String(16))
+    escalation_step: Mapped[str | None] = mapped_column(String(32))
     suspended: Mapped[bool] = mapped_column(Boolean, default=False)
 
     discovered_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -160,6 +160,9 @@ class Hazard(Base):
 
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # One bit per ladder step fired against the current deadline (services.escalation.Step);
+    # last because migration 0002 added it.
+    escalation_fired: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     enterprise: Mapped[Enterprise | None] = relationship(lazy="raise")
 

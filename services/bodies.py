@@ -170,7 +170,9 @@ class OpinionBody(Body):
 
 
 class EscalateBody(Body):
-    step: Literal["remind", "overdue", "urge", "summon", "publicize", "elevate", "refer"]
+    step: Literal["remind", "overdue", "urge", "summon", "publicize", "elevate", "refer",
+                  "unregistered_remind", "unregistered_escalate", "review_overdue"]
+    as_of: date | None = None  # the day the sweep judged the step due (defaults to today)
 
 
 class CommentBody(Body):

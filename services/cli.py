@@ -136,6 +136,37 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
     return 1
 
 
+def _day(text: str):
+    from datetime import date
+
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"日期格式应为 YYYY-MM-DD：{text}") from None
+
+
+def cmd_escalate(args: argparse.Namespace) -> int:
+    from services import sweep
+    from services.calendar import default_calendar
+    from services.escalation import STEP_LABELS, Step, configured_ladder
+
+    calendar = default_calendar()
+    report = sweep.sweep(_factory(), now=utcnow(), calendar=calendar, config=configured_ladder(),
+                         as_of=args.at, dry_run=args.dry_run, keep_details=args.dry_run)
+    if args.dry_run:
+        for item in report.fired:
+            labels = "、".join(f"{STEP_LABELS[Step[s]]}({s})" for s in item.steps)
+            print(f"{item.code}\t{labels}")
+        print(f"演练（未执行）：截至 {report.as_of}，{report.hazards} 条隐患应触发 {report.events} 个督办步骤")
+    else:
+        steps = "，".join(f"{STEP_LABELS[Step[k]]} {v}" for k, v in report.by_step.items()) or "无"
+        print(f"督办升级完成：截至 {report.as_of}，{report.hazards} 条隐患触发 {report.events} 个步骤（{steps}）")
+    for year in calendar.provisional_years():
+        print(f"警告：{year} 年的节假日安排尚未公布，按法定节日推算（无调休），请在日历覆盖文件中补充",
+              file=sys.stderr)
+    return 0
+
+
 def cmd_audit_checkpoint(args: argparse.Namespace) -> int:
     with transaction(_factory()) as s:
         cp = audit.create_checkpoint(s, now=utcnow())
@@ -238,6 +269,11 @@ def build_parser() -> argparse.ArgumentParser:
     av.set_defaults(func=cmd_audit_verify)
     ac = aud.add_parser("checkpoint", help="记录全部审计链头的 Merkle 根")
     ac.set_defaults(func=cmd_audit_checkpoint)
+
+    es = sub.add_parser("escalate", help="执行一次督办升级扫描（逾期提醒、督办函、约谈、提级等）")
+    es.add_argument("--at", type=_day, help="按该日期（YYYY-MM-DD）判断是否到期，默认今天")
+    es.add_argument("--dry-run", action="store_true", help="只列出将触发的步骤，不执行")
+    es.set_defaults(func=cmd_escalate)
 
     sv = sub.add_parser("serve", help="启动服务")
     sv.add_argument("--host", default="127.0.0.1")

@@ -22,6 +22,7 @@ from pydantic import BaseModel
 
 from services import bodies, regions
 from services.calendar import add_working_days
+from services.escalation import DEADLINE_BITS, Step, step_changes
 
 
 class State(StrEnum):
@@ -90,6 +91,7 @@ class Facts(Protocol):
     deadline: date | None
     plan_filed_at: datetime | None
     extension_requested_at: datetime | None
+    escalation_fired: int
 
 
 class Actor(Protocol):
@@ -221,6 +223,10 @@ MAJOR_CLOSE_PREREQUISITES = Guard(
     "conflict",
     lambda f, a: f.level != "major" or (f.plan_filed_at is not None and f.accepted_at is not None),
 )
+NOT_FIRED = Guard(
+    "step_fired", "该督办步骤已针对当前期限执行过", "conflict",
+    lambda f, a, b, c: not f.escalation_fired & Step[b.step], needs_body=True,
+)
 NOT_SUSPENDED = Guard("already_suspended", "已责令停产整顿", "conflict", lambda f, a: not f.suspended)
 SUSPENDED = Guard("not_suspended", "未处于停产整顿状态", "conflict", lambda f, a: f.suspended)
 
@@ -308,7 +314,9 @@ SUPERVISE_DATES = _body_guard(
 
 
 def _register(f: Facts, b: bodies.RegisterBody, a: Actor, c: Context) -> dict[str, Any]:
-    changes: dict[str, Any] = {"level": b.level, "deadline": b.deadline, "category": b.category}
+    # A new deadline: the ladder starts from nothing (the unregistered reminders are moot too).
+    changes: dict[str, Any] = {"level": b.level, "deadline": b.deadline, "category": b.category,
+                               "escalation_step": None, "escalation_fired": 0}
     if b.rectified_on_spot:
         changes["closed_at"] = c.now
     return changes
@@ -321,7 +329,8 @@ def _supervise(f: Facts, b: bodies.SuperviseBody, a: Actor, c: Context) -> dict[
         "deadline": b.deadline,
         "plan_due": b.plan_due,
         "suspended": b.suspend_production or f.suspended,
-        "escalation_step": None,
+        "escalation_step": None,  # the listing's deadline: the ladder restarts
+        "escalation_fired": f.escalation_fired & ~DEADLINE_BITS,
     }
 
 
@@ -349,6 +358,7 @@ def _grant_extension(f: Any, b: bodies.NoteBody, a: Actor, c: Context) -> dict[s
         "deadline": f.extension_new_deadline,
         "extensions_granted": f.extensions_granted + 1,
         "escalation_step": None,  # the ladder restarts against the new deadline
+        "escalation_fired": f.escalation_fired & ~DEADLINE_BITS,
         "extension_new_deadline": None,
         "extension_reason": None,
         "extension_requested_at": None,
@@ -361,8 +371,10 @@ def _deny_extension(f: Facts, b: bodies.NoteBody, a: Actor, c: Context) -> dict[
 
 def _request_acceptance(f: Facts, b: bodies.AcceptanceRequestBody, a: Actor, c: Context) -> dict[str, Any]:
     # A pending extension request is moot once the work is reported done.
+    # A new request may again be reported as unreviewed.
     return {"acceptance_requested_at": c.now, "funds_spent_wan": b.funds_spent_wan,
-            "extension_new_deadline": None, "extension_reason": None, "extension_requested_at": None}
+            "extension_new_deadline": None, "extension_reason": None, "extension_requested_at": None,
+            "escalation_fired": f.escalation_fired & ~Step.review_overdue}
 
 
 def _accept(f: Facts, b: bodies.AcceptBody, a: Actor, c: Context) -> dict[str, Any]:
@@ -384,14 +396,8 @@ def _dismiss(f: Facts, b: bodies.ReasonBody, a: Actor, c: Context) -> dict[str, 
     return {"dismiss_reason": b.reason, "closed_at": c.now}
 
 
-_NEXT_LISTING = {"county": "city", "city": "province", "province": "province"}
-
-
 def _escalate(f: Facts, b: bodies.EscalateBody, a: Actor, c: Context) -> dict[str, Any]:
-    changes: dict[str, Any] = {"escalation_step": b.step}
-    if b.step == "elevate" and f.listing_level:
-        changes["listing_level"] = _NEXT_LISTING[f.listing_level]
-    return changes
+    return step_changes(Step[b.step], f.escalation_fired, f.listing_level)
 
 
 OFFICIALS = frozenset({Role.INSPECTOR, Role.SUPERVISOR})
@@ -484,7 +490,7 @@ _SPECS = (
     ),
     ActionSpec(
         "escalate", "督办升级", frozenset({Role.SYSTEM}), OPEN_STATES, bodies.EscalateBody,
-        apply=_escalate, effects=("escalation",), lifecycle=False,
+        guards=(NOT_FIRED,), apply=_escalate, effects=("escalation",), lifecycle=False,
     ),
     ActionSpec(
         "comment", "备注", IN_SCOPE_PEOPLE, ALL_STATES, bodies.CommentBody,

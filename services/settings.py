@@ -24,6 +24,10 @@ class Settings(BaseSettings):
     max_attachment_bytes: int = 20 * 1024 * 1024
     public_reports_per_hour: int = 5
     extension_min_working_days: int = 15
+    # Working-day arrangements the calendar package does not know yet (services/calendar.py).
+    calendar_overrides: Path | None = None
+    # The escalation ladder of this deployment ([ladder] in TOML; services/escalation.py).
+    escalation_config: Path | None = None
     token_cache_seconds: float = 5.0
     log_level: str = "INFO"
 

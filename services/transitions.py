@@ -46,7 +46,7 @@ _SET_AUDIT_HEAD = update(_HAZARDS).where(_HAZARDS.c.id == bindparam("hid")).valu
 # A new hazard: every column but the id, with the values a report does not set.
 _NEW_HAZARD: dict[str, Any] = {
     **{c.name: None for c in _HAZARDS.columns if c.name != "id"},
-    "audit_head": "", "suspended": False, "extensions_granted": 0, "failed_acceptances": 0,
+    "audit_head": "", "suspended": False, "extensions_granted": 0, "failed_acceptances": 0, "escalation_fired": 0,
 }
 
 

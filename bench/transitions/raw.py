@@ -31,6 +31,7 @@ from bench.transitions import world as db
 from bench.transitions.workload import ACTIONS, ACTOR, Result, run_phase
 from db.base import Base
 from services import audit, regions
+from services.escalation import DEADLINE_BITS, Step
 from services.lifecycle import LIFECYCLE
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -114,7 +115,7 @@ class Client:
             row.update(code=code, title=b.title, description=b.description, location=b.location,
                        industry=b.industry, source=b.source, region_code=b.region_code, state="reported",
                        version=1, audit_head="", suspended=False, discovered_at=now,
-                       reported_by_id=actor.id, extensions_granted=0, failed_acceptances=0,
+                       reported_by_id=actor.id, extensions_granted=0, failed_acceptances=0, escalation_fired=0,
                        created_at=now, updated_at=now)
             hid = cur.execute(INSERT_HAZARD, tuple(row.values())).fetchone()[0]
             event = audit.build_event(
@@ -141,7 +142,8 @@ class Client:
                 raise RuntimeError(f"hazard {hid} not found")
             attachments: list[dict[str, Any]] = []
             if action == "register":
-                changes: dict[str, Any] = {"level": b.level, "deadline": b.deadline, "category": b.category}
+                changes: dict[str, Any] = {"level": b.level, "deadline": b.deadline, "category": b.category,
+                                           "escalation_step": None, "escalation_fired": 0}
                 ent_id = cur.execute(SELECT_ENTERPRISE, (b.enterprise_uscc,)).fetchone()[0]
                 changes["enterprise_id"] = ent_id
                 repeat = cur.execute(SELECT_EARLIER, (
@@ -152,7 +154,8 @@ class Client:
             elif action == "supervise":
                 changes = {"listing_level": b.listing_level, "listed_at": now, "deadline": b.deadline,
                            "plan_due": b.plan_due, "suspended": b.suspend_production or h[COL["suspended"]],
-                           "escalation_step": None}
+                           "escalation_step": None,
+                           "escalation_fired": h[COL["escalation_fired"]] & ~DEADLINE_BITS}
                 # the listing body: the committee office of the listing level's region
                 code = regions.ancestor_code(h[COL["region_code"]], b.listing_level)
                 region = cur.execute(SELECT_REGION, (code,)).fetchone()
@@ -169,7 +172,8 @@ class Client:
                     attachments.append({"id": att_id, "sha256": r[1], "filename": r[2]})
                 changes = {"acceptance_requested_at": now, "funds_spent_wan": b.funds_spent_wan,
                            "extension_new_deadline": None, "extension_reason": None,
-                           "extension_requested_at": None}
+                           "extension_requested_at": None,
+                           "escalation_fired": h[COL["escalation_fired"]] & ~Step.review_overdue}
             elif action == "accept":
                 changes = {"accepted_by_id": actor.id, "accepted_at": now}
             elif action == "close":
