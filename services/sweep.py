@@ -6,9 +6,10 @@ keyset-paginated on the id; no Python loop over all open hazards, no per-row cal
 
 Firing: each step is the lifecycle's `escalate` action by `system`, decided and recorded by the same
 code as a user's action (`transitions.prepare`: role, state and guards from the table, the changes,
-the hash-chained event, the outbox rows). Only the I/O is batched: one compare-and-set UPDATE per
-hazard sent as one executemany, the events and outbox rows as multi-row INSERTs, one commit per
-batch.
+the hash-chained event, the outbox rows). Only the I/O is batched, one commit per batch: on
+PostgreSQL three statements per batch (the compare-and-set of every hazard, the events, the outbox
+rows), each taking its rows as one JSON parameter; elsewhere one compare-and-set UPDATE per hazard
+sent as one executemany, the events as a multi-row INSERT, the outbox rows as an executemany.
 
 Concurrency: a batch whose compare-and-set does not match every row (a user acted, or another
 sweep fired first) is rolled back whole and redone hazard by hazard, each re-read under its own
@@ -18,13 +19,17 @@ due any more. So two sweeps at once never fire a step twice.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
+from functools import lru_cache
 from typing import Any
 
 import structlog
-from sqlalchemy import and_, bindparam, insert, or_, select, update
+from sqlalchemy import Connection, Table, TextClause, and_, bindparam, insert, or_, select, text, update
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from db.engine import read_only, transaction
@@ -116,11 +121,104 @@ class StaleBatch(Exception):
 
 _CAS_COLUMNS = ("version", "audit_head", "escalation_step", "escalation_fired", "listing_level", "listing_body",
                 "updated_at")
+_NEW = tuple(f"new_{c}" for c in _CAS_COLUMNS)
+E, O = AuditEvent.__table__, OutboxMessage.__table__
+
+# Any database: one compare-and-set per hazard as an executemany, the events as a multi-row INSERT
+# (its ids come back in parameter order), the outbox rows as an executemany.
 _BATCH_CAS = update(H).where(H.c.id == bindparam("cas_id"), H.c.version == bindparam("cas_version")).values(
-    {c: bindparam(f"new_{c}") for c in _CAS_COLUMNS}
+    {c: bindparam(n) for c, n in zip(_CAS_COLUMNS, _NEW)}
 )
-_BATCH_EVENTS = insert(AuditEvent.__table__).returning(AuditEvent.__table__.c.id, sort_by_parameter_order=True)
-_BATCH_OUTBOX = insert(OutboxMessage.__table__)
+_BATCH_EVENTS = insert(E).returning(E.c.id, sort_by_parameter_order=True)
+_BATCH_OUTBOX = insert(O)
+
+# PostgreSQL: each of the three is one short statement whatever the batch size, its rows passed as
+# one JSON parameter that the server turns back into typed rows (`json_to_recordset`). A multi-row
+# INSERT of a 1000-hazard batch has over 13,000 parameters: psycopg's parsing of a statement that
+# long, and the server's, cost more than the rest of the batch; so did passing one array per
+# column, which psycopg quotes element by element (bench/sweep, bench/RESULTS.md).
+_PG = postgresql.dialect()
+
+
+def _quoted(name: str) -> str:
+    return _PG.identifier_preparer.quote(name)
+
+
+def _recordset(table: Table, columns: tuple[str, ...], names: tuple[str, ...]) -> str:
+    fields = ", ".join(f"{_quoted(n)} {table.c[c].type.compile(dialect=_PG)}" for c, n in zip(columns, names))
+    return f"json_to_recordset(CAST(:rows AS JSON)) AS u({fields})"
+
+
+_PG_CAS = text(
+    f"UPDATE hazards SET {', '.join(f'{_quoted(c)} = u.{n}' for c, n in zip(_CAS_COLUMNS, _NEW))} "
+    f"FROM {_recordset(H, ('id', 'version', *_CAS_COLUMNS), ('cas_id', 'cas_version', *_NEW))} "
+    "WHERE hazards.id = u.cas_id AND hazards.version = u.cas_version"
+)
+
+
+@lru_cache(maxsize=16)
+def _pg_insert(table: Table, keys: tuple[str, ...], returning: tuple[str, ...] = ()) -> TextClause | None:
+    """INSERT … SELECT … FROM json_to_recordset(…) of exactly these columns; None when a column left
+    out has a Python-side default (only the Core insert applies those)."""
+    if any(c.default is not None or c.onupdate is not None for c in table.columns
+           if c.name not in keys and not c.primary_key):
+        return None
+    cols = ", ".join(_quoted(k) for k in keys)
+    sql = f"INSERT INTO {_quoted(table.name)} ({cols}) SELECT {cols} FROM {_recordset(table, keys, keys)}"
+    if returning:
+        sql += " RETURNING " + ", ".join(_quoted(r) for r in returning)
+    return text(sql)
+
+
+def _json_value(value: Any) -> str:
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ValueError("naive datetime refused: store timezone-aware UTC")
+        return value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    raise TypeError(f"cannot pass {type(value).__name__} to json_to_recordset")
+
+
+def _rows_param(rows: list[dict[str, Any]]) -> dict[str, str]:
+    return {"rows": json.dumps(rows, ensure_ascii=False, default=_json_value)}
+
+
+# A batch that deadlocked with another writer lost a race like any other: redo it hazard by hazard.
+# (The UPDATE locks the rows in the order its plan visits them: by id through the primary key for
+# any batch of real size, the order every sweep uses; this is for a plan that ever differs.)
+_LOST_RACE = {"40P01", "40001"}  # deadlock detected, serialization failure
+
+
+def _write(conn: Connection, updates: list[dict[str, Any]], events: list[dict[str, Any]],
+           outbox: list[tuple[int, list[dict[str, Any]]]]) -> None:
+    """The batch's compare-and-set, events and outbox rows; StaleBatch when a row had moved on."""
+    pg = conn.dialect.name == "postgresql"
+    keys = tuple(c.name for c in E.columns if c.name in events[0])
+    event_insert = _pg_insert(E, keys, ("id", "hazard_id", "seq")) if pg else None
+    try:
+        result = conn.execute(_PG_CAS, _rows_param(updates)) if pg else conn.execute(_BATCH_CAS, updates)
+    except DBAPIError as exc:
+        if getattr(exc.orig, "sqlstate", None) in _LOST_RACE:
+            raise StaleBatch from exc
+        raise
+    if result.rowcount != len(updates):
+        raise StaleBatch
+    if event_insert is not None:
+        # Matched on (hazard, seq), unique per chain: no reliance on the order RETURNING gives.
+        by_key = {(r.hazard_id, r.seq): r.id for r in conn.execute(event_insert, _rows_param(events))}
+        ids = [by_key[(e["hazard_id"], e["seq"])] for e in events]
+    else:
+        ids = [r[0] for r in conn.execute(_BATCH_EVENTS, events)]
+    rows_out = [p for i, batch in outbox for p in transitions.outbox_params(batch, ids[i])]
+    if not rows_out:
+        return
+    keys = tuple(c.name for c in O.columns if c.name in rows_out[0])
+    outbox_insert = _pg_insert(O, keys) if pg else None
+    if outbox_insert is not None:
+        conn.execute(outbox_insert, _rows_param(rows_out))
+    else:
+        conn.execute(_BATCH_OUTBOX, rows_out)
 
 
 def _fire_batch(session: Session, rows: list[Any], cut: Cutoffs, now: datetime, as_of: date,
@@ -142,17 +240,10 @@ def _fire_batch(session: Session, rows: list[Any], cut: Cutoffs, now: datetime, 
             state.apply(decided)
         planned.append((row, steps))
         updates.append({"cas_id": row.id, "cas_version": row.version,
-                        **{f"new_{c}": getattr(state, c) for c in _CAS_COLUMNS}})
+                        **{n: getattr(state, c) for c, n in zip(_CAS_COLUMNS, _NEW)}})
     if not updates:
         return
-    conn = session.connection()
-    result = conn.execute(_BATCH_CAS, updates)
-    if result.rowcount != len(updates):
-        raise StaleBatch
-    ids = [r[0] for r in conn.execute(_BATCH_EVENTS, events)]
-    rows_out = [p for i, batch in outbox for p in transitions.outbox_params(batch, ids[i])]
-    if rows_out:
-        conn.execute(_BATCH_OUTBOX, rows_out)
+    _write(session.connection(), updates, events, outbox)
     for row, steps in planned:
         report.count(row.id, row.code, steps, keep)
 
