@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 from datetime import datetime
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from services.lifecycle import USER_ROLES, Role
 from services.vocab import INDUSTRIES
 
 REGIONS_CSV = Path(__file__).parent / "data" / "regions-shanxi.csv"
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 def add_region(session: Session, code: str, name: str, parent: str | None = None) -> Region:
@@ -73,8 +75,10 @@ def add_enterprise(session: Session, code: str, name: str, region_code: str, ind
 
 def add_user(session: Session, username: str, role: str, region_code: str, *, now: datetime,
              enterprise_uscc: str | None = None, password: str | None = None,
-             display_name: str | None = None, industry: str | None = None) -> tuple[User, str]:
-    """Create a user and a first API token; returns (user, token)."""
+             display_name: str | None = None, industry: str | None = None,
+             email: str | None = None) -> tuple[User, str]:
+    """Create a user and a first API token; returns (user, token). With an `email`, the user's
+    notifications are also sent by e-mail when the deployment has an SMTP server."""
     if role not in USER_ROLES:
         raise invalid_field("role", "角色应为：" + "、".join(USER_ROLES))
     _require_region(session, region_code)
@@ -96,10 +100,14 @@ def add_user(session: Session, username: str, role: str, region_code: str, *, no
         raise invalid_field("enterprise", "只有企业用户可以绑定企业")
     if password is not None and len(password) < 8:
         raise invalid_field("password", "密码至少 8 位")
+    email = email.strip() if email else None
+    if email and (len(email) > 200 or not _EMAIL.match(email)):
+        raise invalid_field("email", "电子邮箱格式不正确")
     user = User(
         username=username, display_name=display_name or username, role=role, region_code=region_code,
         industry=industry, enterprise_id=enterprise_id,
         password_hash=hash_password(password) if password else None, active=True, created_at=now,
+        email=email,
     )
     session.add(user)
     session.flush()

@@ -362,3 +362,21 @@ def _checkpoint_anchors(session: Session, report: VerifyReport,
 
 def events_count(session: Session, hazard_id: int) -> int:
     return session.execute(select(func.count()).where(AuditEvent.hazard_id == hazard_id)).scalar_one()
+
+
+# --- alerts ---------------------------------------------------------------------------------------
+
+
+def raise_alert(session: Session, summary: dict[str, Any], *, now: datetime) -> None:
+    """Queue an `alert.audit` message (delivered to admins and auditors, and to webhooks that
+    subscribe to alerts). One per day and first bad event: a nightly check that keeps failing does
+    not flood anyone, and a new break is a new alert."""
+    from db.models import OutboxMessage
+    from services.clock import local_date
+
+    first = summary.get("first_bad_event") or {}
+    key = f"alert.audit:{local_date(now).isoformat()}:{first.get('event_id') or first.get('hazard_id') or 'chain'}"
+    exists = session.execute(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == key)).first()
+    if exists is None:
+        session.add(OutboxMessage(kind="alert.audit", payload=canonical(summary), dedupe_key=key, status="pending",
+                                  attempts=0, available_at=now, created_at=now))

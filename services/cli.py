@@ -74,7 +74,7 @@ def cmd_users_add(args: argparse.Namespace) -> int:
     with transaction(_factory()) as s:
         user, token = admin.add_user(
             s, args.username, args.role, args.region, now=utcnow(), enterprise_uscc=args.enterprise,
-            password=args.password, display_name=args.name, industry=args.industry,
+            password=args.password, display_name=args.name, industry=args.industry, email=args.email,
         )
         role, username = user.role, user.username
     print(f"已添加用户 {username}（{role}）。API 令牌（只显示这一次）：")
@@ -175,12 +175,18 @@ def cmd_audit_checkpoint(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
-    url = get_settings().database_url
+    settings = get_settings()
+    url = settings.database_url
     make_engine(url).dispose()
     migrate_upgrade(url, "head")
-    print(f"事故隐患闭环管理服务：http://{args.host}:{args.port}/docs （数据库 {_safe_url(url)}）")
+    if not args.api_only:
+        from services.serve import serve_all
+
+        return serve_all(settings, host=args.host, port=args.port, workers=args.workers,
+                         prefect_port=args.prefect_port)
+    import uvicorn
+
+    print(f"事故隐患闭环管理服务 API：http://{args.host}:{args.port}/docs （数据库 {_safe_url(url)}）", flush=True)
     if args.workers > 1:
         uvicorn.run("services.api.asgi:app", host=args.host, port=args.port, workers=args.workers,
                     log_level="warning")
@@ -199,6 +205,49 @@ def cmd_demo(args: argparse.Namespace) -> int:
     migrate_upgrade(url, "head")
     summary = demo.load(_factory(), hazards=args.hazards, seed=args.seed)
     print(summary)
+    return 0
+
+
+def cmd_outbox_deliver(args: argparse.Namespace) -> int:
+    from services import outbox
+
+    expanded, report = outbox.run_once(_factory(), now=utcnow(), settings=get_settings(),
+                                       batch_size=args.batch_size)
+    print(f"展开 {expanded.messages} 条待发通知，生成 {expanded.deliveries} 条投递"
+          f"（其中督办汇总 {expanded.digests} 条）")
+    print(f"投递：领取 {report.claimed}，成功 {report.sent}，失败待重试 {report.failed}，"
+          f"转入失败队列 {report.dead}，重新排队 {report.requeued}")
+    return 0
+
+
+def cmd_outbox_dead(args: argparse.Namespace) -> int:
+    from services import outbox
+
+    with read_only(_factory()) as s:
+        items = outbox.list_dead(s, limit=args.limit)
+    if args.json:
+        print(json.dumps(items, ensure_ascii=False, indent=2))
+        return 0
+    if not items:
+        print("没有投递失败的通知")
+        return 0
+    print("编号\t渠道\t接收方\t尝试次数\t最后错误")
+    for d in items:
+        error = " ".join((d["last_error"] or "").split())
+        print(f"{d['id']}\t{d['channel']}\t{d['recipient']}\t{d['attempts']}\t{error}")
+    print(f"共 {len(items)} 条；核实后用 hazard outbox retry <编号> 或 --all 重新投递")
+    return 0
+
+
+def cmd_outbox_retry(args: argparse.Namespace) -> int:
+    from services import outbox
+
+    if (args.id is None) == (not args.all):
+        print("错误：请给出一个投递编号，或 --all", file=sys.stderr)
+        return 2
+    with transaction(_factory()) as s:
+        n = outbox.retry(s, "all" if args.all else args.id, now=utcnow())
+    print(f"已重新排队 {n} 条通知")
     return 0
 
 
@@ -241,6 +290,7 @@ def build_parser() -> argparse.ArgumentParser:
     ua.add_argument("--password")
     ua.add_argument("--name", help="姓名")
     ua.add_argument("--industry", choices=INDUSTRIES, help="检查员/监管人员分管的行业")
+    ua.add_argument("--email", help="接收通知的电子邮箱（配置了 SMTP 服务器时发送邮件）")
     ua.set_defaults(func=cmd_users_add)
 
     ud = users.add_parser("disable", help="停用用户并吊销其令牌")
@@ -275,16 +325,33 @@ def build_parser() -> argparse.ArgumentParser:
     es.add_argument("--dry-run", action="store_true", help="只列出将触发的步骤，不执行")
     es.set_defaults(func=cmd_escalate)
 
-    sv = sub.add_parser("serve", help="启动服务")
+    sv = sub.add_parser("serve", help="启动服务：API、本地 Prefect 服务器与定时流程（Ctrl-C 全部停止）")
     sv.add_argument("--host", default="127.0.0.1")
-    sv.add_argument("--port", type=int, default=8000)
-    sv.add_argument("--workers", type=int, default=1)
+    sv.add_argument("--port", type=int, default=8000, help="API 端口")
+    sv.add_argument("--workers", type=int, default=1, help="API 进程数")
+    sv.add_argument("--prefect-port", type=int, default=4200, help="Prefect 界面与 API 的端口")
+    sv.add_argument("--api-only", action="store_true",
+                    help="只启动 API（流程由 Prefect 工作池另行运行时）")
     sv.set_defaults(func=cmd_serve)
 
     dm = sub.add_parser("demo", help="载入演示数据（山西省行政区划、企业、各角色用户、约 200 条隐患）")
     dm.add_argument("--hazards", type=int, default=200)
     dm.add_argument("--seed", type=int, default=20261124)
     dm.set_defaults(func=cmd_demo)
+
+    ob = sub.add_parser("outbox", help="通知投递（站内信、邮件、Webhook）").add_subparsers(
+        dest="outbox_command", required=True)
+    od = ob.add_parser("deliver", help="展开待发通知并投递一批，打印数量")
+    od.add_argument("--batch-size", type=int, default=100)
+    od.set_defaults(func=cmd_outbox_deliver)
+    ol = ob.add_parser("dead", help="列出投递失败的通知（编号、渠道、接收方、尝试次数、最后错误）")
+    ol.add_argument("--json", action="store_true")
+    ol.add_argument("--limit", type=int, default=1000)
+    ol.set_defaults(func=cmd_outbox_dead)
+    orr = ob.add_parser("retry", help="重新投递失败的通知")
+    orr.add_argument("id", nargs="?", type=int, help="投递编号")
+    orr.add_argument("--all", action="store_true", help="全部失败的通知")
+    orr.set_defaults(func=cmd_outbox_retry)
     return p
 
 

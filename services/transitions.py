@@ -256,7 +256,9 @@ def prepare(session: Session, spec: ActionSpec, hazard: Any, actor: Principal, d
         if spec.action == "escalate":
             extra["listing_level"] = changes["listing_level"]
     if spec.action == "escalate":
+        # The sweep's day: delivery sends one digest per recipient per sweep (services/outbox.py).
         extra["step"] = body.step  # type: ignore[attr-defined]
+        extra["as_of"] = (body.as_of or ctx.today).isoformat()  # type: ignore[attr-defined]
     evidence_ids = list(getattr(body, "evidence", []) or [])
     attachments = _check_attachments(session, hazard, evidence_ids, "evidence")
     report_id = getattr(body, "assessment_report", None)
@@ -299,9 +301,14 @@ def perform(session: Session, actor: Principal, hazard_id: int, action: str, dat
 
 
 def _listing_body(session: Session, region_code: str, level: str) -> str:
+    # Kept per session: the identity map holds a Region only while something references it, so a
+    # sweep batch elevating dozens of hazards to one city would otherwise read that city each time.
+    names = session.info.setdefault("listing_region_names", {})
     code = regions.ancestor_code(region_code, level)
-    region = session.get(Region, code)
-    return f"{region.name if region else code}安全生产委员会办公室"
+    if code not in names:
+        region = session.get(Region, code)
+        names[code] = region.name if region else code
+    return f"{names[code]}安全生产委员会办公室"
 
 
 def _earlier_hazard(session: Session, hazard: Hazard, enterprise_id: int, category: str | None) -> int | None:

@@ -55,8 +55,8 @@ def run(w: db.World, n: int, *, connections: int = 16, threads: int = 2, workers
     base = f"http://127.0.0.1:{port}"
     log_path = workdir / "server.log"
     env = {**os.environ, "HAZARD_DATABASE_URL": w.url, "HAZARD_ENVIRONMENT": "development"}
-    cmd = [sys.executable, "-m", "services.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
-           "--workers", str(workers)]
+    cmd = [sys.executable, "-m", "services.cli", "serve", "--api-only", "--host", "127.0.0.1", "--port",
+           str(port), "--workers", str(workers)]
     result = Result("b", f"(b) HTTP API, wrk, {workers} workers", connections)
     with log_path.open("w") as log:
         server = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,

@@ -8,7 +8,7 @@ from db.engine import make_engine, make_session_factory
 from services.api import errors
 from services.api.deps import ServiceContext
 from services.api.metrics import Metrics, MetricsMiddleware
-from services.api.routers import hazards, public, system
+from services.api.routers import hazards, inbox, outbox, public, system
 from services import logs
 from services.auth import TokenCache
 from services.clock import Clock, utcnow
@@ -45,5 +45,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utcnow) -> Fa
     app.include_router(hazards.router)
     app.include_router(public.router)
     app.include_router(system.router)
+    app.include_router(inbox.router)
+    app.include_router(outbox.router)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app

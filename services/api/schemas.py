@@ -151,3 +151,58 @@ class VerifyOut(BaseModel):
     checkpoint_id: int | None
     first_bad_event: Problem | None
     problems: list[Problem]
+
+
+class TodoOut(BaseModel):
+    hazard_id: int
+    code: str
+    title: str
+    state: str
+    state_label: str
+    level: str | None
+    actions: list[str]
+    action_labels: list[str]
+    deadline: str | None
+    overdue: bool
+    due_soon: bool
+
+
+class MessageOut(BaseModel):
+    id: int
+    hazard_id: int | None
+    kind: str
+    title: str
+    body: str
+    created_at: str
+    read_at: str | None
+    read: bool
+
+
+class InboxOut(BaseModel):
+    todos: list[TodoOut]
+    messages: list[MessageOut]
+    next_cursor: str | None
+    unread: int
+
+
+class DeadLetterOut(BaseModel):
+    id: int
+    channel: str
+    recipient: str
+    user_id: int | None
+    hazard_id: int | None
+    subject: str
+    attempts: int
+    last_error: str | None
+    dedupe_key: str
+    created_at: str
+
+
+class DeadLetterPage(BaseModel):
+    items: list[DeadLetterOut]
+    next_cursor: int | None
+
+
+class RetryOut(BaseModel):
+    id: int
+    status: str

@@ -1,0 +1,97 @@
+"""Stage work and delivery after each committed action (every minute, batched).
+
+1. Stage: the pending outbox rows are expanded into deliveries (whom to notify, on which channel,
+   reminders grouped into one digest per recipient and sweep) by `services.outbox.expand`. Each
+   batch is one task run named after its hazards and tagged `hazard:<code>`, so the Prefect UI
+   shows a hazard's lifecycle; never one flow run per event.
+2. Deliver: due deliveries are claimed in batches and sent (`services.outbox.deliver`), with
+   retries, backoff and dead letters handled there.
+
+Both steps are idempotent (dedupe keys, claims), so a retried or overlapping run does no harm.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from prefect import flow, tags, task
+from sqlalchemy import select
+
+from db.engine import read_only, transaction
+from db.models import Hazard, OutboxMessage
+from flows.context import hazard_tags, run_logger, session_factory
+from services import outbox
+from services.clock import utcnow
+from services.settings import get_settings
+
+STAGE_BATCH = 200
+DELIVER_BATCH = 200
+TIME_BUDGET_SECONDS = 45.0  # the flow runs every minute; leave the next run room
+
+
+def _pending_codes(limit: int) -> list[str]:
+    with read_only(session_factory()) as session:
+        rows = session.execute(
+            select(Hazard.code).join(OutboxMessage, OutboxMessage.hazard_id == Hazard.id)
+            .where(OutboxMessage.status == "pending", ~OutboxMessage.kind.startswith("document."))
+            .order_by(OutboxMessage.id).limit(limit)
+        ).scalars().all()
+    return list(dict.fromkeys(rows))
+
+
+def _stage_name(parameters: dict[str, Any]) -> str:
+    codes = parameters["codes"]
+    if not codes:
+        return "stage (no hazard)"
+    more = f" (+{len(codes) - 1})" if len(codes) > 1 else ""
+    return f"stage {codes[0]}{more}"
+
+
+@task(name="stage", task_run_name=lambda: _task_name())
+def stage(codes: list[str], limit: int = STAGE_BATCH) -> dict[str, int]:
+    with transaction(session_factory()) as session:
+        report = outbox.expand(session, now=utcnow(), limit=limit, settings=get_settings())
+    return {"messages": report.messages, "deliveries": report.deliveries}
+
+
+def _task_name() -> str:
+    from prefect.runtime import task_run
+
+    return _stage_name(task_run.parameters)
+
+
+@task(name="deliver", task_run_name="deliver")
+def deliver(batch_size: int = DELIVER_BATCH) -> dict[str, int]:
+    settings = get_settings()
+    report = outbox.deliver(session_factory(), outbox.default_channels(settings), now=utcnow(),
+                            settings=settings, batch_size=batch_size)
+    return {"claimed": report.claimed, "sent": report.sent, "failed": report.failed, "dead": report.dead}
+
+
+def _run_name() -> str:
+    from services.clock import SHANGHAI
+
+    return f"outbox {utcnow().astimezone(SHANGHAI):%m-%d %H:%M}"
+
+
+@flow(name="outbox", flow_run_name=_run_name, log_prints=False)
+def outbox_delivery(time_budget: float = TIME_BUDGET_SECONDS) -> dict[str, int]:
+    started = time.monotonic()
+    totals = {"messages": 0, "deliveries": 0, "claimed": 0, "sent": 0, "failed": 0, "dead": 0}
+    while time.monotonic() - started < time_budget:
+        codes = _pending_codes(STAGE_BATCH)
+        with tags(*hazard_tags(codes)):
+            staged = stage(codes)
+        for k, v in staged.items():
+            totals[k] += v
+        if staged["messages"] == 0:
+            break
+    while time.monotonic() - started < time_budget:
+        sent = deliver()
+        for k, v in sent.items():
+            totals[k] += v
+        if sent["claimed"] == 0:
+            break
+    run_logger().info("outbox: %s", totals)
+    return totals

@@ -1,0 +1,26 @@
+"""deploy/hazard.env.example is a working production example: every line is a known setting and
+the file loads as it would from a service's env file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from services.settings import Settings
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "deploy" / "hazard.env.example"
+
+
+def test_every_variable_is_a_setting():
+    names = [line.split("=", 1)[0] for line in EXAMPLE.read_text(encoding="utf-8").splitlines()
+             if line and not line.startswith("#")]
+    fields = {f"HAZARD_{name.upper()}" for name in Settings.model_fields}
+    assert names and set(names) <= fields, set(names) - fields
+
+
+def test_the_example_loads(monkeypatch):
+    for key in [k for k in __import__("os").environ if k.startswith("HAZARD_")]:
+        monkeypatch.delenv(key)
+    s = Settings(_env_file=EXAMPLE)
+    assert s.environment == "production" and s.database_url.startswith("postgresql")
+    assert s.webhooks[0].name == "city-dashboard" and "alert.*" in s.webhooks[0].kinds
+    assert s.smtp_starttls is True and s.prefect_database_url is not None
