@@ -268,6 +268,19 @@ def _fire_one(factory: sessionmaker[Session], hazard_id: int, cut: Cutoffs, now:
             report.count(row.id, row.code, done, keep)
 
 
+def _batches(factory: sessionmaker[Session], cut: Cutoffs, batch_size: int) -> Iterator[list[Any]]:
+    """The due rows in id order, a batch at a time, each read in its own short transaction (the
+    previous batch is committed by then, so a batch never sees its own writes half done)."""
+    after = 0
+    while True:
+        with read_only(factory) as session:
+            rows = _select_batch(session, cut, after, batch_size)
+        if not rows:
+            return
+        yield rows
+        after = rows[-1].id
+
+
 def sweep(factory: sessionmaker[Session], *, now: datetime, calendar: WorkCalendar, config: LadderConfig,
           as_of: date | None = None, dry_run: bool = False, batch_size: int = 1000,
           keep_details: bool = False) -> SweepReport:
@@ -275,13 +288,7 @@ def sweep(factory: sessionmaker[Session], *, now: datetime, calendar: WorkCalend
     as_of = as_of or local_date(now)
     cut = cutoffs(as_of, calendar, config)
     report = SweepReport(as_of=as_of, dry_run=dry_run)
-    after = 0
-    while True:
-        with read_only(factory) as session:
-            rows = _select_batch(session, cut, after, batch_size)
-        if not rows:
-            break
-        after = rows[-1].id
+    for rows in _batches(factory, cut, batch_size):
         report.selected += len(rows)
         report.batches += 1
         if dry_run:
@@ -301,14 +308,3 @@ def sweep(factory: sessionmaker[Session], *, now: datetime, calendar: WorkCalend
              hazards=report.hazards, events=report.events, batches=report.batches, retried=report.retried,
              by_step=report.by_step)
     return report
-
-
-def iter_due(factory: sessionmaker[Session], cut: Cutoffs, batch_size: int = 1000) -> Iterator[Any]:
-    after = 0
-    while True:
-        with read_only(factory) as session:
-            rows = _select_batch(session, cut, after, batch_size)
-        if not rows:
-            return
-        yield from rows
-        after = rows[-1].id
