@@ -50,6 +50,8 @@ def _stage_name(parameters: dict[str, Any]) -> str:
 
 @task(name="stage", task_run_name=lambda: _task_name())
 def stage(codes: list[str], limit: int = STAGE_BATCH) -> dict[str, int]:
+    """Expand the oldest pending rows. `codes` (the hazards those rows are about, looked up just
+    before) only name the run; the expansion claims its rows itself, so a concurrent run is safe."""
     with transaction(session_factory()) as session:
         report = outbox.expand(session, now=utcnow(), limit=limit, settings=get_settings())
     return {"messages": report.messages, "deliveries": report.deliveries}
