@@ -2,6 +2,7 @@
 # Run a benchmark from nothing: the project's environment, and wrk (Debian) for the HTTP variant.
 #   sh bench/run.sh transitions --n 2000 --rounds 3
 #   sh bench/run.sh sweep --n 1000000 --due 100000
+#   sh bench/run.sh outbox --events 5000 --per-event 30
 set -eu
 cd "$(dirname "$0")/.."
 . scripts/bootstrap.sh

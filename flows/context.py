@@ -12,7 +12,11 @@ from services.settings import get_settings
 
 @lru_cache(maxsize=1)
 def session_factory() -> sessionmaker[Session]:
+    """The flow process's engine (built once), with the service's structured logging on stderr."""
+    from services import logs
+
     settings = get_settings()
+    logs.configure(settings.log_level)
     return make_session_factory(make_engine(settings.database_url, pool_size=4, max_overflow=4))
 
 

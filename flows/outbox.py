@@ -66,8 +66,15 @@ def _task_name() -> str:
 @task(name="deliver", task_run_name="deliver")
 def deliver(batch_size: int = DELIVER_BATCH) -> dict[str, int]:
     settings = get_settings()
-    report = outbox.deliver(session_factory(), outbox.default_channels(settings), now=utcnow(),
-                            settings=settings, batch_size=batch_size)
+    channels = outbox.default_channels(settings)
+    try:
+        report = outbox.deliver(session_factory(), channels, now=utcnow(), settings=settings,
+                                batch_size=batch_size)
+    finally:
+        for channel in channels:
+            close = getattr(channel, "close", None)
+            if close is not None:
+                close()
     return {"claimed": report.claimed, "sent": report.sent, "failed": report.failed, "dead": report.dead}
 
 
@@ -83,7 +90,7 @@ def outbox_delivery(time_budget: float = TIME_BUDGET_SECONDS) -> dict[str, int]:
     totals = {"messages": 0, "deliveries": 0, "claimed": 0, "sent": 0, "failed": 0, "dead": 0}
     while time.monotonic() - started < time_budget:
         codes = _pending_codes(STAGE_BATCH)
-        with tags(*hazard_tags(codes)):
+        with tags(*hazard_tags(codes, limit=STAGE_BATCH)):
             staged = stage(codes)
         for k, v in staged.items():
             totals[k] += v

@@ -356,7 +356,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    import os
+
+    from services import logs
+
     args = build_parser().parse_args(argv)
+    # Structured logs go to stderr, so a command's own output (a token on the last line) stays
+    # clean; a command is quiet below WARNING unless HAZARD_LOG_LEVEL asks for more.
+    logs.configure(os.environ.get("HAZARD_LOG_LEVEL", "WARNING"))
     try:
         return args.func(args)
     except DomainError as exc:

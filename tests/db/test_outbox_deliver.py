@@ -167,6 +167,25 @@ def test_an_email_that_fails_is_retried(factory, world, clock, db_url):
     assert mail.status == "pending" and mail.last_error.startswith("邮件发送失败：")
 
 
+def test_inbox_items_of_a_batch_share_one_transaction_and_a_failing_one_is_undone_alone(
+        factory, world, clock, db_url):
+    """The inbox is written batch-wise (one commit): one delivery that cannot be written (its user
+    row gone from the delivery) fails alone, the others are sent and their items written."""
+    for _ in range(3):
+        drive(factory, world, clock(), "registered")
+    settings = notify_settings(db_url)
+    expand(factory, clock, settings)
+    broken = deliveries(factory, channel="inbox")[1]
+    with transaction(factory) as s:
+        s.execute(text("UPDATE deliveries SET user_id = NULL WHERE id = :id"), {"id": broken.id})
+    report = deliver(factory, clock, settings)
+    assert (report.claimed, report.sent, report.failed) == (3, 2, 1)
+    after = {d.id: d for d in deliveries(factory, channel="inbox")}
+    assert after[broken.id].status == "pending" and after[broken.id].last_error == "站内信缺少接收用户"
+    assert sorted(d.status for d in after.values()) == ["pending", "sent", "sent"]
+    assert len(inbox_items(factory, "ent_coal")) == 2
+
+
 # --- a worker killed in the middle of a batch ----------------------------------------------------
 
 DYING_WORKER = r"""
@@ -219,19 +238,21 @@ def test_a_killed_worker_makes_no_recipient_receive_a_message_twice(
     worker = subprocess.run([sys.executable, "-c", DYING_WORKER, clock().isoformat(), "3"], cwd=REPO, env=env,
                             capture_output=True, text=True, timeout=120, check=False)
     assert worker.returncode == 17, worker.stderr
-    # e-mail 1, webhook 1, then e-mail 2 went out and the worker died before recording it
+    # the batch's inbox items first (one transaction), then e-mail 1, webhook 1, then e-mail 2 went
+    # out and the worker died before recording it
     assert len(smtp.envelopes) == 2 and len(hook.accepted()) == 1
     by_id = {d.id: d for d in deliveries(factory)}
-    assert [by_id[d.id].status for d in queued] == ["sent"] * 4 + ["sending"] * 5
+    assert [by_id[d.id].status for d in queued] == [
+        "sent", "sent", "sent", "sent", "sending", "sending", "sent", "sending", "sending"]
     uncertain = queued[4]
     assert by_id[uncertain.id].started_at is not None
-    assert all(by_id[d.id].started_at is None for d in queued[5:])
+    assert all(by_id[d.id].started_at is None for d in queued[5:] if d.channel != "inbox")
 
     # within the lease nothing is touched: the worker might still be alive
     assert deliver(factory, clock, settings).claimed == 0
     clock.advance(hours=2)
     report = deliver(factory, clock, settings)
-    assert (report.requeued, report.dead, report.claimed, report.sent) == (4, 1, 4, 4)
+    assert (report.requeued, report.dead, report.claimed, report.sent) == (3, 1, 3, 3)
 
     dead = deliveries(factory, status="dead")
     assert [d.id for d in dead] == [uncertain.id]

@@ -1,0 +1,313 @@
+"""`uv run python -m bench.outbox --events 5000 --per-event 30`: see the package docstring and
+bench/RESULTS.md.
+
+Exit status: 0 when every variant ran and was verified, whatever the target says (PASS/FAIL is
+printed); 2 when a variant could not run or its result was wrong (an event not delivered, a
+delivery not sent, a webhook received twice or unsigned, an inbox item missing).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+
+from bench.outbox import world
+from bench.sweep.report import environment
+from bench.transitions import machine
+from bench.transitions.world import fresh_database, reset
+
+DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
+ROOT = Path(__file__).resolve().parents[2]
+HOOK_SECRET = "bench-outbox-secret"
+TARGET_RATE = 200.0  # events per second, batched (f)
+LABELS = {
+    "f": "(f) batched: outbox flow, one Prefect flow run",
+    "f0": "(f0) the same loop in-process, no Prefect",
+    "p": "(p) one Prefect flow run per event",
+}
+
+
+@dataclass
+class Result:
+    variant: str
+    events: int
+    seconds: float
+    cpu_seconds: float  # this process (the flow runs in it); not the Prefect server's or PostgreSQL's
+    machine_busy: float | None
+    deliveries: int
+    make_seconds: float  # making the events (not timed)
+    totals: dict = field(default_factory=dict)
+    checked: dict = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        return LABELS[self.variant]
+
+    @property
+    def rate(self) -> float:
+        return self.events / self.seconds if self.seconds else 0.0
+
+    def as_dict(self) -> dict:
+        return {**asdict(self), "label": self.label, "events_per_second": self.rate,
+                "deliveries_per_second": self.deliveries / self.seconds if self.seconds else 0.0}
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m bench.outbox", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--events", type=int, default=5000, help="events for (f) and (f0)")
+    p.add_argument("--per-event", type=int, default=30, help="events for (p), one flow run each; 0: no (p)")
+    p.add_argument("--enterprise-users", type=int, default=3, help="inbox recipients of each event")
+    p.add_argument("--no-inprocess", action="store_true", help="skip (f0)")
+    p.add_argument("--server-url", default=DEFAULT_SERVER,
+                   help="PostgreSQL server on which a fresh database is created and dropped")
+    p.add_argument("--quiet-below", type=float, default=0.3,
+                   help="before each timed pass, wait until the machine is busy less than this share")
+    p.add_argument("--quiet-wait", type=float, default=30.0, help="... but no longer than this many seconds")
+    p.add_argument("--json", type=Path, help="also write the results here")
+    args = p.parse_args(argv)
+    if args.events < 1 or args.per_event < 0 or args.enterprise_users < 1:
+        p.error("need --events >= 1, --per-event >= 0, --enterprise-users >= 1")
+    return args
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as r:  # noqa: S310 - loopback
+            return r.status == 200
+    except OSError:
+        return False
+
+
+def _start(argv: list[str], env: dict[str, str], ready: str, timeout: float, log: Path) -> subprocess.Popen:
+    proc = subprocess.Popen(argv, env=env, cwd=ROOT, start_new_session=True, stdout=log.open("w"),
+                            stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + timeout
+    while not _answers(ready):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            _stop(proc)
+            raise RuntimeError(f"{argv[2:5]} did not start: {log.read_text()[-2000:]}")
+        time.sleep(0.5)
+    return proc
+
+
+def _stop(proc: subprocess.Popen | None) -> None:
+    if proc is None or proc.poll() is not None:
+        return
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(15)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def _inprocess() -> dict[str, int]:
+    """(f0): what `flows.outbox.outbox_delivery` does, with its batch sizes, without Prefect."""
+    from flows.context import session_factory
+    from flows.outbox import DELIVER_BATCH, STAGE_BATCH
+    from db.engine import transaction
+    from services import outbox
+    from services.clock import utcnow
+    from services.settings import get_settings
+
+    settings, factory = get_settings(), session_factory()
+    totals = {"messages": 0, "deliveries": 0, "claimed": 0, "sent": 0, "failed": 0, "dead": 0}
+    while True:
+        with transaction(factory) as s:
+            r = outbox.expand(s, now=utcnow(), limit=STAGE_BATCH, settings=settings)
+        totals["messages"] += r.messages
+        totals["deliveries"] += r.deliveries
+        if r.messages == 0:
+            break
+    while True:
+        channels = outbox.default_channels(settings)
+        try:
+            d = outbox.deliver(factory, channels, now=utcnow(), settings=settings, batch_size=DELIVER_BATCH)
+        finally:
+            for c in channels:
+                getattr(c, "close", lambda: None)()
+        for k in ("claimed", "sent", "failed", "dead"):
+            totals[k] += getattr(d, k)
+        if d.claimed == 0:
+            return totals
+
+
+def run_variant(variant: str, w, k: int, args: argparse.Namespace, hook_base: str) -> Result:
+    reset(w.url)
+    world.receiver_reset(hook_base)
+    t = time.perf_counter()
+    codes = world.make_events(w, k)
+    made = time.perf_counter() - t
+    machine.wait_quiet(args.quiet_below, args.quiet_wait)
+    if variant == "f":
+        from flows.outbox import outbox_delivery
+
+        def work():
+            return outbox_delivery(time_budget=3600.0)  # one run for all N (the deployment's is 45 s)
+    elif variant == "p":
+        from bench.outbox.perevent import one_event
+
+        def work():
+            totals: dict[str, int] = {}
+            for code in codes:
+                for key, v in one_event(code).items():
+                    totals[key] = totals.get(key, 0) + v
+            return totals
+    else:
+        work = _inprocess
+    before, cpu = machine.sample(), time.process_time()
+    t = time.perf_counter()
+    totals = work()
+    seconds = time.perf_counter() - t
+    cpu, share = time.process_time() - cpu, machine.busy(before, machine.sample())
+    c = world.counts(w.url)
+    hook = world.receiver_stats(hook_base)
+    problems = world.check(c, hook, k, args.enterprise_users)
+    if problems:
+        raise RuntimeError(f"{LABELS[variant]}: " + "; ".join(problems))
+    return Result(variant, k, seconds, cpu, share, c.deliveries, made, totals, {**c.as_dict(), "receiver": hook})
+
+
+def render(results: list[Result], args: argparse.Namespace) -> list[str]:
+    head = (f"{'variant':<48} {'events':>7} {'deliv.':>7} {'seconds':>8} {'events/s':>9} {'deliv./s':>9} "
+            f"{'CPU s':>7} {'busy':>5}")
+    lines = [head, "-" * len(head)]
+    for r in results:
+        busy = f"{r.machine_busy:.0%}" if r.machine_busy is not None else "-"
+        lines.append(f"{r.label:<48} {r.events:>7,} {r.deliveries:>7,} {r.seconds:>8.2f} {r.rate:>9.1f} "
+                     f"{r.deliveries / r.seconds:>9.1f} {r.cpu_seconds:>7.2f} {busy:>5}")
+    lines += [f"  (each event: {args.enterprise_users} inbox deliveries and 1 webhook POST; seconds: from the start",
+              "   until every delivery is sent; CPU s: the benchmark process, where the flows run (the Prefect",
+              "   server, PostgreSQL and the receiver are other processes); busy: all cores, everyone included)"]
+    by = {r.variant: r for r in results}
+    lines += ["", "ratios, measured side by side in this run:"]
+    if "f" in by and "p" in by:
+        lines.append(f"  (f)/(p) events per second  {by['f'].rate / by['p'].rate:8.1f}   "
+                     f"({by['f'].rate:.1f} vs {by['p'].rate:.1f} events/s)")
+    if "f" in by and "f0" in by:
+        lines.append(f"  (f)/(f0) events per second {by['f'].rate / by['f0'].rate:8.3f}   "
+                     f"(Prefect's share of the batched run: {by['f'].seconds - by['f0'].seconds:+.2f} s)")
+    lines += ["", "target (from the issue):"]
+    if "f" in by:
+        ok = by["f"].rate >= TARGET_RATE
+        lines.append(f"  (f) at least {TARGET_RATE:.0f} events/s: {'PASS' if ok else 'FAIL'} "
+                     f"({by['f'].rate:.1f} events/s over {by['f'].events:,} events)")
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    command = "uv run python -m bench.outbox " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))
+    started = datetime.now(UTC)
+    print(f"bench/outbox: (f) over {args.events:,} events, (p) over {args.per_event:,}; "
+          f"{args.enterprise_users} enterprise users + 1 webhook per event", flush=True)
+    results: list[Result] = []
+    prefect = receiver = None
+    with tempfile.TemporaryDirectory(prefix="bench-outbox-") as tmp:
+        folder = Path(tmp)
+        try:
+            hook_port, prefect_port = _free_port(), _free_port()
+            hook_base = f"http://127.0.0.1:{hook_port}"
+            receiver = _start([sys.executable, "-m", "bench.outbox.receiver", str(hook_port), HOOK_SECRET],
+                              dict(os.environ), hook_base + "/stats", 30, folder / "receiver.log")
+            penv = {"PREFECT_HOME": str(folder / "prefect"),
+                    "PREFECT_API_URL": f"http://127.0.0.1:{prefect_port}/api",
+                    "PREFECT_SERVER_API_HOST": "127.0.0.1", "PREFECT_SERVER_API_PORT": str(prefect_port),
+                    "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+            t = time.perf_counter()
+            prefect = _start([sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
+                              "--port", str(prefect_port)], {**os.environ, **penv},
+                             f"http://127.0.0.1:{prefect_port}/api/health", 180, folder / "prefect.log")
+            print(f"  Prefect server (SQLite, {folder / 'prefect'}) up in {time.perf_counter() - t:.0f} s; "
+                  f"webhook receiver on {hook_base}", flush=True)
+            with fresh_database(args.server_url) as url:
+                os.environ.update(penv)  # before prefect is imported in this process
+                os.environ.update({
+                    "HAZARD_DATABASE_URL": url, "HAZARD_DATA_DIR": str(folder / "data"),
+                    "HAZARD_WEBHOOKS": json.dumps([{"name": "bench", "url": hook_base + "/hazard",
+                                                    "secret": HOOK_SECRET, "kinds": ["notify.*"]}]),
+                })
+                from services import logs
+                from services.settings import get_settings
+
+                get_settings.cache_clear()
+                logs.configure("WARNING")  # not 20,000 'outbox_delivered' lines on the terminal
+                w = world.seed_world(url, args.enterprise_users)
+                # Warm-up, not timed: imports, the flows' registration with the server, the pool.
+                from bench.outbox.perevent import one_event
+                from flows.outbox import outbox_delivery
+
+                outbox_delivery(time_budget=5.0)
+                one_event("none")
+                plan = [("f0", args.events)] if not args.no_inprocess else []
+                plan += [("f", args.events)]
+                if args.per_event:
+                    plan.append(("p", args.per_event))
+                for variant, k in plan:
+                    r = run_variant(variant, w, k, args, hook_base)
+                    results.append(r)
+                    busy = f"{r.machine_busy:.0%}" if r.machine_busy is not None else "?"
+                    print(f"  {r.label:<48} {k:>6,} events, {r.deliveries:,} deliveries in {r.seconds:.2f} s: "
+                          f"{r.rate:.1f} events/s (verified; machine busy {busy}; events made in "
+                          f"{r.make_seconds:.0f} s)", flush=True)
+                env = environment(url)
+                from flows.context import session_factory
+
+                session_factory().kw["bind"].dispose()
+                try:  # the run logs still queued, before the server stops
+                    from prefect.logging.handlers import APILogHandler
+
+                    APILogHandler().flush()
+                except Exception:  # noqa: BLE001 - best effort; only log shipping is at stake
+                    pass
+        except Exception as exc:  # noqa: BLE001 - a wrong result must not look like a figure
+            print(f"\nBENCHMARK INVALID: {type(exc).__name__}: {exc}", file=sys.stderr)
+            return 2
+        finally:
+            _stop(prefect)
+            _stop(receiver)
+    env.append(f"prefect {metadata.version('prefect')}: local server on SQLite, started by the benchmark; "
+               "flow runs in the benchmark process")
+    print()
+    print("\n".join(render(results, args)))
+    print("\nenvironment:")
+    for line in env:
+        print(f"  {line}")
+    print(f"\ncommand: {command}\ndate: {started.isoformat(timespec='seconds')}")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        by = {r.variant: r for r in results}
+        args.json.write_text(json.dumps({
+            "command": command, "date": started.isoformat(), "events": args.events, "per_event": args.per_event,
+            "enterprise_users": args.enterprise_users, "environment": env,
+            "results": [r.as_dict() for r in results],
+            "ratio_f_over_p": by["f"].rate / by["p"].rate if "f" in by and "p" in by else None,
+            "target": {"name": f"(f) at least {TARGET_RATE:.0f} events/s",
+                       "pass": by["f"].rate >= TARGET_RATE if "f" in by else None},
+        }, ensure_ascii=False, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
