@@ -33,7 +33,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 import structlog
-from sqlalchemy import or_, select, text, update
+from sqlalchemy import bindparam, or_, select, text, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -43,7 +43,7 @@ from services.clock import local_date
 from services.errors import Conflict, NotFound
 from services.notify import messages
 from services.notify.channels import (
-    Channel, DeliveryJob, TransactionalChannel, default_channels,
+    Channel, DeliveryError, DeliveryJob, TransactionalChannel, default_channels,
 )
 from services.notify.recipients import (
     ALERTS, DOCUMENTS, ESCALATION, Directory, Person, alert_recipients, load_hazards,
@@ -249,16 +249,20 @@ def _token(job: DeliveryJob):
     return D.c.id == job.id, D.c.attempts == job.attempts
 
 
+_TOKEN = (D.c.id == bindparam("job_id"), D.c.attempts == bindparam("job_attempts"))
+_MARK_STARTED = update(D).where(*_TOKEN, D.c.status == "sending").values(started_at=bindparam("now"))
+# 'dead' too: a slow send whose lease ran out was dead-lettered meanwhile, yet it did arrive.
+_MARK_SENT = (update(D).where(*_TOKEN, D.c.status.in_(("sending", "dead")))
+              .values(status="sent", sent_at=bindparam("now"), claimed_until=None))
+
+
 def _mark_started(session: Session, job: DeliveryJob, now: datetime) -> bool:
-    result = session.connection().execute(
-        update(D).where(*_token(job), D.c.status == "sending").values(started_at=now))
+    result = session.connection().execute(_MARK_STARTED, {"job_id": job.id, "job_attempts": job.attempts, "now": now})
     return result.rowcount == 1
 
 
 def _mark_sent(session: Session, job: DeliveryJob, now: datetime) -> bool:
-    # 'dead' too: a slow send whose lease ran out was dead-lettered meanwhile, yet it did arrive.
-    result = session.connection().execute(update(D).where(*_token(job), D.c.status.in_(("sending", "dead")))
-                                          .values(status="sent", sent_at=now, claimed_until=None))
+    result = session.connection().execute(_MARK_SENT, {"job_id": job.id, "job_attempts": job.attempts, "now": now})
     return result.rowcount == 1
 
 
@@ -291,15 +295,9 @@ class _Unrecorded(Exception):
     out): the pass stops, and when the lease runs out the delivery is dead-lettered as uncertain."""
 
 
-def _deliver_one(factory: sessionmaker[Session], channel: Channel | TransactionalChannel, job: DeliveryJob,
-                 now: datetime) -> None:
-    """Send and record; raises what the channel raised (nothing was delivered then)."""
-    if isinstance(channel, TransactionalChannel):
-        with transaction(factory) as session:
-            channel.send_in(session, job, now)
-            if not _mark_sent(session, job, now):
-                raise _ClaimLost
-        return
+def _deliver_one(factory: sessionmaker[Session], channel: Channel, job: DeliveryJob, now: datetime) -> None:
+    """Send to a channel outside our database and record it; raises what the channel raised
+    (nothing was delivered then)."""
     with transaction(factory) as session:
         if not _mark_started(session, job, now):
             raise _ClaimLost
@@ -311,27 +309,36 @@ def _deliver_one(factory: sessionmaker[Session], channel: Channel | Transactiona
         raise _Unrecorded from exc
 
 
+_SENT_IF_OURS = (update(D).where(tuple_(D.c.id, D.c.attempts).in_(bindparam("tokens", expanding=True)),
+                                 D.c.status.in_(("sending", "dead")))
+                 .values(status="sent", sent_at=bindparam("now"), claimed_until=None).returning(D.c.id))
+
+
 def _deliver_in_db(factory: sessionmaker[Session], by_name: dict[str, Any], jobs: list[DeliveryJob],
                    now: datetime, settings: Settings, report: DeliveryReport) -> None:
-    """The batch's deliveries to channels inside our own database (the inbox), in ONE transaction:
-    each in a savepoint, so one that fails or lost its claim is undone alone. A commit per item
-    was most of the delivery time (bench/outbox). Exactly once still holds: an item and its
-    delivery's `sent` are written together, and the whole batch is redone if the commit fails."""
-    sent: list[DeliveryJob] = []
+    """The batch's deliveries to channels inside our own database (the inbox), set-based in ONE
+    transaction: mark sent those whose claim is still ours, then write exactly their items. A
+    statement and a commit per item were most of the delivery time (bench/outbox). Exactly once
+    holds: the items and the `sent` marks commit together, or neither does and all are redone."""
     failed: list[tuple[DeliveryJob, Exception]] = []
-    with transaction(factory) as session:
-        for job in jobs:
-            try:
-                with session.begin_nested():
-                    by_name[job.channel].send_in(session, job, now)
-                    if not _mark_sent(session, job, now):
-                        raise _ClaimLost
-            except _ClaimLost:
+    ready: dict[str, list[DeliveryJob]] = {}
+    for job in jobs:
+        reason = by_name[job.channel].refusal(job)
+        if reason:
+            failed.append((job, DeliveryError(reason)))
+        else:
+            ready.setdefault(job.channel, []).append(job)
+    sent: list[DeliveryJob] = []
+    for name, group in ready.items():
+        with transaction(factory) as session:
+            ours = set(session.connection().execute(
+                _SENT_IF_OURS, {"tokens": [(j.id, j.attempts) for j in group], "now": now}).scalars())
+            mine = [j for j in group if j.id in ours]
+            by_name[name].send_in(session, mine, now)
+        for job in group:
+            if job.id not in ours:
                 log.warning("outbox_claim_lost", delivery_id=job.id, channel=job.channel)
-            except Exception as exc:  # the channel's refusal, whatever its type
-                failed.append((job, exc))
-            else:
-                sent.append(job)
+        sent += mine
     for job in sent:
         log.info("outbox_delivered", delivery_id=job.id, channel=job.channel, attempts=job.attempts)
     report.sent += len(sent)

@@ -64,7 +64,13 @@ class TransactionalChannel(Protocol):
 
     name: str
 
-    def send_in(self, session: Session, delivery: DeliveryJob, now: datetime) -> None: ...
+    def refusal(self, delivery: DeliveryJob) -> str | None:
+        """Why this delivery cannot be written (a failure to record), or None."""
+        ...
+
+    def send_in(self, session: Session, deliveries: list[DeliveryJob], now: datetime) -> None:
+        """Write these (already checked) deliveries' effects in the caller's transaction."""
+        ...
 
 
 class DeliveryError(Exception):
@@ -80,16 +86,19 @@ _INBOX_INSERT = {
 class InboxChannel:
     name = "inbox"
 
-    def send_in(self, session: Session, delivery: DeliveryJob, now: datetime) -> None:
-        """The item carries the delivery's key: a redone delivery finds it there and adds nothing."""
-        if delivery.user_id is None:
-            raise DeliveryError("站内信缺少接收用户")
+    def refusal(self, delivery: DeliveryJob) -> str | None:
+        return "站内信缺少接收用户" if delivery.user_id is None else None
+
+    def send_in(self, session: Session, deliveries: list[DeliveryJob], now: datetime) -> None:
+        """One multi-row insert. Each item carries its delivery's key: a redone delivery finds it
+        there and adds nothing."""
+        if not deliveries:
+            return
         conn = session.connection()
-        conn.execute(_INBOX_INSERT[conn.dialect.name], {
-            "user_id": delivery.user_id, "hazard_id": delivery.hazard_id, "kind": "message",
-            "title": delivery.subject, "body": delivery.text, "dedupe_key": delivery.dedupe_key,
-            "created_at": now, "read_at": None,
-        })
+        conn.execute(_INBOX_INSERT[conn.dialect.name], [{
+            "user_id": d.user_id, "hazard_id": d.hazard_id, "kind": "message", "title": d.subject,
+            "body": d.text, "dedupe_key": d.dedupe_key, "created_at": now, "read_at": None,
+        } for d in deliveries])
 
 
 def message_id(dedupe_key: str, sender: str) -> str:
