@@ -139,6 +139,8 @@ class ActionSpec:
     targets: tuple[State, ...] = ()  # empty: the state does not change
     guards: tuple[Guard, ...] = ()
     effects: tuple[str, ...] = ()  # outbox kinds written with the event
+    # What those outbox rows carry besides the hazard and the event: (body, changes, ctx) -> dict.
+    notice: Callable[[Any, dict[str, Any], Context], dict[str, Any]] | None = None
     choose_target: Callable[[Facts, Any], State] | None = None
     apply: Callable[[Facts, Any, Actor, Context], dict[str, Any]] | None = None
     lifecycle: bool = True  # False: not offered to people (the system's escalation)
@@ -400,6 +402,15 @@ def _escalate(f: Facts, b: bodies.EscalateBody, a: Actor, c: Context) -> dict[st
     return step_changes(Step[b.step], f.escalation_fired, f.listing_level)
 
 
+def _escalation_notice(b: bodies.EscalateBody, changes: dict[str, Any], c: Context) -> dict[str, Any]:
+    """The step, the sweep's day (delivery sends one digest per recipient and day) and, for an
+    elevation, the new listing level (its 安委办 is told)."""
+    notice = {"step": b.step, "as_of": (b.as_of or c.today).isoformat()}
+    if "listing_level" in changes:
+        notice["listing_level"] = changes["listing_level"]
+    return notice
+
+
 OFFICIALS = frozenset({Role.INSPECTOR, Role.SUPERVISOR})
 IN_SCOPE_PEOPLE = frozenset({Role.ENTERPRISE, Role.INSPECTOR, Role.SUPERVISOR, Role.COMMITTEE})
 WORKING = frozenset({State.REGISTERED, State.SUPERVISED, State.RECTIFYING})
@@ -490,7 +501,8 @@ _SPECS = (
     ),
     ActionSpec(
         "escalate", "督办升级", frozenset({Role.SYSTEM}), OPEN_STATES, bodies.EscalateBody,
-        guards=(NOT_FIRED,), apply=_escalate, effects=("escalation",), lifecycle=False,
+        guards=(NOT_FIRED,), apply=_escalate, effects=("escalation",), notice=_escalation_notice,
+        lifecycle=False,
     ),
     ActionSpec(
         "comment", "备注", IN_SCOPE_PEOPLE, ALL_STATES, bodies.CommentBody,

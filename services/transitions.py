@@ -243,7 +243,6 @@ def prepare(session: Session, spec: ActionSpec, hazard: Any, actor: Principal, d
         _raise(refusal)
 
     changes = spec.changes(hazard, body, actor, ctx)
-    extra: dict[str, Any] = {}
     if spec.action == "register":
         ent = _enterprise_by_uscc(session, body.enterprise_uscc, "enterprise_uscc")  # type: ignore[attr-defined]
         changes["enterprise_id"] = ent.id
@@ -253,12 +252,6 @@ def prepare(session: Session, spec: ActionSpec, hazard: Any, actor: Principal, d
     if changes.get("listing_level") and changes["listing_level"] != hazard.listing_level:
         # Listed or elevated: the listing body is the committee office of that level's region.
         changes["listing_body"] = _listing_body(session, hazard.region_code, changes["listing_level"])
-        if spec.action == "escalate":
-            extra["listing_level"] = changes["listing_level"]
-    if spec.action == "escalate":
-        # The sweep's day: delivery sends one digest per recipient per sweep (services/outbox.py).
-        extra["step"] = body.step  # type: ignore[attr-defined]
-        extra["as_of"] = (body.as_of or ctx.today).isoformat()  # type: ignore[attr-defined]
     evidence_ids = list(getattr(body, "evidence", []) or [])
     attachments = _check_attachments(session, hazard, evidence_ids, "evidence")
     report_id = getattr(body, "assessment_report", None)
@@ -276,6 +269,7 @@ def prepare(session: Session, spec: ActionSpec, hazard: Any, actor: Principal, d
         from_state=hazard.state, to_state=target, payload=payload, occurred_at=now,
     )
     values = {**changes, "state": target.value, "version": seq, "audit_head": event["hash"], "updated_at": now}
+    extra = spec.notice(body, changes, ctx) if spec.notice else None
     return Decision(spec.action, seq, values, event, _outbox_rows(hazard, spec, seq, now, extra))
 
 

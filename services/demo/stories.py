@@ -38,15 +38,14 @@ from services.demo.catalogue import (
     org_uscc,
     region_names,
 )
+from services.escalation import DEADLINE_STEPS, NEXT_LISTING, LadderConfig
 from services.lifecycle import Role, State
 
 SUSPENDING_INDUSTRIES = {"煤矿", "非煤矿山", "危险化学品", "冶金工贸", "民爆物品", "建筑施工", "经营性自建房"}
 
-# The escalation ladder (DESIGN 2.5): working days from the deadline.
-LADDER = (("remind", -3), ("overdue", 0), ("urge", 5), ("summon", 10), ("publicize", 20), ("elevate", 30),
-          ("refer", 60))
+# The escalation ladder (DESIGN 2.5): working days from the deadline, as the sweep counts them.
+LADDER = tuple((s.name, LadderConfig().offset(s)) for s in DEADLINE_STEPS)
 SWEEP_MIN = 7 * 60
-NEXT_LISTING = {"county": "city", "city": "province", "province": "province"}
 WORKING = {State.REGISTERED, State.SUPERVISED, State.RECTIFYING}
 LEVEL_ORDER = {"county": 0, "city": 1, "province": 2}
 
