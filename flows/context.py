@@ -20,10 +20,21 @@ def session_factory() -> sessionmaker[Session]:
     return make_session_factory(make_engine(settings.database_url, pool_size=4, max_overflow=4))
 
 
-def hazard_tags(codes: list[str], limit: int = 50) -> list[str]:
+# A run's tags travel in each of its state-change events as related resources, and Prefect refuses
+# an event with more than 100 of those (PREFECT_EVENTS_MAXIMUM_RELATED_RESOURCES): the event is
+# dropped with an error. The flow run, flow, deployment, work queue, work pool and their tags take
+# a few, so a run works on at most this many hazards, and carries every one's tag.
+HAZARDS_PER_RUN = 80
+
+
+def hazard_tags(codes: list[str]) -> list[str]:
     """`hazard:<code>` for each hazard a run works on, so the Prefect UI filters a hazard's
-    lifecycle by tag. Runs are batched; a batch carries at most `limit` hazards' tags."""
-    return [f"hazard:{code}" for code in sorted(set(codes))[:limit]]
+    lifecycle by tag. Callers split their work so that a run has at most `HAZARDS_PER_RUN`
+    hazards; more is a bug, not something to cut silently."""
+    tags = [f"hazard:{code}" for code in sorted(set(codes))]
+    if len(tags) > HAZARDS_PER_RUN:
+        raise ValueError(f"a run works on at most {HAZARDS_PER_RUN} hazards, not {len(tags)}")
+    return tags
 
 
 def run_logger():

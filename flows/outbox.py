@@ -1,9 +1,10 @@
 """Stage work and delivery after each committed action (every minute, batched).
 
 1. Stage: the pending outbox rows are expanded into deliveries (whom to notify, on which channel,
-   reminders grouped into one digest per recipient and sweep) by `services.outbox.expand`. Each
-   batch is one task run named after its hazards and tagged `hazard:<code>`, so the Prefect UI
-   shows a hazard's lifecycle; never one flow run per event.
+   reminders grouped into one digest per recipient and sweep day) by `services.outbox.expand`. The
+   flow takes the oldest pending rows up to `STAGE_BATCH` rows and `HAZARDS_PER_RUN` hazards, and
+   stages exactly those rows in one task run named after its hazards and tagged `hazard:<code>` for
+   every one of them, so the Prefect UI shows a hazard's lifecycle; never one flow run per event.
 2. Deliver: due deliveries are claimed in batches and sent (`services.outbox.deliver`), with
    retries, backoff and dead letters handled there.
 
@@ -13,6 +14,7 @@ Both steps are idempotent (dedupe keys, claims), so a retried or overlapping run
 from __future__ import annotations
 
 import time
+from datetime import datetime
 from typing import Any
 
 from prefect import flow, tags, task
@@ -20,7 +22,7 @@ from sqlalchemy import select
 
 from db.engine import read_only, transaction
 from db.models import Hazard, OutboxMessage
-from flows.context import hazard_tags, run_logger, session_factory
+from flows.context import HAZARDS_PER_RUN, hazard_tags, run_logger, session_factory
 from services import outbox
 from services.clock import utcnow
 from services.settings import get_settings
@@ -30,14 +32,26 @@ DELIVER_BATCH = 200
 TIME_BUDGET_SECONDS = 45.0  # the flow runs every minute; leave the next run room
 
 
-def _pending_codes(limit: int) -> list[str]:
+def next_stage(now: datetime, rows: int = STAGE_BATCH, hazards: int | None = None) -> tuple[list[int], list[str]]:
+    """The oldest pending rows, at most `rows` of them about at most `hazards` hazards (default
+    `HAZARDS_PER_RUN`; rows about no hazard, such as alerts, come along), and those hazards' codes."""
+    hazards = hazards or HAZARDS_PER_RUN
     with read_only(session_factory()) as session:
-        rows = session.execute(
-            select(Hazard.code).join(OutboxMessage, OutboxMessage.hazard_id == Hazard.id)
-            .where(OutboxMessage.status == "pending", ~OutboxMessage.kind.startswith("document."))
-            .order_by(OutboxMessage.id).limit(limit)
-        ).scalars().all()
-    return list(dict.fromkeys(rows))
+        pending = session.execute(
+            select(OutboxMessage.id, Hazard.code).outerjoin(Hazard, Hazard.id == OutboxMessage.hazard_id)
+            .where(OutboxMessage.status == "pending", ~OutboxMessage.kind.startswith("document."),
+                   OutboxMessage.available_at <= now)
+            .order_by(OutboxMessage.id).limit(rows)
+        ).all()
+    ids: list[int] = []
+    codes: dict[str, None] = {}
+    for row_id, code in pending:
+        if code is not None and code not in codes:
+            if len(codes) == hazards:
+                break
+            codes[code] = None
+        ids.append(row_id)
+    return ids, list(codes)
 
 
 def _stage_name(parameters: dict[str, Any]) -> str:
@@ -49,11 +63,11 @@ def _stage_name(parameters: dict[str, Any]) -> str:
 
 
 @task(name="stage", task_run_name=lambda: _task_name())
-def stage(codes: list[str], limit: int = STAGE_BATCH) -> dict[str, int]:
-    """Expand the oldest pending rows. `codes` (the hazards those rows are about, looked up just
-    before) only name the run; the expansion claims its rows itself, so a concurrent run is safe."""
+def stage(ids: list[int], codes: list[str]) -> dict[str, int]:
+    """Expand these outbox rows (those still pending: a concurrent run may have taken some).
+    `codes`, their hazards, name the run; its tags carry them too."""
     with transaction(session_factory()) as session:
-        report = outbox.expand(session, now=utcnow(), limit=limit, settings=get_settings())
+        report = outbox.expand(session, now=utcnow(), limit=len(ids), settings=get_settings(), ids=ids)
     return {"messages": report.messages, "deliveries": report.deliveries}
 
 
@@ -89,13 +103,13 @@ def outbox_delivery(time_budget: float = TIME_BUDGET_SECONDS) -> dict[str, int]:
     started = time.monotonic()
     totals = {"messages": 0, "deliveries": 0, "claimed": 0, "sent": 0, "failed": 0, "dead": 0}
     while time.monotonic() - started < time_budget:
-        codes = _pending_codes(STAGE_BATCH)
-        with tags(*hazard_tags(codes, limit=STAGE_BATCH)):
-            staged = stage(codes)
+        ids, codes = next_stage(utcnow())
+        if not ids:
+            break
+        with tags(*hazard_tags(codes)):
+            staged = stage(ids, codes)
         for k, v in staged.items():
             totals[k] += v
-        if staged["messages"] == 0:
-            break
     while time.monotonic() - started < time_budget:
         sent = deliver()
         for k, v in sent.items():

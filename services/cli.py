@@ -214,7 +214,7 @@ def cmd_outbox_deliver(args: argparse.Namespace) -> int:
     expanded, report = outbox.run_once(_factory(), now=utcnow(), settings=get_settings(),
                                        batch_size=args.batch_size)
     print(f"展开 {expanded.messages} 条待发通知，生成 {expanded.deliveries} 条投递"
-          f"（其中督办汇总 {expanded.digests} 条）")
+          f"（其中督办汇总 {expanded.digests} 条），并入已排队的督办汇总 {expanded.digests_grown} 条")
     print(f"投递：领取 {report.claimed}，成功 {report.sent}，失败待重试 {report.failed}，"
           f"转入失败队列 {report.dead}，重新排队 {report.requeued}")
     return 0

@@ -3,11 +3,13 @@ sent, retried with backoff, or dead-lettered for a person to retry.
 
 Expand (`expand`, one transaction): claim pending rows (all but `document.*`, the document
 engine's), resolve their recipients (`services.notify`), insert the deliveries (ON CONFLICT
-(dedupe_key) DO NOTHING) and mark the rows done. Escalations become
-one digest per recipient, channel and sweep day (`as_of`), so a sweep that fires ten steps on an
-enterprise's hazards sends it one message. All pending escalations of a day are expanded in the
-same call, and on PostgreSQL expansions take turns (an advisory lock), so a day is never split
-between two calls; a step a later sweep of the same day fires comes in a second digest.
+(dedupe_key) DO NOTHING) and mark the rows done. Escalations become one digest per recipient,
+channel and sweep day (`as_of`), so a sweep that fires ten steps on an enterprise's hazards sends it
+one message: an expansion adds its escalations to the day's digest while that is still queued and
+untouched, and starts a second digest only once the first is being sent or has gone (a step fired
+after the digest went out). So the rows of one day can be expanded in as many calls as the caller
+likes (the flow stages a few dozen hazards per task run). On PostgreSQL expansions take turns (an
+advisory lock), so two never add to the same digest at once.
 
 Deliver (`deliver`): claim due deliveries (`sending`, a lease, one commit), then send each and
 record its outcome right away, in a short transaction of its own. At most once, for e-mail and
@@ -69,6 +71,7 @@ class ExpandReport:
     messages: int = 0  # outbox rows marked done
     deliveries: int = 0  # deliveries queued
     digests: int = 0  # of which escalation digests
+    digests_grown: int = 0  # queued digests of the day that took more escalations
 
 
 @dataclass(frozen=True)
@@ -101,22 +104,16 @@ def _chunks(items: list[Any], size: int = 1000) -> Iterable[list[Any]]:
         yield items[i:i + size]
 
 
-def _claim_outbox(session: Session, now: datetime, limit: int) -> list[Any]:
-    """Up to `limit` rows, plus every other pending escalation of the days those rows belong to."""
+def _claim_outbox(session: Session, now: datetime, limit: int, ids: list[int] | None) -> list[Any]:
+    """Up to `limit` pending rows, oldest first; only those of `ids` when given."""
     conn = session.connection()
     if conn.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": EXPAND_LOCK})
     due = select(O.c.id, O.c.hazard_id, O.c.kind, O.c.payload, O.c.dedupe_key, O.c.created_at).where(
         O.c.status == "pending", ~O.c.kind.startswith(DOCUMENTS, autoescape=True), O.c.available_at <= now)
-    rows = conn.execute(due.order_by(O.c.id).limit(limit).with_for_update(skip_locked=True)).all()
-    days = sorted({_as_of(r, json.loads(r.payload)) for r in rows if r.kind == ESCALATION})
-    if days:
-        # The payload is canonical JSON (sorted keys, no spaces), so the day is a plain substring.
-        same_day = or_(*[O.c.payload.contains(f'"as_of":"{d}"', autoescape=True) for d in days])
-        seen = {r.id for r in rows}
-        rows += [r for r in conn.execute(due.where(O.c.kind == ESCALATION, same_day).order_by(O.c.id)
-                                         .with_for_update(skip_locked=True)) if r.id not in seen]
-    return rows
+    if ids is not None:
+        due = due.where(O.c.id.in_(ids))
+    return conn.execute(due.order_by(O.c.id).limit(limit).with_for_update(skip_locked=True)).all()
 
 
 @dataclass
@@ -135,26 +132,44 @@ def _row(key: str, target: Target, message: messages.Message, now: datetime, *, 
             "claimed_until": None, "started_at": None, "last_error": None, "sent_at": None, "created_at": now}
 
 
-def _digest_rows(session: Session, drafts: dict[str, _DigestDraft], now: datetime) -> list[dict[str, Any]]:
-    """The day's digest per recipient; where one already went out (a later sweep of the same day),
-    a second one keyed by its first outbox row."""
-    taken = {key for part in _chunks(list(drafts))
-             for key in session.execute(select(D.c.dedupe_key).where(D.c.dedupe_key.in_(part))).scalars()}
-    out = []
-    for key, d in drafts.items():
-        if key in taken:
-            key = f"{key}:{min(d.outbox_ids)}"
+def _digests(session: Session, drafts: dict[str, _DigestDraft], now: datetime) -> tuple[list[dict[str, Any]], int]:
+    """The day's digest per recipient: added to the one still queued and untouched (not claimed,
+    never tried), else a new one, keyed by its first outbox row when the day's key is taken.
+    Returns the new deliveries and how many queued digests grew."""
+    conn = session.connection()
+    new, grown = [], 0
+    for base, d in drafts.items():
+        known = [k for k in conn.execute(
+            select(D.c.id, D.c.dedupe_key, D.c.status, D.c.attempts, D.c.body)
+            .where(or_(D.c.dedupe_key == base, D.c.dedupe_key.startswith(f"{base}:", autoescape=True)))
+            .order_by(D.c.id.desc()))
+            if k.dedupe_key == base or k.dedupe_key[len(base) + 1:].isdigit()]
+        queued = next((k for k in known if k.status == "pending" and k.attempts == 0), None)
+        if queued is not None:
+            digest = messages.Digest.from_body(queued.body)
+            digest.merge(d.digest)
+            message = digest.message()
+            # the status check again: a worker may have claimed it since it was read
+            grew = conn.execute(update(D).where(D.c.id == queued.id, D.c.status == "pending", D.c.attempts == 0)
+                                .values(subject=message.subject, body=message.body(), outbox_id=None,
+                                        hazard_id=message.items[0]["hazard_id"] if len(message.items) == 1 else None))
+            if grew.rowcount == 1:
+                grown += 1
+                continue
+        key = f"{base}:{min(d.outbox_ids)}" if known else base
         one = len(set(d.outbox_ids)) == 1
-        out.append(_row(key, d.target, d.digest.message(), now, outbox_id=d.outbox_ids[0] if one else None,
+        new.append(_row(key, d.target, d.digest.message(), now, outbox_id=d.outbox_ids[0] if one else None,
                         hazard_id=next(iter(d.hazard_ids)) if len(d.hazard_ids) == 1 else None))
-    return out
+    return new, grown
 
 
-def expand(session: Session, *, now: datetime, limit: int = 500, settings: Settings | None = None) -> ExpandReport:
-    """Turn pending outbox rows into deliveries, in the caller's transaction. A row nobody is to
-    hear of (and no webhook subscribes to) is marked done all the same."""
+def expand(session: Session, *, now: datetime, limit: int = 500, settings: Settings | None = None,
+           ids: list[int] | None = None) -> ExpandReport:
+    """Turn pending outbox rows (the oldest `limit`, or those of `ids` still pending) into
+    deliveries, in the caller's transaction. A row nobody is to hear of (and no webhook subscribes
+    to) is marked done all the same."""
     settings = settings or get_settings()
-    rows = _claim_outbox(session, now, limit)
+    rows = _claim_outbox(session, now, limit, ids)
     report = ExpandReport()
     if not rows:
         return report
@@ -191,14 +206,14 @@ def expand(session: Session, *, now: datetime, limit: int = 500, settings: Setti
         for t in targets:
             key = f"{row.dedupe_key}:{t.channel}:{t.recipient}"
             planned.setdefault(key, _row(key, t, message, now, outbox_id=row.id, hazard_id=hazard.id))
-    digests = _digest_rows(session, drafts, now)
+    digests, grown = _digests(session, drafts, now)
     conn = session.connection()
     values = [*planned.values(), *digests]
     if values:
         conn.execute(_INSERT[conn.dialect.name], values)
     for part in _chunks([r.id for r in rows]):
         conn.execute(update(O).where(O.c.id.in_(part)).values(status="done", last_error=None))
-    report = ExpandReport(messages=len(rows), deliveries=len(values), digests=len(digests))
+    report = ExpandReport(messages=len(rows), deliveries=len(values), digests=len(digests), digests_grown=grown)
     log.info("outbox_expanded", **asdict(report))
     return report
 

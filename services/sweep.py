@@ -109,6 +109,15 @@ class SweepReport:
         if keep:
             self.fired.append(Fired(hazard_id, code, [s.name for s in steps]))
 
+    def merge(self, part: SweepReport) -> None:
+        """Add what one part of the sweep fired (the flow fires a batch's parts as task runs)."""
+        self.hazards += part.hazards
+        self.events += part.events
+        self.retried += part.retried
+        for name, n in part.by_step.items():
+            self.by_step[name] = self.by_step.get(name, 0) + n
+        self.fired += part.fired
+
 
 def _select_batch(session: Session, cut: Cutoffs, after_id: int, limit: int) -> list[Any]:
     q = select(H).where(due_condition(cut), H.c.id > after_id).order_by(H.c.id).limit(limit)
@@ -268,7 +277,7 @@ def _fire_one(factory: sessionmaker[Session], hazard_id: int, cut: Cutoffs, now:
             report.count(row.id, row.code, done, keep)
 
 
-def _batches(factory: sessionmaker[Session], cut: Cutoffs, batch_size: int) -> Iterator[list[Any]]:
+def due_batches(factory: sessionmaker[Session], cut: Cutoffs, batch_size: int) -> Iterator[list[Any]]:
     """The due rows in id order, a batch at a time, each read in its own short transaction (the
     previous batch is committed by then, so a batch never sees its own writes half done)."""
     after = 0
@@ -281,6 +290,22 @@ def _batches(factory: sessionmaker[Session], cut: Cutoffs, batch_size: int) -> I
         after = rows[-1].id
 
 
+def fire(factory: sessionmaker[Session], rows: list[Any], cut: Cutoffs, *, now: datetime, as_of: date,
+         keep_details: bool = False) -> SweepReport:
+    """Fire the steps due on these rows (from `due_batches`) in one transaction; a batch that lost a
+    race is redone hazard by hazard. Returns what was fired (`selected` and `batches` are the
+    caller's to count)."""
+    report = SweepReport(as_of=as_of, dry_run=False)
+    try:
+        with transaction(factory) as session:
+            _fire_batch(session, rows, cut, now, as_of, report, keep_details)
+    except StaleBatch:
+        report = SweepReport(as_of=as_of, dry_run=False, retried=len(rows))
+        for row in rows:
+            _fire_one(factory, row.id, cut, now, as_of, report, keep_details)
+    return report
+
+
 def sweep(factory: sessionmaker[Session], *, now: datetime, calendar: WorkCalendar, config: LadderConfig,
           as_of: date | None = None, dry_run: bool = False, batch_size: int = 1000,
           keep_details: bool = False) -> SweepReport:
@@ -288,7 +313,7 @@ def sweep(factory: sessionmaker[Session], *, now: datetime, calendar: WorkCalend
     as_of = as_of or local_date(now)
     cut = cutoffs(as_of, calendar, config)
     report = SweepReport(as_of=as_of, dry_run=dry_run)
-    for rows in _batches(factory, cut, batch_size):
+    for rows in due_batches(factory, cut, batch_size):
         report.selected += len(rows)
         report.batches += 1
         if dry_run:
@@ -297,14 +322,12 @@ def sweep(factory: sessionmaker[Session], *, now: datetime, calendar: WorkCalend
                 if steps:
                     report.count(row.id, row.code, steps, True)
             continue
-        try:
-            with transaction(factory) as session:
-                _fire_batch(session, rows, cut, now, as_of, report, keep_details)
-        except StaleBatch:
-            report.retried += len(rows)
-            for row in rows:
-                _fire_one(factory, row.id, cut, now, as_of, report, keep_details)
-    log.info("escalation_sweep", as_of=as_of.isoformat(), dry_run=dry_run, selected=report.selected,
+        report.merge(fire(factory, rows, cut, now=now, as_of=as_of, keep_details=keep_details))
+    log_report(report)
+    return report
+
+
+def log_report(report: SweepReport) -> None:
+    log.info("escalation_sweep", as_of=report.as_of.isoformat(), dry_run=report.dry_run, selected=report.selected,
              hazards=report.hazards, events=report.events, batches=report.batches, retried=report.retried,
              by_step=report.by_step)
-    return report

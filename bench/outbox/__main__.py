@@ -125,7 +125,7 @@ def _stop(proc: subprocess.Popen | None) -> None:
 def _inprocess() -> dict[str, int]:
     """(f0): what `flows.outbox.outbox_delivery` does, with its batch sizes, without Prefect."""
     from flows.context import session_factory
-    from flows.outbox import DELIVER_BATCH, STAGE_BATCH
+    from flows.outbox import DELIVER_BATCH, next_stage
     from db.engine import transaction
     from services import outbox
     from services.clock import utcnow
@@ -134,12 +134,13 @@ def _inprocess() -> dict[str, int]:
     settings, factory = get_settings(), session_factory()
     totals = {"messages": 0, "deliveries": 0, "claimed": 0, "sent": 0, "failed": 0, "dead": 0}
     while True:
+        ids, _ = next_stage(utcnow())
+        if not ids:
+            break
         with transaction(factory) as s:
-            r = outbox.expand(s, now=utcnow(), limit=STAGE_BATCH, settings=settings)
+            r = outbox.expand(s, now=utcnow(), limit=len(ids), settings=settings, ids=ids)
         totals["messages"] += r.messages
         totals["deliveries"] += r.deliveries
-        if r.messages == 0:
-            break
     while True:
         channels = outbox.default_channels(settings)
         try:

@@ -92,6 +92,17 @@ class Digest:
         if event not in item["events"]:
             item["events"].append(event)
 
+    @classmethod
+    def from_body(cls, body: str) -> Digest:
+        """The digest a queued delivery holds (its body, as `Message.body` wrote it)."""
+        data = json.loads(body)
+        return cls(data["as_of"], {item["hazard_id"]: item for item in data["items"]})
+
+    def merge(self, other: Digest) -> None:
+        for hazard_id, theirs in other.items.items():
+            mine = self.items.setdefault(hazard_id, {**theirs, "events": []})
+            mine["events"] += [e for e in theirs["events"] if e not in mine["events"]]
+
     def message(self) -> Message:
         items = sorted(self.items.values(), key=lambda i: i["hazard_code"])
         for item in items:

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select, update
 
 from db.engine import read_only, transaction
-from db.models import Hazard, OutboxMessage, User
+from db.models import Delivery, Hazard, OutboxMessage, User
 from services import outbox
 from services.calendar import WorkCalendar
 from services.escalation import LadderConfig
@@ -157,9 +157,11 @@ def test_a_sweep_gives_each_recipient_one_digest_per_channel(factory, world, clo
     expand(factory, clock, settings)  # the notifications of register and file_plan
     as_of = CAL.add_working_days(deadline, 5)
     assert _sweep(factory, clock, as_of).events == 12  # remind, overdue, urge on each of four
-    # a small limit still takes the whole day's escalations together
-    report = expand(factory, clock, settings, limit=2)
-    assert report.messages == 12
+    # expanded two rows at a time (as the flow stages a few hazards per task run), the day's
+    # escalations still make one digest per recipient and channel: each call adds to the queued one
+    calls = [expand(factory, clock, settings, limit=2) for _ in range(7)]
+    assert [c.messages for c in calls] == [2, 2, 2, 2, 2, 2, 0]
+    assert sum(c.digests_grown for c in calls) > 0
     ent = user_id(factory, "ent_coal")
     mine = [d for d in deliveries(factory) if d.user_id == ent and d.outbox_id is None]
     assert sorted((d.channel, d.dedupe_key) for d in mine) == [
@@ -183,15 +185,32 @@ def test_a_sweep_gives_each_recipient_one_digest_per_channel(factory, world, clo
     assert webhook.dedupe_key == f"digest:escalation:{as_of}:webhook:bureau" and len(body(webhook)["items"]) == 4
     assert chem in {i["hazard_id"] for i in body(webhook)["items"]}
 
-    # a later sweep of the same day (a second failed acceptance makes summon due) sends a second digest
+    # a later sweep of the same day (a second failed acceptance makes summon due) while the digests
+    # are still queued: the step joins them
     with transaction(factory) as s:
         s.execute(update(Hazard).where(Hazard.id == ids[0]).values(failed_acceptances=2))
     assert _sweep(factory, clock, as_of).events == 1
-    expand(factory, clock, settings)
-    more = [d for d in deliveries(factory, user_id=ent, channel="inbox") if d.outbox_id is not None
-            and d.dedupe_key.startswith("digest:")]
-    assert len(more) == 1 and more[0].dedupe_key.startswith(f"digest:escalation:{as_of}:inbox:{ent}:")
-    assert f"隐患 {codes[ids[0]]}：约谈" in body(more[0])["text"]
+    assert expand(factory, clock, settings).deliveries == 0
+    [queued] = [d for d in deliveries(factory, user_id=ent, channel="inbox") if d.dedupe_key.startswith("digest:")]
+    assert f"隐患 {codes[ids[0]]}：整改期限临近提醒；逾期预警；发督办函；约谈" in body(queued)["text"]
+    assert queued.subject == f"督办提醒（{as_of}）：3 条隐患触发督办升级"
+
+    # once a digest is being sent, has gone, or has failed a try, a later step starts a second one
+    with transaction(factory) as s:
+        s.execute(update(Delivery).where(Delivery.channel == "inbox").values(status="sending"))
+        s.execute(update(Delivery).where(Delivery.channel == "email").values(attempts=1))
+        s.execute(update(Delivery).where(Delivery.channel == "webhook").values(status="sent"))
+        s.execute(update(Hazard).where(Hazard.id == ids[1]).values(failed_acceptances=2))
+    assert _sweep(factory, clock, as_of).events == 1
+    report = expand(factory, clock, settings)
+    assert (report.digests, report.digests_grown) == (report.deliveries, 0)
+    for channel in ("inbox", "email"):
+        more = [d for d in deliveries(factory, user_id=ent, channel=channel) if d.outbox_id is not None
+                and d.dedupe_key.startswith("digest:")]
+        assert len(more) == 1 and more[0].dedupe_key.startswith(f"digest:escalation:{as_of}:{channel}:")
+        assert body(more[0])["text"].count("隐患 ") == 1
+        assert f"隐患 {codes[ids[1]]}：约谈" in body(more[0])["text"]
+    assert len(deliveries(factory, channel="webhook")) == 2
 
 
 @pytest.mark.parametrize("limit", [1, 500])

@@ -1,8 +1,8 @@
 """`hazard serve` end to end, the way an operator runs it: one command starts the API, a local
 Prefect server (SQLite, under the data folder) and the served flows.
 
-- The deployments are registered, and a run of the outbox flow stages a hazard's work under a
-  task run tagged `hazard:<code>`.
+- The deployments are registered; a run of the outbox flow stages a hazard's work, and a run of
+  the sweep escalates it, each under a task run tagged `hazard:<code>`.
 - With the Prefect server killed, the API keeps accepting actions. The supervisor brings Prefect
   back, and the outbox then drains: nothing is lost.
 - Ctrl-C stops everything, and no process is left behind.
@@ -145,12 +145,13 @@ class Served:
         except OSError:  # refused while it is down
             return False
 
-    def run_deployment(self, name: str) -> dict:
+    def run_deployment(self, name: str, parameters: dict | None = None) -> dict:
         _, found = http("POST", f"{self.prefect}/deployments/filter", {"deployments": {"name": {"any_": [name]}}})
         (deployment,) = found
 
         def create():  # the server answers 503 while its SQLite database is busy: try again
-            status, body = http("POST", f"{self.prefect}/deployments/{deployment['id']}/create_flow_run", {})
+            status, body = http("POST", f"{self.prefect}/deployments/{deployment['id']}/create_flow_run",
+                                {"parameters": parameters or {}})
             return body if status == 201 else None
 
         run = wait_for(f"a {name} run to be created", create, proc=self.proc)
@@ -218,6 +219,12 @@ def test_one_command_runs_api_prefect_and_flows_and_survives_prefect_going_down(
     assert tagged and tagged[0]["name"].startswith(f"stage {code}")
     assert served.pending_notifications() == 0
 
+    # the sweep, run as of a day when the hazard is long overdue, escalates it under its tag
+    run = served.run_deployment("escalation-sweep", {"as_of": (today + timedelta(days=90)).isoformat()})
+    tagged = [t for t in served.task_runs(run["id"]) if f"hazard:{code}" in t["tags"]]
+    assert [t["name"] for t in tagged] == [f"escalate {code}"]
+    assert served.pending_notifications() > 0
+
     # Prefect goes down: the API keeps accepting actions, their work waits in the outbox
     (prefect_pid,) = [p for p in descendants(served.proc.pid) if "prefect server start" in cmdline(p)]
     os.killpg(prefect_pid, signal.SIGKILL)
@@ -234,6 +241,8 @@ def test_one_command_runs_api_prefect_and_flows_and_survives_prefect_going_down(
     run = served.run_deployment("outbox")
     assert any(f"hazard:{second['code']}" in t["tags"] for t in served.task_runs(run["id"]))
     assert served.pending_notifications() == 0
+    served.log.flush()  # no run's events were refused for having too many tags
+    assert "maximum number of related resources" not in (served.tmp / "serve.log").read_text(errors="replace")
     status, inbox = http("GET", f"{served.api}/api/v1/me/inbox", token=tokens["ent"])
     assert status == 200
     texts = json.dumps(inbox["messages"], ensure_ascii=False)
