@@ -6,13 +6,17 @@
    stages exactly those rows in one task run named after its hazards and tagged `hazard:<code>` for
    every one of them, so the Prefect UI shows a hazard's lifecycle; never one flow run per event.
 2. Deliver: due deliveries are claimed in batches and sent (`services.outbox.deliver`), with
-   retries, backoff and dead letters handled there.
+   retries, backoff and dead letters handled there. Delivery runs while staging goes on (a
+   tagged task run costs Prefect more than an untagged one, and this hides it), except the
+   escalation digests, which wait for staging to end.
 
 Both steps are idempotent (dedupe keys, claims), so a retried or overlapping run does no harm.
 """
 
 from __future__ import annotations
 
+import contextvars
+import threading
 import time
 from datetime import datetime
 from typing import Any
@@ -23,6 +27,7 @@ from sqlalchemy import select
 from db.engine import read_only, transaction
 from db.models import Hazard, OutboxMessage
 from flows.context import HAZARDS_PER_RUN, hazard_tags, run_logger, session_factory
+from flows.documents import issue_all
 from services import outbox
 from services.clock import utcnow
 from services.settings import get_settings
@@ -78,12 +83,12 @@ def _task_name() -> str:
 
 
 @task(name="deliver", task_run_name="deliver")
-def deliver(batch_size: int = DELIVER_BATCH) -> dict[str, int]:
+def deliver(batch_size: int = DELIVER_BATCH, digests: bool = True) -> dict[str, int]:
     settings = get_settings()
     channels = outbox.default_channels(settings)
     try:
         report = outbox.deliver(session_factory(), channels, now=utcnow(), settings=settings,
-                                batch_size=batch_size)
+                                batch_size=batch_size, digests=digests)
     finally:
         for channel in channels:
             close = getattr(channel, "close", None)
@@ -100,21 +105,49 @@ def _run_name() -> str:
 
 @flow(name="outbox", flow_run_name=_run_name, log_prints=False)
 def outbox_delivery(time_budget: float = TIME_BUDGET_SECONDS) -> dict[str, int]:
+    """Stage and deliver side by side: a thread stages while this one delivers what is staged, so
+    the Prefect work of the tagged stage runs overlaps the sending. Escalation digests wait until
+    staging is over, so a day's escalations staged in this run go out in one digest."""
     started = time.monotonic()
     totals = {"messages": 0, "deliveries": 0, "claimed": 0, "sent": 0, "failed": 0, "dead": 0}
-    while time.monotonic() - started < time_budget:
-        ids, codes = next_stage(utcnow())
-        if not ids:
-            break
-        with tags(*hazard_tags(codes)):
-            staged = stage(ids, codes)
-        for k, v in staged.items():
-            totals[k] += v
-    while time.monotonic() - started < time_budget:
-        sent = deliver()
-        for k, v in sent.items():
-            totals[k] += v
-        if sent["claimed"] == 0:
-            break
+    totals["documents"] = issue_all(started, time_budget)["issued"]  # flows/documents.py
+    staged_all = threading.Event()
+    failures: list[BaseException] = []
+
+    def in_time() -> bool:
+        return time.monotonic() - started < time_budget
+
+    def stage_all() -> None:
+        try:
+            while in_time():
+                ids, codes = next_stage(utcnow())
+                if not ids:
+                    break
+                with tags(*hazard_tags(codes)):
+                    staged = stage(ids, codes)
+                for k, v in staged.items():
+                    totals[k] += v
+        except BaseException as exc:  # noqa: BLE001 - handed to the flow's thread, raised there
+            failures.append(exc)
+        finally:
+            staged_all.set()
+
+    # the copied context carries the flow run, so the stage task runs belong to it
+    stager = threading.Thread(target=contextvars.copy_context().run, args=(stage_all,), name="outbox-stage")
+    stager.start()
+    try:
+        while in_time():
+            done = staged_all.is_set()
+            sent = deliver(digests=done)
+            for k, v in sent.items():
+                totals[k] += v
+            if sent["claimed"] == 0:
+                if done:
+                    break
+                staged_all.wait(1.0)
+    finally:
+        stager.join()
+    if failures:
+        raise failures[0]
     run_logger().info("outbox: %s", totals)
     return totals

@@ -56,6 +56,7 @@ log = structlog.get_logger("hazard.outbox")
 
 O = OutboxMessage.__table__
 D = Delivery.__table__
+DIGESTS = "digest:"  # the dedupe keys of escalation digests
 EXPAND_LOCK = int.from_bytes(b"outbox", "big")  # pg_advisory_xact_lock key: one expansion at a time
 UNCERTAIN = ("投递结果不确定（处理进程中断）：可能已经送达，为避免重复，系统不再自动重发；"
              "请与接收方核实，需要时用 hazard outbox retry 重新投递")
@@ -196,7 +197,7 @@ def expand(session: Session, *, now: datetime, limit: int = 500, settings: Setti
         if row.kind == ESCALATION:
             day = _as_of(row, payload)
             for t in targets:
-                d = drafts.setdefault(f"digest:escalation:{day}:{t.channel}:{t.recipient}",
+                d = drafts.setdefault(f"{DIGESTS}escalation:{day}:{t.channel}:{t.recipient}",
                                       _DigestDraft(t, messages.Digest(day)))
                 d.digest.add(hazard, payload)
                 d.outbox_ids.append(row.id)
@@ -248,10 +249,13 @@ def _recover(session: Session, now: datetime, report: DeliveryReport) -> None:
     report.requeued += again.rowcount or 0
 
 
-def _claim(session: Session, now: datetime, channels: list[str], limit: int, until: datetime) -> list[DeliveryJob]:
+def _claim(session: Session, now: datetime, channels: list[str], limit: int, until: datetime,
+           digests: bool = True) -> list[DeliveryJob]:
     conn = session.connection()
-    rows = conn.execute(select(D).where(D.c.status == "pending", D.c.available_at <= now, D.c.channel.in_(channels))
-                        .order_by(D.c.available_at, D.c.id).limit(limit).with_for_update(skip_locked=True)).all()
+    due = select(D).where(D.c.status == "pending", D.c.available_at <= now, D.c.channel.in_(channels))
+    if not digests:
+        due = due.where(~D.c.dedupe_key.startswith(DIGESTS, autoescape=True))
+    rows = conn.execute(due.order_by(D.c.available_at, D.c.id).limit(limit).with_for_update(skip_locked=True)).all()
     if not rows:
         return []
     conn.execute(update(D).where(D.c.id.in_([r.id for r in rows])).values(
@@ -363,15 +367,17 @@ def _deliver_in_db(factory: sessionmaker[Session], by_name: dict[str, Any], jobs
 
 def deliver(factory: sessionmaker[Session], channels: Iterable[Channel | TransactionalChannel], *,
             now: datetime, settings: Settings, batch_size: int = 100,
-            lease: timedelta | None = None) -> DeliveryReport:
+            lease: timedelta | None = None, digests: bool = True) -> DeliveryReport:
     """One batch: claim up to `batch_size` due deliveries of these channels and send them. The
-    lease must outlast the batch; by default it allows every send its full timeout."""
+    lease must outlast the batch; by default it allows every send its full timeout. With
+    `digests=False` escalation digests wait: the caller is still adding a day's escalations to
+    them, and a digest sent now would split the day in two."""
     by_name = {c.name: c for c in channels}
     lease = lease or timedelta(seconds=60 + 30 * batch_size)
     report = DeliveryReport()
     with transaction(factory) as session:
         _recover(session, now, report)
-        jobs = _claim(session, now, sorted(by_name), batch_size, now + lease)
+        jobs = _claim(session, now, sorted(by_name), batch_size, now + lease, digests)
     report.claimed = len(jobs)
     in_db = [j for j in jobs if isinstance(by_name[j.channel], TransactionalChannel)]
     if in_db:

@@ -18,15 +18,21 @@ import sys
 import tempfile
 import time
 import urllib.request
+import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
+import psycopg
+from sqlalchemy.engine import make_url
+
 from bench.outbox import world
 from bench.sweep.report import environment
 from bench.transitions import machine
-from bench.transitions.world import fresh_database, reset
+from bench.transitions.world import fresh_database, libpq_url, reset
 
 DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
 ROOT = Path(__file__).resolve().parents[2]
@@ -76,11 +82,33 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--quiet-below", type=float, default=0.3,
                    help="before each timed pass, wait until the machine is busy less than this share")
     p.add_argument("--quiet-wait", type=float, default=30.0, help="... but no longer than this many seconds")
+    p.add_argument("--prefect-db", choices=("sqlite", "postgresql"), default="postgresql",
+                   help="the Prefect server's database: a fresh PostgreSQL database on --server-url (as in "
+                        "production) or its embedded SQLite file")
     p.add_argument("--json", type=Path, help="also write the results here")
     args = p.parse_args(argv)
     if args.events < 1 or args.per_event < 0 or args.enterprise_users < 1:
         p.error("need --events >= 1, --per-event >= 0, --enterprise-users >= 1")
     return args
+
+
+@contextmanager
+def _prefect_database(server_url: str, kind: str) -> Iterator[dict[str, str]]:
+    """The Prefect server's database settings: an empty PostgreSQL database, dropped after, or
+    nothing (its SQLite file under PREFECT_HOME)."""
+    if kind == "sqlite":
+        yield {}
+        return
+    name = f"prefect_bench_{uuid.uuid4().hex[:10]}"
+    admin = libpq_url(server_url)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield {"PREFECT_SERVER_DATABASE_CONNECTION_URL": make_url(server_url).set(
+            drivername="postgresql+asyncpg", database=name).render_as_string(hide_password=False)}
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _free_port() -> int:
@@ -225,9 +253,10 @@ def main(argv: list[str] | None = None) -> int:
           f"{args.enterprise_users} enterprise users + 1 webhook per event", flush=True)
     results: list[Result] = []
     prefect = receiver = None
-    with tempfile.TemporaryDirectory(prefix="bench-outbox-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="bench-outbox-") as tmp, ExitStack() as stack:
         folder = Path(tmp)
         try:
+            prefect_db = stack.enter_context(_prefect_database(args.server_url, args.prefect_db))
             hook_port, prefect_port = _free_port(), _free_port()
             hook_base = f"http://127.0.0.1:{hook_port}"
             receiver = _start([sys.executable, "-m", "bench.outbox.receiver", str(hook_port), HOOK_SECRET],
@@ -235,12 +264,13 @@ def main(argv: list[str] | None = None) -> int:
             penv = {"PREFECT_HOME": str(folder / "prefect"),
                     "PREFECT_API_URL": f"http://127.0.0.1:{prefect_port}/api",
                     "PREFECT_SERVER_API_HOST": "127.0.0.1", "PREFECT_SERVER_API_PORT": str(prefect_port),
-                    "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+                    "PREFECT_SERVER_ANALYTICS_ENABLED": "false", **prefect_db}
             t = time.perf_counter()
             prefect = _start([sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
                               "--port", str(prefect_port)], {**os.environ, **penv},
                              f"http://127.0.0.1:{prefect_port}/api/health", 180, folder / "prefect.log")
-            print(f"  Prefect server (SQLite, {folder / 'prefect'}) up in {time.perf_counter() - t:.0f} s; "
+            where = "PostgreSQL" if prefect_db else f"SQLite, {folder / 'prefect'}"
+            print(f"  Prefect server ({where}) up in {time.perf_counter() - t:.0f} s; "
                   f"webhook receiver on {hook_base}", flush=True)
             with fresh_database(args.server_url) as url:
                 os.environ.update(penv)  # before prefect is imported in this process
@@ -288,7 +318,7 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             _stop(prefect)
             _stop(receiver)
-    env.append(f"prefect {metadata.version('prefect')}: local server on SQLite, started by the benchmark; "
+    env.append(f"prefect {metadata.version('prefect')}: local server on {args.prefect_db}, started by the benchmark; "
                "flow runs in the benchmark process")
     print()
     print("\n".join(render(results, args)))

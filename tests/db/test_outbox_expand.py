@@ -4,7 +4,7 @@ of what, on which channel, the escalation digest, and that a second run adds not
 from __future__ import annotations
 
 from collections import Counter
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import select, update
@@ -238,3 +238,18 @@ def test_users_add_takes_an_email(factory, world, run_cli):
     status, _, err = run_cli("users", "add", "--username", "zhao", "--role", "inspector", "--region", "141102",
                              "--email", "not an address")
     assert status == 2 and "电子邮箱格式不正确" in err
+
+
+def test_digests_wait_while_the_flow_is_still_staging(factory, world, clock, db_url):
+    ids = [drive(factory, world, clock(), "rectifying") for _ in range(2)]
+    settings = notify_settings(db_url)
+    with read_only(factory) as s:
+        deadline = max(s.get(Hazard, hid).deadline for hid in ids)
+    _sweep(factory, clock, CAL.add_working_days(deadline, 5))
+    expand(factory, clock, settings)  # the actions' notices and the day's digests, all queued
+    with transaction(factory) as s:
+        jobs = outbox._claim(s, clock(), ["inbox", "email", "webhook"], 500, clock() + timedelta(minutes=5),
+                             digests=False)
+    assert jobs and not any(j.dedupe_key.startswith("digest:") for j in jobs)
+    waiting = [d for d in deliveries(factory) if d.dedupe_key.startswith("digest:")]
+    assert waiting and all(d.status == "pending" for d in waiting)
