@@ -13,3 +13,4 @@ if ! command -v uv >/dev/null 2>&1; then
     export PATH="$HOME/.local/bin:$PATH"
 fi
 uv sync --frozen --quiet
+sh scripts/system-packages.sh
