@@ -16,9 +16,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any, Literal, Protocol
+from typing import Annotated, Any, Literal, Protocol
 
-from pydantic import BaseModel
+from pydantic import BaseModel, StringConstraints
 
 from services import bodies, regions
 from services.calendar import add_working_days
@@ -145,6 +145,11 @@ class ActionSpec:
     apply: Callable[[Facts, Any, Actor, Context], dict[str, Any]] | None = None
     lifecycle: bool = True  # False: not offered to people (the system's escalation)
     doc: str = ""
+    # Outbox kinds that depend on the body (the ladder's 督办函 and 约谈通知书), added to `effects`.
+    documents: Callable[[Any], tuple[str, ...]] | None = None
+
+    def effects_for(self, body: Any) -> tuple[str, ...]:
+        return self.effects + (self.documents(body) if self.documents is not None else ())
 
     def target(self, facts: Facts, body: Any) -> State:
         if self.choose_target is not None:
@@ -411,6 +416,21 @@ def _escalation_notice(b: bodies.EscalateBody, changes: dict[str, Any], c: Conte
     return notice
 
 
+# The ladder steps that issue an official document (DESIGN 2.6); the other steps only notify.
+LADDER_DOCUMENTS = {"urge": ("document.urge_letter",), "summon": ("document.summon_notice",)}
+
+
+class IssueDocumentBody(bodies.Body):
+    """What the audit trail keeps of an issued document (services.documents): enough to find it
+    and to prove its stored HTML unchanged."""
+
+    kind: bodies.Short
+    number: bodies.Short
+    title: bodies.Short
+    sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+    document_id: int
+
+
 OFFICIALS = frozenset({Role.INSPECTOR, Role.SUPERVISOR})
 IN_SCOPE_PEOPLE = frozenset({Role.ENTERPRISE, Role.INSPECTOR, Role.SUPERVISOR, Role.COMMITTEE})
 WORKING = frozenset({State.REGISTERED, State.SUPERVISED, State.RECTIFYING})
@@ -502,7 +522,13 @@ _SPECS = (
     ActionSpec(
         "escalate", "督办升级", frozenset({Role.SYSTEM}), OPEN_STATES, bodies.EscalateBody,
         guards=(NOT_FIRED,), apply=_escalate, effects=("escalation",), notice=_escalation_notice,
+        documents=lambda b: LADDER_DOCUMENTS.get(b.step, ()), lifecycle=False,
+    ),
+    ActionSpec(
+        "issue_document", "签发文书", frozenset({Role.SYSTEM}), ALL_STATES, IssueDocumentBody,
         lifecycle=False,
+        doc="The document engine records each issued document in the hazard's trail; a closed "
+            "hazard still gets the 销号 notice of its closing, so every state allows it.",
     ),
     ActionSpec(
         "comment", "备注", IN_SCOPE_PEOPLE, ALL_STATES, bodies.CommentBody,

@@ -101,17 +101,18 @@ def _json_changes(changes: dict[str, Any]) -> dict[str, Any]:
 
 
 def _outbox_rows(hazard: Any, spec: ActionSpec, seq: int, now: datetime,
-                 extra: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+                 extra: dict[str, Any] | None = None, body: Any = None) -> list[dict[str, Any]]:
     """One row per effect of the action; `event_id` is added once the event is written
     (`outbox_params`). The dedupe key (kind, hazard, seq) is what delivery uses to deliver each at
     most once."""
-    if not spec.effects:
+    kinds = spec.effects_for(body)
+    if not kinds:
         return []
     payload = {"hazard_id": hazard.id, "hazard_code": hazard.code, "action": spec.action, "seq": seq, **(extra or {})}
     return [
         {"hazard_id": hazard.id, "kind": kind, "payload": payload, "dedupe_key": f"{kind}:{hazard.id}:{seq}",
          "status": "pending", "attempts": 0, "available_at": now, "created_at": now}
-        for kind in spec.effects
+        for kind in kinds
     ]
 
 
@@ -270,7 +271,7 @@ def prepare(session: Session, spec: ActionSpec, hazard: Any, actor: Principal, d
     )
     values = {**changes, "state": target.value, "version": seq, "audit_head": event["hash"], "updated_at": now}
     extra = spec.notice(body, changes, ctx) if spec.notice else None
-    return Decision(spec.action, seq, values, event, _outbox_rows(hazard, spec, seq, now, extra))
+    return Decision(spec.action, seq, values, event, _outbox_rows(hazard, spec, seq, now, extra, body))
 
 
 def perform(session: Session, actor: Principal, hazard_id: int, action: str, data: Any, *,

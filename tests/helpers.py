@@ -71,6 +71,8 @@ def body_for(action: str, *, today: date, level: str, uscc: str, evidence: list[
         "order_suspension": {"reason": "停产整顿"},
         "lift_suspension": {"reason": "恢复生产"},
         "escalate": {"step": "urge"},
+        "issue_document": {"kind": "rectification_notice", "number": "离应急改〔2026〕1号", "title": "限期整改通知书",
+                           "sha256": "0" * 64, "document_id": 1},
         "comment": {"text": "备注"},
     }[action]
 

@@ -89,6 +89,9 @@ EXPECTED: dict[str, Row] = {
     "order_suspension": row(OPEN, OFFICIALS | {R.COMMITTEE}, SAME),
     "lift_suspension": row(OPEN, OFFICIALS | {R.COMMITTEE}, SAME),
     "escalate": row(OPEN, {R.SYSTEM}, SAME),
+    # DESIGN 2.6 (issue #4): each issued document is an audit event by `system`; the 销号 notice is
+    # issued after the hazard closed, so every state takes it.
+    "issue_document": row(ANY, {R.SYSTEM}, SAME),
     "comment": row(ANY, IN_SCOPE_PEOPLE, SAME),
 }
 
@@ -107,7 +110,7 @@ def _actual(action: str) -> Row:
 def test_same_actions_as_the_design():
     assert set(LIFECYCLE) == set(EXPECTED)
     assert set(ACTIONS) == set(EXPECTED)
-    assert len(ACTIONS) == len(set(ACTIONS)) == 17
+    assert len(ACTIONS) == len(set(ACTIONS)) == 18
     assert set(TRANSITION_ACTIONS) == set(EXPECTED) - {"report"}
     assert all(name == spec.action for name, spec in LIFECYCLE.items())
 
@@ -165,7 +168,7 @@ def test_final_states_allow_only_comment():
     assert OPEN_STATES == set(State) - FINAL_STATES == OPEN
     for state in FINAL_STATES:
         allowed = {name for name, spec in LIFECYCLE.items() if state in spec.sources}
-        assert allowed == {"comment"}, state
+        assert allowed == {"comment", "issue_document"}, state  # people: comment only
     # and nothing leaves a final state
     for spec in LIFECYCLE.values():
         assert not (spec.sources & FINAL_STATES) or not spec.targets, spec.action
@@ -179,10 +182,10 @@ def test_roles_are_the_designs():
     # auditor: read-only; admin: no lifecycle actions
     assert R.AUDITOR not in acting and R.ADMIN not in acting
     # system only escalates; the public only reports (through the public form)
-    assert {a for a, spec in LIFECYCLE.items() if R.SYSTEM in spec.roles} == {"escalate"}
+    assert {a for a, spec in LIFECYCLE.items() if R.SYSTEM in spec.roles} == {"escalate", "issue_document"}
     assert {a for a, spec in LIFECYCLE.items() if R.PUBLIC in spec.roles} == {"report"}
     # escalate is not offered to people
-    assert [a for a, spec in LIFECYCLE.items() if not spec.lifecycle] == ["escalate"]
+    assert [a for a, spec in LIFECYCLE.items() if not spec.lifecycle] == ["escalate", "issue_document"]
 
 
 def test_every_action_has_a_body_and_a_chinese_label():

@@ -1,0 +1,56 @@
+"""Issue the official documents the committed actions asked for (a step of the `outbox` flow).
+
+Like staging, the work is cut into task runs of at most `HAZARDS_PER_RUN` hazards, each named after
+its hazards and tagged `hazard:<code>` for every one, so a hazard's documents show in its lifecycle
+in the Prefect UI. Issuing is idempotent (services.documents.engine), so an overlapping or retried
+run issues nothing twice.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from prefect import tags, task
+
+from flows.context import HAZARDS_PER_RUN, hazard_tags, session_factory
+from services import documents
+from services.clock import utcnow
+
+DOCUMENT_BATCH = 200
+
+
+def _name(parameters: dict[str, Any]) -> str:
+    codes = parameters["codes"]
+    more = f" (+{len(codes) - 1})" if len(codes) > 1 else ""
+    return f"documents {codes[0]}{more}" if codes else "documents"
+
+
+def _task_name() -> str:
+    from prefect.runtime import task_run
+
+    return _name(task_run.parameters)
+
+
+@task(name="documents", task_run_name=lambda: _task_name())
+def issue(ids: list[int], codes: list[str]) -> dict[str, int]:
+    """Issue the documents of these outbox rows (those still pending); `codes` name and tag the run."""
+    report = documents.issue_pending(session_factory(), now=utcnow(), limit=len(ids), ids=ids)
+    return {"issued": report.issued, "failed": report.failed}
+
+
+def issue_all(started: float, time_budget: float) -> dict[str, int]:
+    """Task runs until no document is pending or the flow's time budget is spent. Rows that failed
+    wait for their backoff, so they are not picked again in this pass."""
+    totals = {"issued": 0, "failed": 0}
+    while time.monotonic() - started < time_budget:
+        ids, codes = documents.next_batch(session_factory(), utcnow(), DOCUMENT_BATCH, HAZARDS_PER_RUN)
+        if not ids:
+            break
+        with tags(*hazard_tags(codes)):
+            done = issue(ids, codes)
+        for k, v in done.items():
+            totals[k] += v
+        if done["issued"] == 0 and done["failed"] == 0:
+            break  # another run took them all
+    return totals

@@ -1,0 +1,66 @@
+"""Reading issued documents, under the same scope rule as the hazard they belong to: a document
+of a hazard the caller may not see answers 404 exactly like the hazard (services.transitions.
+load_in_scope), so neither leaks that it exists; the public sees none."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from db.models import Document
+from services.auth import Principal
+from services.documents.kinds import KINDS
+from services.errors import NotFound
+from services.transitions import MAX_ID, load_in_scope
+
+NOT_FOUND = "文书不存在或不在您的管辖范围内"
+
+
+@dataclass(frozen=True)
+class DocumentInfo:
+    id: int
+    hazard_id: int
+    kind: str
+    kind_label: str
+    number: str
+    title: str
+    issuer_name: str
+    sha256: str
+    issued_at: datetime
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+_COLUMNS = (Document.id, Document.hazard_id, Document.kind, Document.number, Document.title,
+            Document.issuer_name, Document.sha256, Document.issued_at)
+
+
+def _info(row: Any) -> DocumentInfo:
+    return DocumentInfo(id=row.id, hazard_id=row.hazard_id, kind=row.kind, kind_label=KINDS[row.kind].label,
+                        number=row.number, title=row.title, issuer_name=row.issuer_name, sha256=row.sha256,
+                        issued_at=row.issued_at)
+
+
+def list_for_hazard(session: Session, principal: Principal, hazard_id: int) -> list[DocumentInfo]:
+    """The hazard's documents in the order they were issued (NotFound when out of scope)."""
+    load_in_scope(session, principal, hazard_id)
+    rows = session.execute(select(*_COLUMNS).where(Document.hazard_id == hazard_id).order_by(Document.id))
+    return [_info(r) for r in rows]
+
+
+def get_document(session: Session, principal: Principal, document_id: int) -> tuple[DocumentInfo, str]:
+    """One document and its HTML exactly as stored (its SHA-256 is the one in the audit trail)."""
+    row = (session.execute(select(*_COLUMNS, Document.html).where(Document.id == document_id)).first()
+           if 0 < document_id <= MAX_ID else None)
+    if row is None:
+        raise NotFound(NOT_FOUND)
+    try:
+        load_in_scope(session, principal, row.hazard_id)
+    except NotFound:
+        raise NotFound(NOT_FOUND) from None
+    return _info(row), row.html

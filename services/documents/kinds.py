@@ -1,0 +1,39 @@
+"""The kinds of official document (DESIGN 2.6): the outbox kind `document.<name>` names one.
+
+Which action writes which kind is declared in the lifecycle table (`effects`, and `documents` for
+the ladder's steps); this table only says how each kind reads: its Chinese label, its word in the
+document number's 字 and its template (`templates/documents/<name>.html`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+PREFIX = "document."
+
+
+@dataclass(frozen=True)
+class Kind:
+    name: str
+    label: str
+    word: str  # 改, 督, ...: the kind's word in the number's 字
+
+    @property
+    def template(self) -> str:
+        return f"{self.name}.html"
+
+
+KINDS: dict[str, Kind] = {k.name: k for k in (
+    Kind("rectification_notice", "限期整改通知书", "改"),
+    Kind("listing_notice", "挂牌督办通知书", "督"),
+    Kind("extension_decision", "延期审批意见书", "延"),
+    Kind("acceptance_opinion", "验收意见书", "验"),
+    Kind("closure_notice", "解除挂牌督办通知书/销号通知", "销"),
+    Kind("urge_letter", "督办函", "函"),
+    Kind("summon_notice", "约谈通知书", "约"),
+)}
+
+
+def kind_of(outbox_kind: str) -> Kind:
+    """The kind of a `document.<name>` outbox row; KeyError for a name no template serves."""
+    return KINDS[outbox_kind.removeprefix(PREFIX)]
