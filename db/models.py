@@ -351,3 +351,70 @@ class InboxItem(Base):
         Index("ix_inbox_items_user_id_id", "user_id", "id"),
         CheckConstraint("kind IN ('message','todo')", name="kind"),
     )
+
+
+class WebSession(Base):
+    """A login session of the web UI (services/web/session.py). The browser holds a random token;
+    only its SHA-256 is kept, so a copy of this table logs nobody in. `csrf_token` is the session's
+    form token; `last_seen_at` drives the idle expiry, `expires_at` the absolute one."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class LoginThrottle(Base):
+    """Failed web logins per username (existing or not, so a lock says nothing about who exists)."""
+
+    __tablename__ = "login_throttles"
+
+    username_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    window_start: Mapped[datetime] = mapped_column(UTCDateTime())
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class DocumentSequence(Base):
+    """The last document number of one issuing body (`issuer`, e.g. `141102:bureau`) in one year.
+    Bumped in the transaction that stores the document, so a rollback leaves no gap."""
+
+    __tablename__ = "document_sequences"
+
+    issuer: Mapped[str] = mapped_column(String(32), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last_value: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Document(Base):
+    """An issued official document (公文, DESIGN 2.6): its HTML exactly as issued and its SHA-256,
+    which the hazard's audit trail also records. One per outbox row (`outbox_id` is unique), so a
+    retried issuing run cannot issue the same document twice."""
+
+    __tablename__ = "documents"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    hazard_id: Mapped[int] = mapped_column(ForeignKey("hazards.id"))
+    outbox_id: Mapped[int] = mapped_column(ForeignKey("outbox.id"), unique=True)
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("audit_events.id"))
+    kind: Mapped[str] = mapped_column(String(32))
+    title: Mapped[str] = mapped_column(String(100))
+    number: Mapped[str] = mapped_column(String(64), unique=True)
+    issuer: Mapped[str] = mapped_column(String(32))
+    issuer_name: Mapped[str] = mapped_column(String(100))
+    year: Mapped[int] = mapped_column(Integer)
+    seq: Mapped[int] = mapped_column(Integer)
+    html: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64))
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (
+        UniqueConstraint("issuer", "year", "seq"),
+        Index("ix_documents_hazard_id_id", "hazard_id", "id"),
+    )

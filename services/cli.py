@@ -251,6 +251,35 @@ def cmd_outbox_retry(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_import_ledger(args: argparse.Namespace) -> int:
+    """Exit 0 only when every row went in (or was already present); the report goes to stdout."""
+    from pathlib import Path
+
+    from services import ledger_import
+
+    try:
+        content = Path(args.file).read_bytes()
+    except OSError as exc:
+        print(f"错误：无法读取文件 {args.file}：{exc.strerror}", file=sys.stderr)
+        return 2
+    report = ledger_import.run(_factory(), content, args.username, now=utcnow(), partial=args.partial)
+    if args.json:
+        print(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
+    else:
+        print("\n".join(report.lines()))
+    return 0 if report.ok and report.committed else 1
+
+
+def cmd_documents_issue(args: argparse.Namespace) -> int:
+    from services import documents
+
+    report = documents.issue_pending(_factory(), now=utcnow(), limit=args.limit)
+    print(f"签发公文 {report.issued} 份，失败待重试 {report.failed} 份")
+    for number in report.numbers:
+        print(f"  {number}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="hazard", description="事故隐患闭环管理服务")
     sub = p.add_subparsers(dest="command", required=True)
@@ -352,6 +381,18 @@ def build_parser() -> argparse.ArgumentParser:
     orr.add_argument("id", nargs="?", type=int, help="投递编号")
     orr.add_argument("--all", action="store_true", help="全部失败的通知")
     orr.set_defaults(func=cmd_outbox_retry)
+
+    docs = sub.add_parser("documents", help="公文").add_subparsers(dest="documents_command", required=True)
+    di = docs.add_parser("issue", help="签发待签发的公文一次（限期整改通知书、督办函等），打印数量")
+    di.add_argument("--limit", type=int, default=500)
+    di.set_defaults(func=cmd_documents_issue)
+
+    il = sub.add_parser("import-ledger", help="从 Excel 台账导入隐患（列同台账导出；有误时默认全部不导入）")
+    il.add_argument("file", help=".xlsx 文件")
+    il.add_argument("--username", required=True, help="以该用户身份报告和登记")
+    il.add_argument("--partial", action="store_true", help="导入有效的行，列出有误的行")
+    il.add_argument("--json", action="store_true")
+    il.set_defaults(func=cmd_import_ledger)
     return p
 
 

@@ -52,6 +52,8 @@ class Settings(BaseSettings):
     # SQLite file under data_dir/prefect.
     prefect_database_url: SecretStr | None = None
     token_cache_seconds: float = 5.0
+    # Web UI cookies only over HTTPS (set behind a TLS-terminating proxy; https requests always are).
+    web_secure_cookies: bool = False
     log_level: str = "INFO"
 
     # Notifications (services/outbox.py): e-mail is sent only when a host is set.

@@ -8,8 +8,8 @@ from db.engine import make_engine, make_session_factory
 from services.api import errors
 from services.api.deps import ServiceContext
 from services.api.metrics import Metrics, MetricsMiddleware
-from services.api.routers import hazards, inbox, outbox, public, system
-from services import logs
+from services.api.routers import documents, hazards, inbox, outbox, public, system
+from services import logs, web
 from services.auth import TokenCache
 from services.clock import Clock, utcnow
 from services.settings import Settings, get_settings
@@ -47,5 +47,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utcnow) -> Fa
     app.include_router(system.router)
     app.include_router(inbox.router)
     app.include_router(outbox.router)
+    app.include_router(documents.router)
+    app.include_router(web.router)
+    web.mount_static(app)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app

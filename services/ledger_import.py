@@ -1,0 +1,301 @@
+"""Importing an existing Excel 台账 (e.g. a county moving its spreadsheet in), in the export's columns.
+
+Each row becomes a hazard through the real lifecycle by the named user: `report`, then `register`
+when level, enterprise and deadline are given; so every imported hazard has a real, verifiable
+audit trail and the lifecycle's own rules (scope, the deadline within a year, ...) apply. A row
+asking for any other state (整改中, 已销号, ...) is an error: the lifecycle cannot reach it that way.
+
+Validation comes first and reports every problem (row number, column header, reason). Nothing is
+imported when any row is invalid, unless `partial`: then each valid row is imported under its own
+savepoint and the invalid ones are listed. All of it is one transaction (`run`).
+
+Re-importing must not duplicate hazards. A row whose 隐患编号 is a hazard of this system (the
+export's own rows) is "already present". Any other row is imported with a marker appended to its
+description, `〔台账导入 <key>〕`, where the key is the row's original 隐患编号, or, without one, a
+fingerprint of its enterprise, title, location and 发现日期; a row whose key is already on a
+hazard is "already present" too. The marker is part of the report event's body, so the trail says
+where the hazard came from. The ledger's 发现日期 goes into the marker: the report itself is dated
+when the import runs, because the audit trail records when things happened here.
+Two imports at once are serialised (an advisory lock on PostgreSQL, the write lock on SQLite), so
+a file imported twice concurrently still yields each hazard once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from io import BytesIO
+from typing import Any
+
+import structlog
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from db.engine import transaction
+from db.models import Enterprise, Hazard, Region, User
+from services import transitions, uscc
+from services.auth import principal_of
+from services.clock import local_date
+from services.errors import DomainError, NotFound
+from services.ledger import HEADERS
+from services.lifecycle import STATE_LABELS, State
+from services.vocab import INDUSTRIES, LEVELS, SOURCES
+
+log = structlog.get_logger(__name__)
+
+REQUIRED = ("隐患名称", "隐患描述", "隐患地点", "行政区划代码", "行业领域", "隐患来源", "发现日期")
+REGISTER_COLUMNS = ("隐患级别", "统一社会信用代码", "整改期限")
+_LEVELS = {**{v: k for k, v in LEVELS.items()}, "一般": "general", "重大": "major", **{k: k for k in LEVELS}}
+_SOURCES = {**{v: k for k, v in SOURCES.items()}, **{k: k for k in SOURCES}}
+_STATES = {STATE_LABELS[State.REPORTED]: "reported", "待核查": "reported", "reported": "reported",
+           STATE_LABELS[State.REGISTERED]: "registered", "已登记": "registered", "registered": "registered"}
+_FIELD_COLUMNS = {"title": "隐患名称", "description": "隐患描述", "location": "隐患地点", "region_code": "行政区划代码",
+                  "industry": "行业领域", "source": "隐患来源", "enterprise_uscc": "统一社会信用代码",
+                  "level": "隐患级别", "deadline": "整改期限", "category": "隐患类别"}
+_MARKER = re.compile(r"〔台账导入 ([^〕]+)〕")
+_LOCK_KEY = 0x4C45_4447  # "LEDG": the PostgreSQL advisory lock of ledger imports
+
+
+@dataclass
+class RowProblem:
+    row: int
+    column: str
+    reason: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"row": self.row, "column": self.column, "reason": self.reason}
+
+
+@dataclass
+class ImportReport:
+    rows: int = 0
+    imported: list[dict[str, Any]] = field(default_factory=list)  # row, code, state
+    present: list[dict[str, Any]] = field(default_factory=list)  # row, key, code
+    errors: list[RowProblem] = field(default_factory=list)
+    committed: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"ok": self.ok, "committed": self.committed, "rows": self.rows, "imported": self.imported,
+                "already_present": self.present, "errors": [e.as_dict() for e in self.errors]}
+
+    def lines(self) -> list[str]:
+        out = [f"共 {self.rows} 行：导入 {len(self.imported)} 条，已存在 {len(self.present)} 条，"
+               f"有误 {len({e.row for e in self.errors})} 行" + ("" if self.committed else "（未导入任何数据）")]
+        out += [f"第 {p['row']} 行：已存在（{p['key']} → {p['code']}）" for p in self.present]
+        out += [f"第 {e.row} 行【{e.column}】{e.reason}" for e in self.errors]
+        out += [f"第 {i['row']} 行：已导入 {i['code']}（{STATE_LABELS[State(i['state'])]}）" for i in self.imported]
+        return out
+
+
+@dataclass
+class Row:
+    number: int
+    values: dict[str, Any]
+    key: str = ""
+    report: dict[str, Any] = field(default_factory=dict)
+    register: dict[str, Any] | None = None
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value).strip()
+
+
+def _day(value: Any) -> date | None:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    text_value = _text(value).replace("/", "-").replace(".", "-")
+    return date.fromisoformat(text_value) if text_value else None
+
+
+def read_rows(content: bytes) -> tuple[list[Row], list[RowProblem]]:
+    """The data rows of the first sheet, by header; a missing required column is one problem."""
+    from openpyxl import load_workbook
+
+    try:
+        wb = load_workbook(BytesIO(content), read_only=True, data_only=True)
+    except Exception:  # noqa: BLE001 - any unreadable file is the same answer to the person
+        return [], [RowProblem(0, "文件", "无法读取该文件，请提供 .xlsx 格式的台账")]
+    sheet = wb.worksheets[0]
+    it = sheet.iter_rows(values_only=True)
+    header = [_text(h) for h in next(it, ())]
+    missing = [h for h in REQUIRED if h not in header]
+    if missing:
+        return [], [RowProblem(1, h, "缺少必需的列") for h in missing]
+    rows = []
+    for number, values in enumerate(it, start=2):
+        if all(_text(v) == "" for v in values):
+            continue
+        rows.append(Row(number, {h: v for h, v in zip(header, values, strict=False) if h in HEADERS}))
+    wb.close()
+    return rows, []
+
+
+def _fingerprint(v: dict[str, Any], found: date | None) -> str:
+    parts = [_text(v.get(h)).upper() for h in ("统一社会信用代码", "隐患名称", "隐患地点")]
+    digest = hashlib.sha256("\x1f".join([*parts, str(found)]).encode()).hexdigest()[:16]
+    return f"指纹 {digest}"
+
+
+def validate(session: Session, rows: list[Row], *, today: date) -> list[RowProblem]:
+    """Check every row without writing; fills each valid row's action bodies and import key."""
+    problems: list[RowProblem] = []
+    known_regions = set(session.execute(select(Region.code)).scalars())
+    usccs = {_text(r.values.get("统一社会信用代码")).upper() for r in rows} - {""}
+    known_usccs = set(session.execute(select(Enterprise.uscc).where(Enterprise.uscc.in_(usccs))).scalars())
+    seen: dict[str, int] = {}
+    for row in rows:
+        v, bad = row.values, []
+
+        def err(column: str, reason: str, bad: list[RowProblem] = bad, n: int = row.number) -> None:
+            bad.append(RowProblem(n, column, reason))
+
+        for h in REQUIRED:
+            if _text(v.get(h)) == "":
+                err(h, "必填项为空")
+        region = _text(v.get("行政区划代码"))
+        if region and region not in known_regions:
+            err("行政区划代码", f"未知的行政区划代码：{region}")
+        industry = _text(v.get("行业领域"))
+        if industry and industry not in INDUSTRIES:
+            err("行业领域", "行业领域应为：" + "、".join(INDUSTRIES))
+        source = _text(v.get("隐患来源"))
+        if source and source not in _SOURCES:
+            err("隐患来源", "隐患来源应为：" + "、".join(SOURCES.values()))
+        dates: dict[str, date | None] = {}
+        for h in ("发现日期", "整改期限"):
+            try:
+                dates[h] = _day(v.get(h))
+            except ValueError:
+                dates[h] = None
+                err(h, "日期格式不正确，应为 YYYY-MM-DD 或 Excel 日期")
+        found, deadline = dates["发现日期"], dates["整改期限"]
+        if found and found > today:
+            err("发现日期", "发现日期不能晚于今天")
+        if found and deadline and deadline <= found:
+            err("整改期限", "整改期限应晚于发现日期")
+        code = _text(v.get("统一社会信用代码")).upper()
+        if code:
+            reason = uscc.validate(code)
+            if reason:
+                err("统一社会信用代码", reason)
+            elif code not in known_usccs:
+                err("统一社会信用代码", f"系统中没有该统一社会信用代码的企业：{code}")
+        level_text = _text(v.get("隐患级别"))
+        if level_text and level_text not in _LEVELS:
+            err("隐患级别", "隐患级别应为“一般隐患”或“重大隐患”")
+        state_text = _text(v.get("状态"))
+        wanted = _STATES.get(state_text) if state_text else None
+        if state_text and wanted is None:
+            err("状态", f"“{state_text}”不能通过导入建立：导入只能建立待核查或已登记(限期整改)的隐患")
+        given = {h: _text(v.get(h)) != "" for h in REGISTER_COLUMNS}
+        registering = wanted == "registered" or (wanted is None and any(given.values()))
+        if registering:
+            for h in REGISTER_COLUMNS:
+                if not given[h]:
+                    err(h, "登记隐患须同时填写隐患级别、统一社会信用代码和整改期限")
+        elif wanted == "reported" and any(given.values()):
+            err("状态", "待核查的隐患不应填写隐患级别和整改期限")
+        row.key = f"原编号 {_text(v.get('隐患编号'))}" if _text(v.get("隐患编号")) else _fingerprint(v, found)
+        if row.key in seen:
+            err("隐患编号", f"与第 {seen[row.key]} 行重复")
+        seen.setdefault(row.key, row.number)
+        problems += bad
+        if bad:
+            continue
+        marker = f"〔台账导入 {row.key}；原台账发现日期 {found.isoformat()}〕" if found else f"〔台账导入 {row.key}〕"
+        row.report = {
+            "title": _text(v["隐患名称"]), "description": f"{_text(v['隐患描述'])}\n{marker}",
+            "location": _text(v["隐患地点"]), "region_code": region, "industry": industry,
+            "source": _SOURCES[source], "enterprise_uscc": code or None,
+        }
+        if registering:
+            row.register = {"level": _LEVELS[level_text], "enterprise_uscc": code,
+                            "deadline": deadline.isoformat() if deadline else None,
+                            "category": _text(v.get("隐患类别")) or None}
+    return problems
+
+
+def _existing(session: Session, rows: list[Row]) -> dict[str, str]:
+    """Import key -> code of the hazard already holding it (this system's codes, or a marker)."""
+    codes = {r.key.removeprefix("原编号 ") for r in rows if r.key.startswith("原编号 ")}
+    found = {f"原编号 {c}": c for c in session.execute(select(Hazard.code).where(Hazard.code.in_(codes))).scalars()}
+    marked = session.execute(select(Hazard.code, Hazard.description)
+                             .where(Hazard.description.contains("〔台账导入 ", autoescape=True)))
+    for code, description in marked:
+        for m in _MARKER.finditer(description):
+            found.setdefault(m.group(1).split("；")[0], code)
+    return found
+
+
+def _problems_of(exc: DomainError, row: int) -> list[RowProblem]:
+    if isinstance(exc.details, list) and exc.details:
+        return [RowProblem(row, _FIELD_COLUMNS.get(str(d.get("field", "")), str(d.get("field", "")) or "—"),
+                           str(d.get("message", exc.message))) for d in exc.details]
+    return [RowProblem(row, "—", exc.message)]
+
+
+def import_rows(session: Session, content: bytes, username: str, *, now: datetime, partial: bool) -> ImportReport:
+    """Validate, then import in `session` (which the caller commits or rolls back)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
+    user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
+    if user is None or not user.active:
+        raise NotFound(f"用户不存在或已停用：{username}", code="unknown_user")
+    actor = principal_of(user)
+    report = ImportReport()
+    rows, report.errors = read_rows(content)
+    report.rows = len(rows)
+    report.errors += validate(session, rows, today=local_date(now))
+    bad_rows = {e.row for e in report.errors}
+    if bad_rows and not partial:
+        return report
+    existing = _existing(session, rows)
+    for row in rows:
+        if row.number in bad_rows:
+            continue
+        if row.key in existing:
+            report.present.append({"row": row.number, "key": row.key, "code": existing[row.key]})
+            continue
+        try:
+            with session.begin_nested():
+                hazard = transitions.report(session, actor, row.report, now=now)
+                if row.register is not None:
+                    hazard = transitions.perform(session, actor, hazard.id, "register", row.register, now=now)
+                report.imported.append({"row": row.number, "code": hazard.code, "state": hazard.state})
+        except DomainError as exc:
+            report.errors += _problems_of(exc, row.number)
+    report.errors.sort(key=lambda e: e.row)
+    return report
+
+
+class _Rollback(Exception):
+    pass
+
+
+def run(factory: sessionmaker[Session], content: bytes, username: str, *, now: datetime,
+        partial: bool = False) -> ImportReport:
+    """One transaction: committed when every row went in, or with `partial`; else rolled back."""
+    report = ImportReport()
+    try:
+        with transaction(factory) as session:
+            report = import_rows(session, content, username, now=now, partial=partial)
+            if report.errors and not partial:
+                raise _Rollback
+            report.committed = True
+    except _Rollback:
+        report.imported = []
+    log.info("ledger_import", username=username, rows=report.rows, imported=len(report.imported),
+             present=len(report.present), errors=len(report.errors), committed=report.committed)
+    return report

@@ -1,0 +1,46 @@
+"""The 审计 page, for auditors and admins: the hash-chain verification (the same check as
+`hazard audit verify` and GET /api/v1/audit/verify) and any hazard's trail looked up by its code.
+Other roles get the 403 page; a code outside the auditor's scope reads as unknown (no leak)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query, Request
+from sqlalchemy import select
+from starlette.responses import Response
+
+from db.engine import read_only
+from db.models import Hazard
+from services import audit
+from services.errors import NotFound
+from services.hazards import events_view
+from services.lifecycle import Role
+from services.web.errors import ErrorPage
+from services.web.render import render
+from services.web.session import WebUser
+
+router = APIRouter()
+AUDIT_ROLES = frozenset({Role.AUDITOR, Role.ADMIN})
+
+
+@router.get("/audit")
+def audit_page(request: Request, user: WebUser, code: str = Query("", max_length=40)) -> Response:
+    if user.role not in AUDIT_ROLES:
+        raise ErrorPage(403, "无权访问", "审计页面仅向审计人员和管理员开放。")
+    ctx = request.app.state.ctx
+    code = code.strip().upper()
+    trail: dict[str, Any] | None = None
+    lookup_error = None
+    with read_only(ctx.factory) as session:
+        report = audit.verify(session).as_dict()
+        if code:
+            hazard_id = session.execute(select(Hazard.id).where(Hazard.code == code)).scalar_one_or_none()
+            try:
+                if hazard_id is None:
+                    raise NotFound("隐患不存在或不在您的管辖范围内")
+                trail = {"id": hazard_id, "code": code, "events": events_view(session, user, hazard_id)}
+            except NotFound as exc:
+                lookup_error = f"未找到编号为 {code} 的隐患：{exc.message}"
+    return render(request, "web/audit.html", status=404 if lookup_error else 200, report=report, code=code,
+                  trail=trail, lookup_error=lookup_error)

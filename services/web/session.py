@@ -1,0 +1,318 @@
+"""Web UI login sessions, CSRF and the login throttle.
+
+The browser holds a random session token in an HttpOnly, SameSite=Lax cookie; the database keeps
+only its SHA-256, so neither a copy of the table nor a log line logs anyone in. A session ends when
+it is idle for `IDLE`, at `ABSOLUTE` after login, at logout, or when its user is disabled (checked on
+every request, and the user's sessions are then revoked so re-enabling does not revive them).
+
+CSRF: every POST form carries the session's `csrf_token`, compared in constant time. The login form
+has no session yet, so it uses a signed double-submit token: a cookie and a hidden field that must
+match and carry an HMAC of the deployment's secret (a cookie planted by a sibling domain fails).
+
+Throttle: failures are counted per username, whether it exists or not, so a lock says nothing about
+which usernames exist; an unknown username also costs one argon2 verification, like a known one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Annotated
+from urllib.parse import quote, urlsplit
+
+import structlog
+from fastapi import Depends, Request
+from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from db.engine import read_only, transaction
+from db.models import LoginThrottle, User, WebSession
+from services.auth import Principal, hash_password, principal_of, verify_password
+
+log = structlog.get_logger("hazard.web.session")
+
+SESSION_COOKIE = "hz_session"
+LOGIN_CSRF_COOKIE = "hz_login_csrf"
+IDLE = timedelta(hours=8)
+ABSOLUTE = timedelta(hours=12)
+TOUCH_AFTER = timedelta(minutes=1)  # last_seen_at is written at most this often per session
+MAX_FAILURES = 5
+LOCK = timedelta(minutes=15)
+GENERIC_FAILURE = "用户名或密码错误"
+LOCKED = "登录失败次数过多，请 15 分钟后再试"
+
+
+class LoginRequired(Exception):
+    """Not logged in: answered with 303 to the login page (services.web.errors)."""
+
+    def __init__(self, next_path: str) -> None:
+        super().__init__(next_path)
+        self.next_path = next_path
+
+
+class CsrfFailed(Exception):
+    """A POST without the right form token: answered with a 403 page in Chinese."""
+
+
+class LoginFailed(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Live:
+    principal: Principal
+    session_id: int
+    csrf_token: str
+
+
+def digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _ctx(request: Request):
+    return request.app.state.ctx
+
+
+# --- next= ----------------------------------------------------------------------------------------
+
+
+def safe_next(value: str | None) -> str:
+    """Only a same-site absolute path: `//evil`, `/\\evil`, `https://…` and control characters all
+    fall back to the 待办 page."""
+    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return "/"
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        return "/"
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc:
+        return "/"
+    return value
+
+
+def login_url(next_path: str) -> str:
+    return "/login?next=" + quote(safe_next(next_path), safe="/")
+
+
+# --- throttle -------------------------------------------------------------------------------------
+
+
+def _username_key(username: str) -> str:
+    return digest("login:" + username.strip().lower())
+
+
+_CREATE_THROTTLE = {
+    name: dialect.insert(LoginThrottle.__table__).on_conflict_do_nothing()
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+}
+
+
+def _locked(session: Session, key: str, now: datetime) -> bool:
+    row = session.get(LoginThrottle, key)
+    return row is not None and row.locked_until is not None and row.locked_until > now
+
+
+def _record_failure(factory: sessionmaker[Session], key: str, now: datetime) -> None:
+    """Counted under the row lock (FOR UPDATE on PostgreSQL; SQLite writers are serialised), so
+    concurrent failures are each counted once."""
+    with transaction(factory) as session:
+        conn = session.connection()
+        conn.execute(_CREATE_THROTTLE[conn.dialect.name],
+                     {"username_key": key, "failures": 0, "window_start": now, "locked_until": None})
+        row = session.get(LoginThrottle, key, with_for_update=True, populate_existing=True)
+        assert row is not None
+        if row.locked_until is not None and row.locked_until <= now or row.window_start < now - LOCK:
+            row.failures, row.window_start, row.locked_until = 0, now, None
+        row.failures += 1
+        if row.failures >= MAX_FAILURES:
+            row.locked_until = now + LOCK
+        session.flush()
+        locked = row.locked_until is not None
+    log.info("web_login_failed", username_key=key[:12], locked=locked)
+
+
+_dummy_hash: dict[int, str] = {}
+
+
+def _verify(stored: str | None, password: str) -> bool:
+    """One argon2 verification whether the user exists or not (no timing difference)."""
+    if not stored:
+        from services import auth
+
+        dummy = _dummy_hash.setdefault(id(auth._hasher), hash_password(secrets.token_urlsafe(16)))
+        verify_password(dummy, password)
+        return False
+    return verify_password(stored, password)
+
+
+# --- sessions -------------------------------------------------------------------------------------
+
+
+def login(factory: sessionmaker[Session], username: str, password: str, *, now: datetime) -> tuple[str, Live]:
+    """Check the credentials and open a session; returns (cookie token, session). Raises
+    `LoginFailed` with the same message for an unknown user, a wrong password or a disabled user."""
+    key = _username_key(username)
+    with read_only(factory) as session:
+        if _locked(session, key, now):
+            log.info("web_login_locked", username_key=key[:12])
+            raise LoginFailed(LOCKED)
+        user = session.execute(select(User).where(User.username == username.strip())).scalar_one_or_none()
+        # read_only rolls back, which expires the row: take what is needed while it is loaded
+        stored = user.password_hash if user is not None else None
+        usable = user is not None and user.active and user.role != "system"
+        principal = principal_of(user) if user is not None else None
+    ok = _verify(stored, password) and usable
+    if not ok or principal is None:
+        _record_failure(factory, key, now)
+        raise LoginFailed(GENERIC_FAILURE)
+    token = secrets.token_urlsafe(32)
+    csrf = secrets.token_urlsafe(32)
+    with transaction(factory) as session:
+        if _locked(session, key, now):  # a lock that landed while the password was checked
+            raise LoginFailed(LOCKED)
+        session.execute(update(LoginThrottle).where(LoginThrottle.username_key == key)
+                        .values(failures=0, locked_until=None, window_start=now))
+        row = WebSession(token_hash=digest(token), user_id=principal.id, csrf_token=csrf, created_at=now,
+                         last_seen_at=now, expires_at=now + ABSOLUTE)
+        session.add(row)
+        session.flush()
+        live = Live(principal, row.id, csrf)
+    log.info("web_login", user=principal.username, session_id=live.session_id)
+    return token, live
+
+
+def lookup(factory: sessionmaker[Session], token: str, *, now: datetime) -> Live | None:
+    with read_only(factory) as session:
+        found = session.execute(
+            select(WebSession, User).join(User, User.id == WebSession.user_id)
+            .where(WebSession.token_hash == digest(token))
+        ).first()
+        if found is None:
+            return None
+        row, user = found
+        live = Live(principal_of(user), row.id, row.csrf_token)
+        dead = row.revoked_at is not None or row.expires_at <= now or row.last_seen_at + IDLE <= now
+        active, last_seen = user.active, row.last_seen_at
+    if dead:
+        return None
+    if not active:
+        with transaction(factory) as session:
+            end_user_sessions(session, live.principal.id or 0, now=now)
+        log.info("web_session_ended_disabled_user", user=live.principal.username)
+        return None
+    if now - last_seen >= TOUCH_AFTER:
+        with transaction(factory) as session:
+            session.execute(update(WebSession).where(WebSession.id == live.session_id,
+                                                     WebSession.revoked_at.is_(None)).values(last_seen_at=now))
+    return live
+
+
+def logout(factory: sessionmaker[Session], token: str, *, now: datetime) -> None:
+    with transaction(factory) as session:
+        session.execute(update(WebSession).where(WebSession.token_hash == digest(token),
+                                                 WebSession.revoked_at.is_(None)).values(revoked_at=now))
+
+
+def end_user_sessions(session: Session, user_id: int, *, now: datetime) -> int:
+    """Revoke every live session of a user (disabled, password changed); returns how many."""
+    result = session.execute(update(WebSession).where(WebSession.user_id == user_id,
+                                                      WebSession.revoked_at.is_(None)).values(revoked_at=now))
+    return result.rowcount
+
+
+# --- cookies --------------------------------------------------------------------------------------
+
+
+def secure_cookies(request: Request) -> bool:
+    return request.url.scheme == "https" or bool(_ctx(request).settings.web_secure_cookies)
+
+
+def set_session_cookie(request: Request, response: Response, token: str) -> None:
+    response.set_cookie(SESSION_COOKIE, token, max_age=int(ABSOLUTE.total_seconds()), path="/",
+                        httponly=True, samesite="lax", secure=secure_cookies(request))
+
+
+def clear_session_cookie(request: Request, response: Response) -> None:
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax",
+                           secure=secure_cookies(request))
+
+
+def _sign(request: Request, purpose: str, value: str) -> str:
+    secret = _ctx(request).settings.secret_key.get_secret_value().encode()
+    return hmac.new(secret, f"{purpose}:{value}".encode(), hashlib.sha256).hexdigest()
+
+
+def login_csrf(request: Request) -> str:
+    """The login form's token: the browser's current one when it is valid, else a new one."""
+    current = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    if _login_token_valid(request, current):
+        return current
+    nonce = secrets.token_urlsafe(24)
+    return f"{nonce}.{_sign(request, 'login-csrf', nonce)}"
+
+
+def _login_token_valid(request: Request, token: str) -> bool:
+    nonce, _, sig = token.partition(".")
+    return bool(nonce and sig) and hmac.compare_digest(sig, _sign(request, "login-csrf", nonce))
+
+
+def set_login_csrf_cookie(request: Request, response: Response, token: str) -> None:
+    response.set_cookie(LOGIN_CSRF_COOKIE, token, max_age=3600, path="/", httponly=True, samesite="lax",
+                        secure=secure_cookies(request))
+
+
+def check_login_csrf(request: Request, submitted: str) -> None:
+    cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    if not (cookie and submitted and hmac.compare_digest(cookie.encode(), submitted.encode())
+            and _login_token_valid(request, cookie)):
+        log.info("web_csrf_refused", path=request.url.path, stage="login")
+        raise CsrfFailed()
+
+
+# --- dependencies ---------------------------------------------------------------------------------
+
+
+def _current(request: Request) -> Live | None:
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        return None
+    ctx = _ctx(request)
+    return lookup(ctx.factory, token, now=ctx.now())
+
+
+async def optional_live(request: Request) -> Live | None:
+    if not hasattr(request.state, "web_live"):
+        request.state.web_live = await run_in_threadpool(_current, request)
+    return request.state.web_live
+
+
+async def web_user(request: Request, live: Annotated[Live | None, Depends(optional_live)]) -> Principal:
+    if live is None:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        raise LoginRequired(target if request.method == "GET" else "/")
+    return live.principal
+
+
+WebUser = Annotated[Principal, Depends(web_user)]
+OptionalLive = Annotated[Live | None, Depends(optional_live)]
+
+
+async def csrf_checked(request: Request, user: WebUser) -> None:
+    """The form's `csrf_token` must equal the session's (constant-time compare)."""
+    live: Live = request.state.web_live
+    form = await request.form()  # Starlette caches it: the route reads the same form again
+    submitted = form.get("csrf_token")
+    if not isinstance(submitted, str) or not hmac.compare_digest(submitted.encode(), live.csrf_token.encode()):
+        log.info("web_csrf_refused", path=request.url.path, user=user.username)
+        raise CsrfFailed()
+
+
+# Use as a parameter (`_: CsrfChecked`) or in `dependencies=[Depends(csrf_checked)]`.
+CsrfChecked = Annotated[None, Depends(csrf_checked)]

@@ -1,0 +1,231 @@
+"""The everyday pages through the ASGI app: 待办, the hazard page and its forms, public report."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from db.engine import read_only, transaction
+from db.models import Attachment, Hazard
+from services import transitions
+from services.clock import local_date
+from tests.helpers import body_for, drive, new_hazard
+from tests.web.conftest import csrf_of
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+
+
+def _state(factory, hid: int) -> str:
+    with read_only(factory) as s:
+        return s.get(Hazard, hid).state
+
+
+def _code(factory, hid: int) -> str:
+    with read_only(factory) as s:
+        return s.get(Hazard, hid).code
+
+
+def _register(factory, world, now, hid: int, days: int) -> None:
+    body = body_for("register", today=local_date(now), level="general", uscc=world.enterprises["coal"])
+    body["deadline"] = (local_date(now) + timedelta(days=days)).isoformat()
+    with transaction(factory) as s:
+        transitions.perform(s, world.p("inspector"), hid, "register", body, now=now)
+
+
+def _form_version(html: str, action: str) -> str:
+    block = html[html.index(f'/actions/{action}"'):]
+    return re.search(r'name="version" value="(\d+)"', block).group(1)
+
+
+# --- 待办 ----------------------------------------------------------------------------------------
+
+
+def test_todo_lists_each_roles_hazards_overdue_first(browser, factory, world, clock):
+    later = new_hazard(factory, world, clock())
+    _register(factory, world, clock(), later, 60)
+    soon = new_hazard(factory, world, clock())
+    _register(factory, world, clock(), soon, 3)
+    waiting = drive(factory, world, clock(), "reported")
+    clock.advance(days=10)
+
+    page = browser("ent_coal").get("/").text
+    assert _code(factory, soon) in page and _code(factory, later) in page
+    assert page.index(_code(factory, soon)) < page.index(_code(factory, later))  # overdue first
+    assert "已逾期" in page and "报送整改方案" in page
+    assert _code(factory, waiting) not in page  # not yet registered: nothing for the enterprise
+
+    inspector = browser("inspector").get("/").text
+    assert _code(factory, waiting) in inspector and "登记(限期整改)" in inspector
+    assert _code(factory, soon) not in inspector
+
+    other = browser("ent_chem").get("/").text
+    assert "暂无待办事项" in other and _code(factory, soon) not in other
+
+
+# --- the hazard page -----------------------------------------------------------------------------
+
+
+def test_hazard_page_shows_facts_plan_trail_and_only_allowed_forms(browser, factory, world, clock):
+    hid = drive(factory, world, clock(), "rectifying")
+    ent = browser("ent_coal").get(f"/hazards/{hid}")
+    assert ent.status_code == 200
+    html = ent.text
+    assert "主运输巷道顶板离层" in html and "井下 +450 水平主运输巷" in html
+    assert "张建国" in html and "补打锚索" in html and "35.50 万元" in html and "五落实齐全" in html
+    assert "报送整改方案" in html and "登记(限期整改)" in html  # the trail
+    assert "剩余" in html and "个工作日" in html
+    for action in ("report_progress", "request_extension", "request_acceptance", "comment"):
+        assert f'/hazards/{hid}/actions/{action}"' in html
+    for action in ("accept", "reject", "file_plan", "order_suspension"):
+        assert f'/actions/{action}"' not in html
+    assert 'for="act-request_acceptance-completed_on"' in html and 'type="date"' in html
+
+    official = browser("inspector").get(f"/hazards/{hid}").text
+    assert f'/hazards/{hid}/actions/order_suspension"' in official
+    assert "/actions/request_acceptance\"" not in official
+
+    hidden = browser("ent_chem").get(f"/hazards/{hid}")
+    assert hidden.status_code == 404 and "不在您的管辖范围内" in hidden.text
+    assert "张建国" not in hidden.text
+
+
+def test_submitting_a_form_performs_the_action(browser, factory, world, clock):
+    hid = drive(factory, world, clock(), "reported")
+    c = browser("inspector")
+    page = c.get(f"/hazards/{hid}").text
+    deadline = (local_date(clock()) + timedelta(days=30)).isoformat()
+    response = c.post(f"/hazards/{hid}/actions/register", data={
+        "csrf_token": csrf_of(page), "version": _form_version(page, "register"), "level": "general",
+        "enterprise_uscc": world.enterprises["coal"], "deadline": deadline, "category": "顶板管理"})
+    assert response.status_code == 303 and response.headers["location"] == f"/hazards/{hid}"
+    assert _state(factory, hid) == "registered"
+    after = c.get(f"/hazards/{hid}").text
+    assert "已完成：登记(限期整改)" in after
+    assert "已完成" not in c.get(f"/hazards/{hid}").text  # a flash shows once
+
+
+def test_validation_error_is_shown_at_the_field_and_input_kept(browser, factory, world, clock):
+    hid = drive(factory, world, clock(), "reported")
+    c = browser("inspector")
+    page = c.get(f"/hazards/{hid}").text
+    response = c.post(f"/hazards/{hid}/actions/register", data={
+        "csrf_token": csrf_of(page), "version": _form_version(page, "register"), "level": "general",
+        "enterprise_uscc": world.enterprises["coal"], "deadline": "", "category": "井下<通风>"})
+    assert response.status_code == 422
+    html = response.text
+    error = re.search(r'id="act-register-deadline-error">([^<]*)<', html)
+    assert error and error.group(1) == "此项为必填项"
+    assert 'value="井下&lt;通风&gt;"' in html  # kept, and escaped
+    assert "act-register\" open" in html
+    assert _state(factory, hid) == "reported"
+
+
+def test_four_eyes_refusal_is_explained_and_enforced(browser, factory, world, clock):
+    hid = new_hazard(factory, world, clock(), reporter="inspector")
+    c = browser("inspector")
+    page = c.get(f"/hazards/{hid}").text
+    assert "/actions/dismiss\"" not in page
+    assert "不予立案须由报告人以外的人员决定（四眼原则）" in page
+    response = c.post(f"/hazards/{hid}/actions/dismiss", data={
+        "csrf_token": csrf_of(page), "version": "1", "reason": "经核查不构成隐患"})
+    assert response.status_code == 403
+    assert "四眼原则" in response.text
+    assert _state(factory, hid) == "reported"
+
+
+def test_a_stale_form_is_refused(browser, factory, world, clock):
+    hid = drive(factory, world, clock(), "rectifying")
+    c = browser("ent_coal")
+    page = c.get(f"/hazards/{hid}").text
+    with transaction(factory) as s:
+        transitions.perform(s, world.p("inspector"), hid, "comment", {"text": "请加快进度"}, now=clock())
+    response = c.post(f"/hazards/{hid}/actions/report_progress", data={
+        "csrf_token": csrf_of(page), "version": _form_version(page, "report_progress"), "note": "已完成一半"})
+    assert response.status_code == 409
+    assert "已被他人更新" in response.text and "已完成一半" in response.text
+
+
+def test_evidence_upload_and_the_scoped_file_route(browser, factory, world, clock):
+    hid = drive(factory, world, clock(), "rectifying")
+    c = browser("ent_coal")
+    page = c.get(f"/hazards/{hid}").text
+    response = c.post(f"/hazards/{hid}/actions/report_progress",
+                      data={"csrf_token": csrf_of(page), "version": _form_version(page, "report_progress"),
+                            "note": "已完成一半"},
+                      files=[("evidence_upload", ("现场.png", PNG, "image/png"))])
+    assert response.status_code == 303, response.text
+    with read_only(factory) as s:
+        att_id = s.query(Attachment.id).filter_by(hazard_id=hid).scalar()
+    html = c.get(f"/hazards/{hid}").text
+    assert f'<img src="/hazards/{hid}/attachments/{att_id}"' in html and "1 个附件" in html
+    served = c.get(f"/hazards/{hid}/attachments/{att_id}")
+    assert served.status_code == 200 and served.content == PNG
+    assert served.headers["content-type"] == "image/png"
+    assert browser("ent_chem").get(f"/hazards/{hid}/attachments/{att_id}").status_code == 404
+    other = drive(factory, world, clock(), "rectifying")
+    assert c.get(f"/hazards/{other}/attachments/{att_id}").status_code == 404  # not that hazard's file
+
+
+# --- public ---------------------------------------------------------------------------------------
+
+
+def _report(c, **over):
+    page = c.get("/report")
+    data = {"csrf_token": csrf_of(page.text), "title": "小区车库堆放液化气钢瓶",
+            "description": "地下车库内堆放二十余个液化气钢瓶。", "location": "离石区滨河北路某小区",
+            "region_code": "141102", "industry": "燃气", "contact": "13800000000"}
+    data.update(over)
+    return c.post("/report", data=data)
+
+
+def test_public_report_and_tracking(browser, factory):
+    c = browser()
+    done = _report(c)
+    assert done.status_code == 201
+    code = re.search(r'id="tracking-code">([A-Z0-9]+)<', done.text).group(1)
+    track = c.get("/track", params={"code": code.lower()})
+    assert track.status_code == 200
+    assert re.search(r'id="track-state">待核查<', track.text)
+    assert "液化气" not in track.text and "13800000000" not in track.text  # nothing internal
+    assert c.get("/track", params={"code": "ZZZZZZZZ"}).status_code == 404
+
+
+def test_public_report_errors_and_rate_limit(browser):
+    c = browser()
+    bad = _report(c, title="", description="保留的描述")
+    assert bad.status_code == 422
+    assert re.search(r'id="r-title-error">此项为必填项<', bad.text)
+    assert "保留的描述" in bad.text
+    assert _report(c, csrf_token="forged.token").status_code == 403
+    for _ in range(3):  # settings: 3 an hour
+        assert _report(c).status_code == 201
+    limited = _report(c)
+    assert limited.status_code == 429 and "提交过于频繁" in limited.text
+
+
+def test_the_same_form_twice_acts_once(browser, factory, world, clock):
+    from sqlalchemy import func, select
+
+    from db.models import AuditEvent
+
+    hid = drive(factory, world, clock(), "reported")
+    c = browser("inspector2")
+    page = c.get(f"/hazards/{hid}").text
+    data = {"csrf_token": csrf_of(page), "version": _form_version(page, "dismiss"), "reason": "经核查不构成隐患"}
+    assert c.post(f"/hazards/{hid}/actions/dismiss", data=data).status_code == 303
+    again = c.post(f"/hazards/{hid}/actions/dismiss", data=data)
+    assert again.status_code == 409
+    with read_only(factory) as s:
+        dismissals = s.execute(select(func.count()).select_from(AuditEvent).where(
+            AuditEvent.hazard_id == hid, AuditEvent.action == "dismiss")).scalar_one()
+    assert dismissals == 1 and _state(factory, hid) == "dismissed"
+
+
+def test_layout_basics(browser):
+    c = browser("auditor")
+    html = c.get("/").text
+    assert '<a class="skip-link" href="#main">' in html and '<main id="main"' in html
+    assert 'href="/audit"' in html  # auditors see 审计
+    assert 'href="/audit"' not in browser("inspector").get("/").text
+    css = c.get("/static/app.css")
+    assert css.status_code == 200 and ":focus-visible" in css.text and "@media (max-width: 600px)" in css.text
