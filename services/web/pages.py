@@ -192,7 +192,8 @@ async def hazard_action(request: Request, user: WebUser, _: CsrfChecked, hazard_
 
 
 @router.get("/hazards/{hazard_id}/documents/{document_id}")
-def document_file(request: Request, user: WebUser, hazard_id: str, document_id: str, format: str = "html") -> Response:
+def document_file(request: Request, user: WebUser, hazard_id: str, document_id: str,
+                  format: str = "html") -> Response:
     """A hazard's issued document for the logged-in browser (the API's route wants a Bearer token):
     the stored HTML, or the PDF printed from it; same scope rule as the hazard page."""
     from services import documents
@@ -206,8 +207,8 @@ def document_file(request: Request, user: WebUser, hazard_id: str, document_id: 
             raise not_found() from None
     if info.hazard_id != hid or format not in ("html", "pdf"):
         raise not_found()
-    fallback = f"document-{info.id}.{format}"
-    headers = {"Content-Disposition": f"inline; filename=\"{fallback}\"; filename*=UTF-8''{quote(info.number + '.' + format, safe='')}",
+    name = quote(f"{info.number}.{format}", safe="")
+    headers = {"Content-Disposition": f"inline; filename=\"document-{info.id}.{format}\"; filename*=UTF-8''{name}",
                "X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-store"}
     if format == "pdf":
         return Response(documents.render_pdf(html), media_type="application/pdf", headers=headers)

@@ -7,17 +7,16 @@ import json
 from datetime import date, timedelta
 from io import BytesIO
 
-import pytest
 from openpyxl import Workbook
 from sqlalchemy import func, select
 
 from db.engine import read_only
 from db.models import AuditEvent, Hazard
-from services import audit, cli, ledger, ledger_import
+from services import audit, ledger, ledger_import
 from services.clock import local_date
-from services.settings import get_settings
 from tests.conftest import START
 from tests.helpers import drive
+from tests.db.test_cli_audit import run_cli  # noqa: F401 - the in-process CLI fixture
 
 TODAY = local_date(START)
 
@@ -131,26 +130,6 @@ def test_duplicate_rows_within_a_file_and_missing_columns(factory, world):
     assert {e.column for e in report.errors} >= {"隐患地点", "发现日期"} and not report.committed
     report = ledger_import.run(factory, b"not a spreadsheet", "inspector", now=START)
     assert report.errors[0].column == "文件"
-
-
-@pytest.fixture
-def run_cli(db_url, monkeypatch, capsys):
-    monkeypatch.setenv("HAZARD_DATABASE_URL", db_url)
-    get_settings.cache_clear()
-    engines = []
-    real = cli.make_engine
-    monkeypatch.setattr(cli, "make_engine", lambda *a, **k: engines.append(real(*a, **k)) or engines[-1])
-
-    def run(*argv):
-        capsys.readouterr()
-        code = cli.main(list(argv))
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    yield run
-    for e in engines:
-        e.dispose()
-    get_settings.cache_clear()
 
 
 def test_cli_import_ledger(run_cli, world, factory, tmp_path):
