@@ -44,6 +44,9 @@ class ReportBody(Body):
     industry: str
     source: str
     enterprise_uscc: str | None = None
+    # 发现日期 when it was earlier than the report (an inspection written up the next day, a ledger
+    # imported); the hazard's `discovered_at`, while the report event keeps when it was recorded.
+    discovered_on: date | None = None
 
     @field_validator("region_code")
     @classmethod

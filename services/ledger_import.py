@@ -14,8 +14,9 @@ export's own rows) is "already present". Any other row is imported with a marker
 description, `〔台账导入 <key>〕`, where the key is the row's original 隐患编号, or, without one, a
 fingerprint of its enterprise, title, location and 发现日期; a row whose key is already on a
 hazard is "already present" too. The marker is part of the report event's body, so the trail says
-where the hazard came from. The ledger's 发现日期 goes into the marker: the report itself is dated
-when the import runs, because the audit trail records when things happened here.
+where the hazard came from. The ledger's 发现日期 becomes the hazard's (the report's `discovered_on`),
+so a re-export, the dashboard's history and the 屡查屡犯 window see the real date; the audit events
+themselves are dated when the import runs, because the trail records when things happened here.
 Two imports at once are serialised (an advisory lock on PostgreSQL, the write lock on SQLite), so
 a file imported twice concurrently still yields each hazard once.
 """
@@ -53,7 +54,8 @@ _STATES = {STATE_LABELS[State.REPORTED]: "reported", "待核查": "reported", "r
            STATE_LABELS[State.REGISTERED]: "registered", "已登记": "registered", "registered": "registered"}
 _FIELD_COLUMNS = {"title": "隐患名称", "description": "隐患描述", "location": "隐患地点", "region_code": "行政区划代码",
                   "industry": "行业领域", "source": "隐患来源", "enterprise_uscc": "统一社会信用代码",
-                  "level": "隐患级别", "deadline": "整改期限", "category": "隐患类别"}
+                  "level": "隐患级别", "deadline": "整改期限", "category": "隐患类别",
+                  "discovered_on": "发现日期"}
 _MARKER = re.compile(r"〔台账导入 ([^〕]+)〕")
 _LOCK_KEY = 0x4C45_4447  # "LEDG": the PostgreSQL advisory lock of ledger imports
 
@@ -183,6 +185,8 @@ def validate(session: Session, rows: list[Row], *, today: date) -> list[RowProbl
         found, deadline = dates["发现日期"], dates["整改期限"]
         if found and found > today:
             err("发现日期", "发现日期不能晚于今天")
+        elif found and found < today - transitions.EARLIEST_DISCOVERY:
+            err("发现日期", "发现日期不能早于五年前")
         if found and deadline and deadline <= found:
             err("整改期限", "整改期限应晚于发现日期")
         code = _text(v.get("统一社会信用代码")).upper()
@@ -214,11 +218,12 @@ def validate(session: Session, rows: list[Row], *, today: date) -> list[RowProbl
         problems += bad
         if bad:
             continue
-        marker = f"〔台账导入 {row.key}；原台账发现日期 {found.isoformat()}〕" if found else f"〔台账导入 {row.key}〕"
+        marker = f"〔台账导入 {row.key}〕"
         row.report = {
             "title": _text(v["隐患名称"]), "description": f"{_text(v['隐患描述'])}\n{marker}",
             "location": _text(v["隐患地点"]), "region_code": region, "industry": industry,
             "source": _SOURCES[source], "enterprise_uscc": code or None,
+            "discovered_on": found.isoformat() if found else None,
         }
         if registering:
             row.register = {"level": _LEVELS[level_text], "enterprise_uscc": code,

@@ -68,7 +68,7 @@ def due_condition(cut: Cutoffs):
     return or_(
         and_(H.c.state.in_(sorted(DEADLINE_STATES)), H.c.deadline.is_not(None), deadline_due),
         and_(H.c.state == State.REPORTED.value,
-             or_(*[and_(H.c.discovered_at < _day_end_utc(cut.reported[s]), _clear(s)) for s in UNREGISTERED_STEPS])),
+             or_(*[and_(H.c.created_at < _day_end_utc(cut.reported[s]), _clear(s)) for s in UNREGISTERED_STEPS])),
         and_(H.c.state == State.ACCEPTANCE_REQUESTED.value,
              H.c.acceptance_requested_at < _day_end_utc(cut.review), _clear(Step.review_overdue)),
     )
@@ -76,7 +76,7 @@ def due_condition(cut: Cutoffs):
 
 def facts_of(row: Any) -> LadderFacts:
     return LadderFacts(
-        state=row.state, deadline=row.deadline, reported_on=local_date(row.discovered_at),
+        state=row.state, deadline=row.deadline, reported_on=local_date(row.created_at),
         acceptance_requested_on=local_date(row.acceptance_requested_at) if row.acceptance_requested_at else None,
         failed_acceptances=row.failed_acceptances, fired=row.escalation_fired,
     )

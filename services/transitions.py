@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
@@ -23,7 +23,7 @@ from db.models import Attachment, Enterprise, Hazard, HazardSequence, OutboxMess
 from services import audit, regions
 from services.auth import Principal, in_scope
 from services.bodies import ReportBody
-from services.clock import local_date
+from services.clock import SHANGHAI, local_date
 from services.errors import Conflict, Forbidden, Invalid, NotFound, invalid_field
 from services.lifecycle import LIFECYCLE, ActionSpec, Context, Refusal, Role, State, check_body, check_pre
 from services.validation import parse
@@ -126,6 +126,21 @@ def _insert_outbox(session: Session, rows: list[dict[str, Any]], event_id: int) 
         session.connection().execute(_OUTBOX_INSERT, outbox_params(rows, event_id))
 
 
+EARLIEST_DISCOVERY = timedelta(days=5 * 366)  # a 发现日期 further back is taken for a typing error
+
+
+def _discovered_at(day: date | None, now: datetime) -> datetime:
+    """The moment a hazard counts as found: now, or the start of an earlier 发现日期 in Shanghai."""
+    today = local_date(now)
+    if day is None or day == today:
+        return now
+    if day > today:
+        raise invalid_field("discovered_on", "发现日期不能晚于今天")
+    if day < today - EARLIEST_DISCOVERY:
+        raise invalid_field("discovered_on", "发现日期不能早于五年前")
+    return datetime.combine(day, time(0), SHANGHAI).astimezone(timezone.utc)
+
+
 def report(session: Session, actor: Principal, data: Any, *, now: datetime,
            public_contact: dict[str, Any] | None = None) -> Hazard:
     """Create a hazard in `reported` with its first audit event."""
@@ -149,13 +164,14 @@ def report(session: Session, actor: Principal, data: Any, *, now: datetime,
             raise Forbidden(f"只能报告分管行业（{actor.industry}）的隐患", code="out_of_scope")
         if body.enterprise_uscc:
             enterprise_id = _enterprise_by_uscc(session, body.enterprise_uscc, "enterprise_uscc").id
+    discovered_at = _discovered_at(body.discovered_on, now)
     code = next_hazard_code(session, body.region_code, local_date(now).year)
     values: dict[str, Any] = {
         **_NEW_HAZARD,
         "code": code, "title": body.title, "description": body.description, "location": body.location,
         "industry": body.industry, "source": body.source, "region_code": body.region_code,
         "enterprise_id": enterprise_id, "state": State.REPORTED.value, "version": 1,
-        "discovered_at": now, "reported_by_id": actor.id, "created_at": now, "updated_at": now,
+        "discovered_at": discovered_at, "reported_by_id": actor.id, "created_at": now, "updated_at": now,
         "tracking_code": _tracking_code() if actor.role == Role.PUBLIC else None,
     }
     conn = session.connection()

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 
 import pytest
 
-from services.clock import local_date
+from services.clock import SHANGHAI, local_date
 from services.uscc import ALPHABET
-from tests.api.support import API, act, assert_error, db_state, field_errors, get
+from tests.api.support import API, act, assert_error, db_state, events, field_errors, get
 from tests.helpers import add_attachment, body_for, drive, new_hazard, report_body
 
 
@@ -242,3 +242,22 @@ def test_rectified_on_spot(client, world, factory, clock):
     resp = act(client, world, "inspector", hid, "register", {**base, "rectified_on_spot": True, "evidence": [ev]})
     assert resp.status_code == 200, resp.text
     assert resp.json()["state"] == "closed" and resp.json()["closed_at"] is not None
+
+
+@pytest.mark.parametrize("days_back, ok", [(0, True), (1, True), (5 * 366, True), (-1, False), (5 * 366 + 1, False)])
+def test_report_with_an_earlier_discovery_date(client, world, factory, clock, days_back, ok):
+    """发现日期 may be earlier than the report (a written-up inspection, an imported ledger); the
+    report event keeps when it was recorded. A future day or one over five years back is refused."""
+    day = _today(clock) - timedelta(days=days_back)
+    resp = client.post(f"{API}/hazards", json=report_body(discovered_on=day.isoformat()),
+                       headers=world.auth("inspector"))
+    if not ok:
+        assert field_errors(resp).keys() == {"discovered_on"}
+        return
+    assert resp.status_code == 201, resp.text
+    hazard = resp.json()
+    found = datetime.fromisoformat(hazard["discovered_at"])
+    assert local_date(found) == day
+    if days_back:  # the start of that day in Shanghai, not "now" moved back
+        assert found.astimezone(SHANGHAI).time() == time(0)
+    assert events(client, world, "inspector", hazard["id"])[0]["occurred_at"] == hazard["created_at"]

@@ -7,7 +7,7 @@ import json
 from datetime import date, timedelta
 from io import BytesIO
 
-from openpyxl import Workbook
+from openpyxl import Workbook, load_workbook
 from sqlalchemy import func, select
 
 from db.engine import read_only
@@ -57,7 +57,14 @@ def test_valid_file_imports_through_the_lifecycle(factory, world):
     with read_only(factory) as s:
         hazard = s.execute(select(Hazard).where(Hazard.code == report.imported[0]["code"])).scalar_one()
         assert hazard.level == "general" and hazard.deadline == TODAY + timedelta(days=30)
-        assert "〔台账导入 指纹 " in hazard.description and "原台账发现日期" in hazard.description
+        assert "〔台账导入 指纹 " in hazard.description
+        # the ledger's 发现日期 is the hazard's; the events are dated when the import ran
+        assert local_date(hazard.discovered_at) == TODAY - timedelta(days=10)
+        exported = load_workbook(BytesIO(ledger.export_xlsx(s, world.p("inspector"), ledger.parse_query({}),
+                                                            now=START))).active
+        header = [c.value for c in exported[1]]
+        found = {r[header.index("隐患编号")]: r[header.index("发现日期")] for r in exported.iter_rows(min_row=2, values_only=True)}
+        assert found[hazard.code].date() == TODAY - timedelta(days=10)
         events = s.execute(select(AuditEvent.action, AuditEvent.actor_name).where(AuditEvent.hazard_id == hazard.id)
                            .order_by(AuditEvent.seq)).all()
         assert [tuple(e) for e in events] == [("report", "inspector"), ("register", "inspector")]

@@ -18,7 +18,7 @@ from services.calendar import WorkCalendar
 from services.clock import local_date
 from services.escalation import DEADLINE_STEPS, LadderConfig, Step
 from services.sweep import sweep
-from tests.helpers import body_for, drive
+from tests.helpers import body_for, drive, new_hazard
 
 CAL = WorkCalendar()
 CONFIG = LadderConfig()
@@ -132,6 +132,17 @@ def test_unregistered_report_and_unreviewed_acceptance(factory, world, clock):
                             now=clock())
     with read_only(factory) as s:
         assert s.get(Hazard, reported).escalation_fired == 0
+
+
+def test_unregistered_days_count_from_the_report_not_the_discovery(factory, world, clock):
+    """A hazard found a week before it was written up is not "unregistered for 5 days" at once:
+    the rule is about reports left waiting here."""
+    today = local_date(clock())
+    late = new_hazard(factory, world, clock(), discovered_on=(today - timedelta(days=14)).isoformat())
+    assert run(factory, clock, today).events == 0
+    assert run(factory, clock, CAL.add_working_days(today, 2)).events == 0
+    r3 = run(factory, clock, CAL.add_working_days(today, 3))
+    assert {f.hazard_id: f.steps for f in r3.fired} == {late: ["unregistered_remind"]}
 
 
 def test_two_failed_acceptances_summon_before_the_deadline(factory, world, clock):
