@@ -1,33 +1,24 @@
 """The server-rendered web UI (zh-CN), mounted in the API's FastAPI app.
 
 `router` holds every page router; `mount_static(app)` serves /static and installs the UI's HTML
-error answers (login redirect, CSRF 403, error pages). Page modules written alongside this package
-(ledger, dashboard, audit) are included when present, so each can land on its own.
+error answers (login redirect, CSRF 403, error pages).
 """
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 
 from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from services.web import auth_pages, errors, pages, public_pages
+from services.web import (audit_pages, auth_pages, dashboard_pages, errors, ledger_pages, new_hazard, pages,
+                          public_pages)
 
 STATIC_DIR = Path(__file__).parent / "static"
-_OPTIONAL_PAGES = ("ledger_pages", "dashboard_pages", "audit_pages")
 
 router = APIRouter(include_in_schema=False)
-for _module in (auth_pages, pages, public_pages):
-    router.include_router(_module.router)
-for _name in _OPTIONAL_PAGES:
-    try:
-        _module = importlib.import_module(f"services.web.{_name}")
-    except ModuleNotFoundError as exc:
-        if exc.name != f"services.web.{_name}":
-            raise
-        continue
+# new_hazard before pages: `/hazards/new` is not a hazard id.
+for _module in (auth_pages, new_hazard, pages, public_pages, ledger_pages, dashboard_pages, audit_pages):
     router.include_router(_module.router)
 
 

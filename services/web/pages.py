@@ -35,6 +35,8 @@ from services.web.session import CsrfChecked, WebUser
 
 router = APIRouter()
 _ladder = lru_cache(maxsize=4)(load_config)  # the reminder offset sets what is "due soon"
+# What the timeline names besides the forms' fields: the ladder's step and the issued document.
+TIMELINE_LABELS = LABELS | {"step": "督办环节", "kind": "文书种类", "number": "文号"}
 
 
 def _ctx(request: Request):
@@ -123,7 +125,7 @@ def _hazard_page(request: Request, user, hazard_id: int, *, status: int = 200, f
         page_error = page_error or failed.message or "该操作当前不可执行"
     return render(request, "web/hazard.html", status=status, hazard=view, events=events, attachments=files,
                   documents=documents, forms=forms, explanations=explanations, page_error=page_error,
-                  deadline_info=_deadline_info(view, local_date(now)), labels=LABELS)
+                  deadline_info=_deadline_info(view, local_date(now)), labels=TIMELINE_LABELS)
 
 
 @router.get("/hazards/{hazard_id}")

@@ -23,6 +23,8 @@ from starlette.responses import HTMLResponse, Response
 
 from services.clock import SHANGHAI
 from services.lifecycle import LIFECYCLE, ROLE_LABELS, STATE_LABELS, Role, State
+from services.documents.kinds import KINDS
+from services.escalation import STEP_LABELS, Step
 from services.vocab import ASSESSMENTS, LEVELS, LISTING_LEVELS, SOURCES
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
@@ -71,11 +73,40 @@ def _label(table: dict[str, str]):
     return lambda value: table.get(value or "", "—")
 
 
+# Closed vocabularies an action body carries, shown by their Chinese names in the timeline.
+_VALUE_LABELS: dict[str, dict[str, str]] = {
+    "level": LEVELS, "listing_level": LISTING_LEVELS, "source": SOURCES, "assessment": ASSESSMENTS,
+    "step": {step.name: label for step, label in STEP_LABELS.items()},
+    "kind": {k.name: k.label for k in KINDS.values()},
+}
+_DATE_FIELDS = frozenset({"deadline", "plan_due", "time_limit", "new_deadline", "completed_on", "reviewed_on",
+                          "as_of", "discovered_on"})
+
+
+def shown(key: str, value: Any) -> str:
+    """A body value as a reader of the timeline expects it: 重大隐患 rather than `major`, a date
+    in Chinese, 是 for a set flag, a count for a list of attachments."""
+    if value is True:
+        return "是"
+    if value is False:
+        return "否"
+    if isinstance(value, (list, tuple)):
+        return f"{len(value)} 个附件"
+    if key in _VALUE_LABELS:
+        return _VALUE_LABELS[key].get(str(value), str(value))
+    if key in _DATE_FIELDS and isinstance(value, str):
+        try:
+            return fmt_date(value)
+        except ValueError:
+            return value
+    return str(value)
+
+
 env.filters.update(date=fmt_date, datetime=fmt_datetime)
 env.globals.update(
     SERVICE_NAME=SERVICE_NAME, state_label=state_label, action_label=action_label, role_label=role_label,
     level_label=_label(LEVELS), source_label=_label(SOURCES), listing_label=_label(LISTING_LEVELS),
-    assessment_label=_label(ASSESSMENTS),
+    assessment_label=_label(ASSESSMENTS), shown=shown,
 )
 
 # (label, path, roles that see it; None: everyone logged in)
@@ -83,6 +114,7 @@ NAV: tuple[tuple[str, str, frozenset[str] | None], ...] = (
     ("待办", "/", None),
     ("台账", "/ledger", None),
     ("看板", "/dashboard", None),
+    ("上报隐患", "/hazards/new", LIFECYCLE["report"].roles - {Role.PUBLIC}),
     ("审计", "/audit", frozenset({Role.AUDITOR, Role.ADMIN})),
     ("举报", "/report", None),
 )

@@ -6,8 +6,10 @@ import re
 from datetime import timedelta
 
 from db.engine import read_only, transaction
-from db.models import Attachment, Hazard
-from services import transitions
+from sqlalchemy import select
+
+from db.models import Attachment, Document, Hazard
+from services import documents, transitions
 from services.clock import local_date
 from tests.helpers import body_for, drive, new_hazard
 from tests.web.conftest import csrf_of
@@ -87,6 +89,22 @@ def test_hazard_page_shows_facts_plan_trail_and_only_allowed_forms(browser, fact
     hidden = browser("ent_chem").get(f"/hazards/{hid}")
     assert hidden.status_code == 404 and "不在您的管辖范围内" in hidden.text
     assert "张建国" not in hidden.text
+
+
+def test_the_trail_names_values_and_issued_documents_in_chinese(browser, factory, world, clock):
+    hid = drive(factory, world, clock(), "supervised", level="major")
+    issued = documents.issue_pending(factory, now=clock(), limit=10)
+    assert issued.issued == 2  # 限期整改通知书 (register) and 挂牌督办通知书 (supervise)
+    with read_only(factory) as s:
+        numbers = dict(s.execute(select(Document.kind, Document.number).where(Document.hazard_id == hid)).all())
+    html = browser("city_committee").get(f"/hazards/{hid}").text
+    trail = html[html.index('id="trail-heading"'):]
+    assert "<dd>重大隐患</dd>" in trail and "<dd>市级</dd>" in trail  # not `major`, `city`
+    assert "<dd>major</dd>" not in trail and "<dd>city</dd>" not in trail
+    assert trail.count("签发文书") == 2
+    assert f"<dd>{numbers['listing_notice']}</dd>" in trail and "<dd>挂牌督办通知书</dd>" in trail
+    assert f"<dd>{numbers['rectification_notice']}</dd>" in trail and "<dd>限期整改通知书</dd>" in trail
+    assert re.search(r"<dt>整改期限</dt><dd>\d{4}年\d{1,2}月\d{1,2}日</dd>", trail)
 
 
 def test_submitting_a_form_performs_the_action(browser, factory, world, clock):
@@ -229,3 +247,71 @@ def test_layout_basics(browser):
     assert 'href="/audit"' not in browser("inspector").get("/").text
     css = c.get("/static/app.css")
     assert css.status_code == 200 and ":focus-visible" in css.text and "@media (max-width: 600px)" in css.text
+
+
+# --- 上报隐患 (signed-in) --------------------------------------------------------------------------
+
+
+def _new_form(c) -> tuple[str, dict[str, str]]:
+    page = c.get("/hazards/new")
+    assert page.status_code == 200, page.text
+    key = re.search(r'name="form_key" value="([^"]+)"', page.text).group(1)
+    return page.text, {"csrf_token": csrf_of(page.text), "form_key": key}
+
+
+def _hazards(factory) -> list:
+    with read_only(factory) as s:
+        return s.execute(select(Hazard.title, Hazard.state, Hazard.discovered_at, Hazard.code)
+                         .order_by(Hazard.id)).all()
+
+
+def test_an_inspector_writes_up_a_hazard_once_even_when_sent_twice(browser, factory, world, clock):
+    c = browser("inspector")
+    page, data = _new_form(c)
+    assert 'value="141102"' in page and 'value="141123"' not in page  # the regions of 离石区 only
+    assert f'<option value="{local_date(clock()).isoformat()}"' not in page  # (dates are inputs, not options)
+    found = local_date(clock()) - timedelta(days=2)
+    data |= {"title": "液氨储罐区可燃气体报警器失效", "description": "2 号储罐区报警器检定过期且无法报警。",
+             "location": "液氨罐区", "region_code": "141102", "industry": "煤矿", "source": "inspection",
+             "enterprise_uscc": world.enterprises["coal"], "discovered_on": found.isoformat()}
+    first = c.post("/hazards/new", data=data)
+    assert first.status_code == 303 and first.headers["location"].startswith("/hazards/")
+    again = c.post("/hazards/new", data=data)  # a double click, or a reload after the POST
+    assert again.status_code == 303 and again.headers["location"] == first.headers["location"]
+    made = [h for h in _hazards(factory) if h.title == "液氨储罐区可燃气体报警器失效"]
+    assert len(made) == 1 and made[0].state == "reported" and local_date(made[0].discovered_at) == found
+    landed = c.get(first.headers["location"]).text
+    assert f"已上报隐患，编号 {made[0].code}" in landed and "待核查" in landed
+
+
+def test_the_new_hazard_form_keeps_input_and_shows_errors_at_the_field(browser, factory, world, clock):
+    c = browser("inspector")
+    _, data = _new_form(c)
+    before = len(_hazards(factory))
+    future = (local_date(clock()) + timedelta(days=1)).isoformat()
+    bad = c.post("/hazards/new", data=data | {"title": "", "description": "保留这段描述", "location": "主井",
+                                              "region_code": "141102", "industry": "煤矿", "source": "inspection",
+                                              "discovered_on": future})
+    assert bad.status_code == 422
+    assert re.search(r'id="n-title-error">此项为必填项<', bad.text) and "保留这段描述" in bad.text
+    fixed = c.post("/hazards/new", data=data | {"title": "主井井口安全门失效", "description": "保留这段描述",
+                                                "location": "主井", "region_code": "141102", "industry": "煤矿",
+                                                "source": "inspection", "discovered_on": future})
+    assert fixed.status_code == 422 and re.search(r'id="n-discovered_on-error">发现日期不能晚于今天<', fixed.text)
+    assert len(_hazards(factory)) == before  # nothing written
+
+
+def test_an_enterprise_reports_only_its_own_hazards(browser, factory, world, clock):
+    c = browser("ent_coal")
+    page, data = _new_form(c)
+    assert f'value="{world.enterprises["coal"]}" readonly' in page
+    assert 'value="self_check" selected' in page  # 企业自查 by default
+    body = {"title": "配电室挡鼠板缺失", "description": "配电室门口未设置挡鼠板。", "location": "地面配电室",
+            "region_code": "141102", "industry": "煤矿", "source": "self_check"}
+    other = c.post("/hazards/new", data=data | body | {"enterprise_uscc": world.enterprises["chem"]})
+    assert other.status_code == 422 and "企业用户只能报告本企业的隐患" in other.text
+    ok = c.post("/hazards/new", data=data | body | {"enterprise_uscc": world.enterprises["coal"]})
+    assert ok.status_code == 303
+    assert browser("auditor").get("/hazards/new").status_code == 403
+    assert 'href="/hazards/new"' not in browser("auditor").get("/").text
+    assert c.post("/hazards/new", data=data | body | {"csrf_token": "forged"}).status_code == 403

@@ -1,0 +1,129 @@
+"""`/hazards/new`: a signed-in inspector, supervisor, committee office or enterprise writes up a
+hazard they found (the public has `/report`).
+
+The form posts the `report` action's body through the same use case as `POST /api/v1/hazards`, so
+scope, industry and the 发现日期 rules are the lifecycle's. Each rendered form carries its own
+idempotency key: submitting it twice (a double click, a reload after the POST) files one hazard and
+lands on it both times.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from fastapi import APIRouter, Request
+from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
+from starlette.responses import RedirectResponse, Response
+
+from db.engine import read_only
+from db.models import Enterprise, Region
+from services import commands
+from services.auth import Principal
+from services.clock import local_date
+from services.errors import DomainError, Invalid
+from services.lifecycle import LIFECYCLE, Role
+from services.vocab import INDUSTRIES, SOURCES
+from services.web.render import flash, render
+from services.web.session import CsrfChecked, WebUser
+
+router = APIRouter()
+
+FIELDS = ("title", "description", "location", "region_code", "industry", "source", "enterprise_uscc",
+          "discovered_on")
+MAX_ENTERPRISES = 3000  # suggestions offered in the form; any valid code in scope is accepted
+
+
+def may_report(user: Principal) -> bool:
+    return user.role in LIFECYCLE["report"].roles and user.role != Role.PUBLIC
+
+
+def _choices(request: Request, user: Principal) -> dict[str, Any]:
+    """What the form offers this user: regions of their scope, their industry, enterprises nearby."""
+    with read_only(request.app.state.ctx.factory) as session:
+        ent = session.get(Enterprise, user.enterprise_id) if user.enterprise_id else None
+        own = {"id": ent.id, "uscc": ent.uscc, "name": ent.name, "region_code": ent.region_code,
+               "industry": ent.industry} if ent else None
+        prefix = own["region_code"] if own else user.region_prefix
+        regions = session.execute(select(Region.code, Region.name).where(Region.code.startswith(prefix))
+                                  .order_by(Region.code)).all()
+        firms = select(Enterprise.uscc, Enterprise.name).order_by(Enterprise.name).limit(MAX_ENTERPRISES)
+        firms = firms.where(Enterprise.id == own["id"]) if own else firms.where(Enterprise.region_code.startswith(prefix))
+        if user.industry:
+            firms = firms.where(Enterprise.industry == user.industry)
+        enterprises = session.execute(firms).all()
+    return {
+        "regions": [(c, n) for c, n in regions], "enterprises": [(u, n) for u, n in enterprises],
+        "industries": [user.industry] if user.industry else list(INDUSTRIES),
+        "sources": [(k, v) for k, v in SOURCES.items() if k != "public_report"],
+        "own": own,
+    }
+
+
+def _defaults(request: Request, user: Principal, choices: dict[str, Any]) -> dict[str, str]:
+    own = choices["own"]
+    values = {"discovered_on": local_date(request.app.state.ctx.now()).isoformat(),
+              "source": "self_check" if own else "inspection"}
+    if own:
+        values.update(region_code=own["region_code"], enterprise_uscc=own["uscc"], industry=own["industry"])
+    elif len(choices["regions"]) == 1:
+        values["region_code"] = choices["regions"][0][0]
+    if user.industry:
+        values["industry"] = user.industry
+    return values
+
+
+def _page(request: Request, user: Principal, *, values: dict[str, str] | None = None,
+          errors: dict[str, str] | None = None, message: str | None = None, form_key: str | None = None,
+          status: int = 200) -> Response:
+    choices = _choices(request, user)
+    return render(request, "web/new_hazard.html", status=status,
+                  values=values if values is not None else _defaults(request, user, choices),
+                  errors=errors or {}, message=message, form_key=form_key or secrets.token_urlsafe(16),
+                  today=local_date(request.app.state.ctx.now()).isoformat(), **choices)
+
+
+@router.get("/hazards/new")
+def new_hazard_form(request: Request, user: WebUser) -> Response:
+    if not may_report(user):
+        return render(request, "web/error.html", status=403, title="无权上报隐患",
+                      message="当前账号的角色不能在系统中上报隐患。群众举报请使用“举报”页面。")
+    return _page(request, user)
+
+
+def _submit(request: Request, user: Principal, body: dict[str, str], key: str) -> dict[str, Any]:
+    ctx = request.app.state.ctx
+    return commands.report_hazard(ctx.factory, user, body, now=ctx.now(), idempotency_key=key).body
+
+
+def _values(form: FormData) -> dict[str, str]:
+    return {k: (v.strip() if isinstance(v := form.get(k), str) else "") for k in FIELDS}
+
+
+@router.post("/hazards/new")
+async def new_hazard_submit(request: Request, user: WebUser, _: CsrfChecked) -> Response:
+    if not may_report(user):
+        return render(request, "web/error.html", status=403, title="无权上报隐患",
+                      message="当前账号的角色不能在系统中上报隐患。")
+    form = await request.form()
+    values = _values(form)
+    raw_key = form.get("form_key")
+    key = f"web-new:{raw_key}" if isinstance(raw_key, str) and 8 <= len(raw_key) <= 64 else secrets.token_urlsafe(16)
+    body = {k: v for k, v in values.items() if v}
+    try:
+        hazard = await run_in_threadpool(_submit, request, user, body, key)
+    except Invalid as exc:
+        errors: dict[str, str] = {}
+        for d in exc.details or []:
+            field = str(d.get("field", "")).split(".")[0]
+            errors.setdefault(field if field in FIELDS else "_", d["message"])
+        return _page(request, user, values=values, errors=errors, message=exc.message, form_key=raw_key
+                     if isinstance(raw_key, str) else None, status=422)
+    except DomainError as exc:
+        return _page(request, user, values=values, message=exc.message, status=exc.status,
+                     form_key=raw_key if isinstance(raw_key, str) else None)
+    response = RedirectResponse(f"/hazards/{hazard['id']}", status_code=303)
+    flash(request, response, f"已上报隐患，编号 {hazard['code']}")
+    return response
