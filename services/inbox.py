@@ -3,7 +3,8 @@
 To-dos are not stored: what waits for a person is a fact of the hazards in their scope now, so it
 can never go stale. Each role has the states (and facts) where the next step is theirs; the
 lifecycle then confirms it (`allowed_actions`: listing level, four-eyes), so a to-do only offers
-what the person may really do. Overdue first, then by deadline.
+what the person may really do. Each to-do is dated by when *this* step is due (`_due`): the
+registration or review period for officials, the plan or the deadline for the enterprise.
 """
 
 from __future__ import annotations
@@ -11,21 +12,20 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from db.models import Hazard, InboxItem
 from services.auth import Principal, scope_clause
-from services.calendar import default_calendar
+from services.calendar import WorkCalendar, default_calendar
 from services.clock import local_date
 from services.errors import NotFound
 from services.escalation import LadderConfig
 from services.hazards import decode_cursor, encode_cursor
-from services.lifecycle import FINAL_STATES, STATE_LABELS, LIFECYCLE, Role, State, allowed_actions
+from services.lifecycle import STATE_LABELS, LIFECYCLE, Role, State, allowed_actions
 
 S = State
 WORKING = (S.REGISTERED.value, S.SUPERVISED.value, S.RECTIFYING.value)
-OPEN = [s.value for s in State if s not in FINAL_STATES]
 _PENDING_EXTENSION = and_(Hazard.extension_requested_at.is_not(None), Hazard.state.in_(WORKING))
 _OFFICIAL_WORK = [
     (Hazard.state == S.REPORTED.value, ("register", "dismiss")),
@@ -53,47 +53,63 @@ TODOS: dict[str, list[tuple[Any, tuple[str, ...]]]] = {
 PAGE = 200
 
 
-def _overdue(hazard: Hazard, today: date) -> bool:
-    return hazard.deadline is not None and hazard.state in OPEN and hazard.deadline < today
+def _due(hazard: Hazard, role: str, ladder: LadderConfig, calendar: WorkCalendar) -> tuple[date | None, str]:
+    """By when this person's step is due, and what that date is: a report is to be registered
+    within the ladder's `unregistered_remind` working days, an acceptance request reviewed within
+    `review_overdue`; an enterprise owes a listed hazard's plan by its 方案报送期限; otherwise the
+    rectification deadline is the date that matters (extensions are decided before it)."""
+    if hazard.state == S.REPORTED.value:
+        return calendar.add_working_days(local_date(hazard.created_at), ladder.unregistered_remind), "登记期限"
+    if hazard.state == S.ACCEPTANCE_REQUESTED.value and hazard.acceptance_requested_at is not None:
+        return calendar.add_working_days(local_date(hazard.acceptance_requested_at), ladder.review_overdue), "验收审查期限"
+    if role == Role.ENTERPRISE and hazard.plan_filed_at is None and hazard.plan_due is not None:
+        return hazard.plan_due, "方案报送期限"
+    return hazard.deadline, "整改期限"
 
 
 def todos(session: Session, principal: Principal, *, now: datetime, limit: int = 100,
           ladder: LadderConfig | None = None) -> list[dict[str, Any]]:
-    """Up to `limit` to-dos. `due_soon`: the deadline is as near as the ladder's reminder."""
+    """Up to `limit` to-dos, overdue first, then by when each is due (`_due`); `due_soon`: due
+    within the ladder's reminder offset. Every candidate in scope is read, as the due dates are
+    working-day sums; it is one person's open work, not the whole table."""
     work = TODOS.get(principal.role)
     if not work:
         return []
+    ladder = ladder or LadderConfig()
+    calendar = default_calendar()
     # The lifecycle gates every action by state, so the union of the role's actions, filtered by
     # what is allowed on each hazard, is exactly what that hazard waits for.
     waiting = list(dict.fromkeys(a for _, actions in work for a in actions))
     today = local_date(now)
-    soon = default_calendar().latest_start(today, (ladder or LadderConfig()).remind)
-    overdue_first = case((and_(Hazard.deadline < today, Hazard.state.in_(OPEN)), 0), else_=1)
-    query = (select(Hazard).where(scope_clause(principal), or_(*[cond for cond, _ in work]))
-             .order_by(overdue_first, Hazard.deadline.asc().nulls_last(), Hazard.id))
+    soon = calendar.latest_start(today, ladder.remind)
+    query = select(Hazard).where(scope_clause(principal), or_(*[cond for cond, _ in work])).order_by(Hazard.id)
     out: list[dict[str, Any]] = []
-    offset = 0
-    while len(out) < limit:
-        page = session.execute(query.offset(offset).limit(PAGE)).scalars().all()
+    after = 0
+    while True:
+        page = session.execute(query.where(Hazard.id > after).limit(PAGE)).scalars().all()
         for hazard in page:
             allowed = set(allowed_actions(hazard, principal))
             actions = [a for a in waiting if a in allowed]
-            if actions and len(out) < limit:
-                out.append(_todo(hazard, actions, today, soon))
+            if actions:
+                due, due_label = _due(hazard, principal.role, ladder, calendar)
+                out.append(_todo(hazard, actions, today, soon, due, due_label))
         if len(page) < PAGE:
             break
-        offset += PAGE
-    return out
+        after = page[-1].id
+    out.sort(key=lambda t: (not t["overdue"], t["due"] or "9999-12-31", t["hazard_id"]))
+    return out[:limit]
 
 
-def _todo(hazard: Hazard, actions: list[str], today: date, soon: date) -> dict[str, Any]:
-    overdue = _overdue(hazard, today)
+def _todo(hazard: Hazard, actions: list[str], today: date, soon: date, due: date | None,
+          due_label: str) -> dict[str, Any]:
+    overdue = due is not None and due < today
     return {
         "hazard_id": hazard.id, "code": hazard.code, "title": hazard.title, "state": hazard.state,
         "state_label": STATE_LABELS[State(hazard.state)], "level": hazard.level,
         "actions": actions, "action_labels": [LIFECYCLE[a].label for a in actions],
-        "deadline": hazard.deadline.isoformat() if hazard.deadline else None, "overdue": overdue,
-        "due_soon": not overdue and hazard.deadline is not None and hazard.deadline <= soon,
+        "deadline": hazard.deadline.isoformat() if hazard.deadline else None,
+        "due": due.isoformat() if due else None, "due_label": due_label, "overdue": overdue,
+        "due_soon": not overdue and due is not None and due <= soon,
     }
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 class ErrorDetail(BaseModel):
@@ -163,7 +163,9 @@ class TodoOut(BaseModel):
     actions: list[str]
     action_labels: list[str]
     deadline: str | None
-    overdue: bool
+    due: str | None = Field(description="by when this person's step is due (YYYY-MM-DD)")
+    due_label: str = Field(description="what `due` is: 登记期限, 验收审查期限, 方案报送期限 or 整改期限")
+    overdue: bool = Field(description="`due` has passed")
     due_soon: bool
 
 

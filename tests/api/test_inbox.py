@@ -11,6 +11,7 @@ from sqlalchemy import insert, update
 from db.engine import transaction
 from db.models import Delivery, Hazard, InboxItem
 from services import outbox
+from services.calendar import default_calendar
 from services.clock import local_date
 from services.notify.channels import default_channels
 from tests.api.support import API, MISSING_ID, act, assert_error
@@ -81,6 +82,36 @@ def test_todos_overdue_first_then_by_deadline(client, world, factory, clock, haz
     todos = inbox(client, world, "ent_coal")["todos"]
     assert [t["hazard_id"] for t in todos] == [hazards["major_registered"], hazards["extension"], hazards["registered"]]
     assert [(t["overdue"], t["due_soon"]) for t in todos] == [(True, False), (False, True), (False, False)]
+
+
+def test_officials_todos_are_dated_by_their_own_step(client, world, factory, clock):
+    """A report waits to be registered within 3 working days, an acceptance request to be reviewed
+    within 10: that, not the enterprise's rectification deadline, is what an inspector is late on.
+    An enterprise owes a listed hazard's plan by its 方案报送期限."""
+    calendar = default_calendar()
+    start = local_date(clock())
+    waiting = drive(factory, world, clock(), "acceptance_requested")
+    with transaction(factory) as s:  # the enterprise's own deadline has long passed
+        s.execute(update(Hazard).where(Hazard.id == waiting).values(deadline=start - timedelta(days=20)))
+    clock.advance(days=1)
+    reported = new_hazard(factory, world, clock(), reporter="inspector2")
+    listed = drive(factory, world, clock(), "supervised", level="major")
+    reported_on = local_date(clock())
+
+    todos = {t["hazard_id"]: t for t in inbox(client, world, "inspector")["todos"]}
+    assert todos[reported]["due"] == calendar.add_working_days(reported_on, 3).isoformat()
+    assert todos[reported]["due_label"] == "登记期限" and not todos[reported]["overdue"]
+    assert todos[waiting]["due"] == calendar.add_working_days(start, 10).isoformat()
+    assert todos[waiting]["due_label"] == "验收审查期限" and not todos[waiting]["overdue"]
+    [plan] = [t for t in inbox(client, world, "ent_coal")["todos"] if t["hazard_id"] == listed]
+    with transaction(factory) as s:
+        plan_due = s.get(Hazard, listed).plan_due
+    assert (plan["due"], plan["due_label"]) == (plan_due.isoformat(), "方案报送期限")
+
+    while calendar.working_days_between(reported_on, local_date(clock())) < 4:
+        clock.advance(days=1)
+    order = [(t["hazard_id"], t["overdue"]) for t in inbox(client, world, "inspector")["todos"]]
+    assert order[:2] == [(reported, True), (waiting, False)]  # the late registration comes first
 
 
 def _add_messages(factory, clock, username: str, n: int, *, start: int = 0) -> list[int]:
