@@ -24,7 +24,7 @@ from db.base import UTCDateTime
 from db.models import Hazard, Region
 from services.auth import Principal, scope_clause
 from services.clock import SHANGHAI, local_date
-from services.lifecycle import STATE_LABELS, State
+from services.lifecycle import FINAL_STATES, STATE_LABELS, State
 from services.vocab import LEVELS
 
 WEEKS = 12
@@ -126,8 +126,21 @@ def counts(session: Session, principal: Principal) -> dict[str, list[tuple[str, 
     }
 
 
+def headline(by_state: list[tuple[str, int]], overdue_now: int, major_open: int) -> list[tuple[str, str]]:
+    """The few figures an office reads first: open, open major, overdue, closed, and the closure
+    rate (closed of all registered: a report not yet registered or dismissed is not counted)."""
+    n = dict(zip(State, (count for _, count in by_state), strict=True))
+    open_n = sum(count for state, count in n.items() if state not in FINAL_STATES)
+    registered = open_n - n[State.REPORTED] + n[State.CLOSED]
+    rate = f"{n[State.CLOSED] / registered:.1%}" if registered else "—"
+    return [("在办隐患", str(open_n)), ("在办重大隐患", str(major_open)), ("当前逾期", str(overdue_now)),
+            ("已销号", str(n[State.CLOSED])), ("销号率", rate)]
+
+
 def figures(session: Session, principal: Principal, *, now: datetime) -> dict[str, Any]:
     today = local_date(now)
-    return {"today": today, **counts(session, principal),
-            "overdue_trend": overdue_trend(session, principal, today=today),
-            "major_stock": major_stock(session, principal, today=today)}
+    grouped = counts(session, principal)
+    trend = overdue_trend(session, principal, today=today)
+    stock = major_stock(session, principal, today=today)
+    return {"today": today, **grouped, "overdue_trend": trend, "major_stock": stock,
+            "headline": headline(grouped["state"], trend[-1].value, stock[-1].value)}

@@ -36,4 +36,5 @@ def dashboard_page(request: Request, user: WebUser) -> Response:
         ("major-stock", "重大隐患存量（动态清零，每月末）", "月份", stock,
          charts.line_chart("未销号重大隐患存量（每月末）", stock, x_label="月份", chart_id="c-major")),
     ]
-    return render(request, "web/dashboard.html", today=figures["today"], sections=sections)
+    return render(request, "web/dashboard.html", today=figures["today"], sections=sections,
+                  headline=figures["headline"])

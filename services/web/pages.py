@@ -20,7 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import FileResponse, RedirectResponse, Response
 
 from db.engine import read_only
-from db.models import Attachment
+from db.models import Attachment, Region
 from services import attachments, commands, hazards, inbox
 from services.calendar import default_calendar
 from services.clock import local_date
@@ -115,6 +115,7 @@ def _hazard_page(request: Request, user, hazard_id: int, *, status: int = 200, f
                                      .order_by(Attachment.id)).scalars()
         ]
         documents = _documents(session, user, hazard_id)
+        region_name = session.execute(select(Region.name).where(Region.code == hazard.region_code)).scalar()
     forms = []
     for name in view["allowed_actions"]:
         if failed is not None and failed.action == name:
@@ -125,7 +126,8 @@ def _hazard_page(request: Request, user, hazard_id: int, *, status: int = 200, f
         page_error = page_error or failed.message or "该操作当前不可执行"
     return render(request, "web/hazard.html", status=status, hazard=view, events=events, attachments=files,
                   documents=documents, forms=forms, explanations=explanations, page_error=page_error,
-                  deadline_info=_deadline_info(view, local_date(now)), labels=TIMELINE_LABELS)
+                  deadline_info=_deadline_info(view, local_date(now)), labels=TIMELINE_LABELS,
+                  region_name=region_name, file_names={f["id"]: f["filename"] for f in files})
 
 
 @router.get("/hazards/{hazard_id}")

@@ -31,6 +31,9 @@ def test_counts_by_state_level_industry_region(factory, world):
     assert dict(f["level"]) == {"一般隐患": 2, "重大隐患": 1, "未定级": 2}
     assert f["industry"] == [("煤矿", 4), ("危险化学品", 1)]
     assert f["region"] == [("离石区", 4), ("孝义市", 1)]
+    # open: 2 registered + 1 rectifying + 1 reported; none closed of the 3 registered
+    assert dict(f["headline"]) == {"在办隐患": "4", "在办重大隐患": "1", "当前逾期": "0", "已销号": "0",
+                                   "销号率": "0.0%"}
     narrow = _figures(factory, world, "xiaoyi_inspector", START)
     assert sum(n for _, n in narrow["state"]) == 1 and narrow["region"] == [("孝义市", 1)]
 
@@ -47,7 +50,10 @@ def test_overdue_trend_counts_hazards_open_past_deadline_at_each_week_end(factor
         transitions.perform(s, world.p("inspector"), a, "accept",
                             body_for("accept", today=local_date(now), level="general", uscc=""), now=now)
     later = START + timedelta(days=60 + 35)
-    points = _figures(factory, world, "supervisor", later)["overdue_trend"]
+    figures = _figures(factory, world, "supervisor", later)
+    points = figures["overdue_trend"]
+    headline = dict(figures["headline"])  # `a` closed late; the other one is still open and overdue
+    assert (headline["在办隐患"], headline["当前逾期"], headline["已销号"], headline["销号率"]) == ("1", "1", "1", "50.0%")
     assert len(points) == 12 and points[-1].day == local_date(later)
     deadline = DAY0 + timedelta(days=60)
     closed_on = local_date(now)

@@ -7,9 +7,10 @@ uploaded through the file inputs, the inspector accepts, the county 安委办 is
 close a city-listed hazard, and the city 安委办 closes it. Documents are issued between steps by
 calling the document engine directly (the Prefect flow does it in service); the 挂牌督办通知书 PDF
 and the 台账 Excel are fetched through the page's own links and read back. The four-eyes rule is
-shown on a second hazard reported by the inspector (the UI has no report page for logged-in
-users, so that one is reported through services.transitions): the page explains why 不予立案 is
-not offered, and a forged submission of it is refused on the page.
+shown on a second hazard the inspector writes up on 上报隐患: the page explains why 不予立案 is
+not offered, and a forged submission of it is refused on the page. A colleague then dismisses it
+with the keyboard alone, from the skip link through 待办 to the form's submit button, and every
+stop on the way shows its focus ring.
 
 Every page visited is screenshotted at 1280×800 and 390×844 under test-artifacts/screenshots/,
 and at phone width the page must not scroll sideways and every visible control must be labelled.
@@ -29,9 +30,9 @@ from playwright.sync_api import expect
 from pypdf import PdfReader
 from sqlalchemy import select
 
-from db.engine import read_only, transaction
+from db.engine import read_only
 from db.models import Document, Hazard
-from services import documents, transitions
+from services import documents
 from services.clock import local_date
 from tests.helpers import report_body
 from tests.web.browser_support import Session, browsers, chromium, live_server  # noqa: F401 (fixtures)
@@ -201,10 +202,24 @@ def test_major_hazard_from_public_report_to_closure(browsers, factory, world, cl
     auditor.shot("audit")
 
 
+def _report_on_the_page(s: Session, title: str) -> int:
+    """Write a hazard up on 上报隐患 as an official would; returns its id."""
+    page = s.go("/hazards/new")
+    body = report_body(title=title)
+    page.fill("#n-title", body["title"])
+    page.fill("#n-description", body["description"])
+    page.fill("#n-location", body["location"])
+    page.select_option("#n-industry", body["industry"])
+    expect(page.locator("#n-region_code")).to_have_value("141102")  # the only county in scope
+    s.shot("new-hazard")
+    page.click("button:has-text('提交上报')")
+    expect(page.locator(".flash")).to_contain_text("已上报隐患，编号 141102-")
+    return int(page.url.rsplit("/", 1)[1])
+
+
 def test_four_eyes_refusal_is_shown_on_the_page(browsers, factory, world, clock):
-    with transaction(factory) as s:
-        hid = transitions.report(s, world.p("inspector"), report_body(), now=clock()).id
     inspector = browsers.login("inspector")
+    hid = _report_on_the_page(inspector, "主运输巷道顶板离层")
     page = inspector.go(f"/hazards/{hid}")
     expect(page.locator("#why-dismiss")).to_contain_text("四眼原则")
     expect(page.locator("#act-dismiss")).to_have_count(0)
@@ -243,3 +258,52 @@ def test_login_by_keyboard(browsers):
     page.keyboard.press("Enter")
     page.wait_for_url("**/ledger")
     expect(page.locator(".who")).to_contain_text("supervisor")
+
+
+_FOCUS = """() => {
+  const e = document.activeElement;
+  if (!e || e === document.body) return null;
+  const st = getComputedStyle(e), r = e.getBoundingClientRect();
+  return {tag: e.tagName, id: e.id, text: (e.textContent || '').trim().slice(0, 40), href: e.getAttribute('href') || '',
+          ring: st.outlineStyle !== 'none' && parseFloat(st.outlineWidth) >= 2, visible: r.width > 0 && r.height > 0};
+}"""
+
+
+def _tab_to(page, wanted, limit: int = 80) -> list[dict]:
+    """Press Tab until `wanted(focused)`; every element passed on the way must be visible and show
+    a focus ring (Playwright's key presses count as keyboard use, so :focus-visible applies)."""
+    passed = []
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        focused = page.evaluate(_FOCUS)
+        assert focused is not None, f"focus left the page after {passed[-3:]}"
+        assert focused["visible"] and focused["ring"], f"no visible focus on {focused}"
+        passed.append(focused)
+        if wanted(focused):
+            return passed
+    raise AssertionError(f"not reached by Tab within {limit} stops: {passed[-5:]}")
+
+
+def test_an_action_by_keyboard_alone(browsers, factory, world, clock):
+    """From the skip link through 待办 to a submitted 不予立案, with Tab, Enter and typing only."""
+    hid = _report_on_the_page(browsers.login("inspector"), "配电室挡鼠板缺失")
+    with read_only(factory) as s:
+        code = s.get(Hazard, hid).code
+    colleague = browsers.login("inspector2")
+    page = colleague.go("/")
+    page.keyboard.press("Tab")
+    assert page.evaluate(_FOCUS)["text"] == "跳到正文"
+    page.keyboard.press("Enter")  # into <main>: the next Tab skips the header and the menu
+    passed = _tab_to(page, lambda f: f["text"] == code)
+    assert not any(f["text"] in ("台账", "看板", "退出登录") for f in passed)
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"**/hazards/{hid}")
+    _tab_to(page, lambda f: f["tag"] == "SUMMARY" and f["text"] == "不予立案")
+    page.keyboard.press("Enter")  # opens the form
+    expect(page.locator("#act-dismiss")).to_have_attribute("open", "")
+    _tab_to(page, lambda f: f["id"] == "act-dismiss-reason")
+    page.keyboard.type("经现场核实，挡鼠板已安装到位，不构成隐患。")
+    _tab_to(page, lambda f: f["tag"] == "BUTTON" and f["text"] == "提交：不予立案")
+    page.keyboard.press("Enter")
+    expect(page.locator(".flash")).to_have_text("已完成：不予立案")
+    assert _state(factory, hid) == "dismissed"

@@ -175,7 +175,8 @@ def test_evidence_upload_and_the_scoped_file_route(browser, factory, world, cloc
     with read_only(factory) as s:
         att_id = s.query(Attachment.id).filter_by(hazard_id=hid).scalar()
     html = c.get(f"/hazards/{hid}").text
-    assert f'<img src="/hazards/{hid}/attachments/{att_id}"' in html and "1 个附件" in html
+    assert f'<img src="/hazards/{hid}/attachments/{att_id}"' in html
+    assert "<dt>整改证据</dt><dd>现场.png</dd>" in html  # the trail names the file it refers to
     served = c.get(f"/hazards/{hid}/attachments/{att_id}")
     assert served.status_code == 200 and served.content == PNG
     assert served.headers["content-type"] == "image/png"
