@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from db.models import AuditEvent, Enterprise, Hazard
+from db.models import AuditEvent, Enterprise, Hazard, User
 from services import regions
 from services.auth import Principal, scope_clause
 from services.clock import local_date
@@ -202,3 +202,25 @@ def events_view(session: Session, principal: Principal, hazard_id: int) -> list[
         }
         for e in events
     ]
+
+
+RECENT_LIMIT = 50
+
+
+def recent_events(session: Session, principal: Principal, *, actor: str = "", action: str = "",
+                  limit: int = RECENT_LIMIT) -> list[dict[str, Any]]:
+    """The newest audit events of the hazards in scope, newest first: who did what lately, for an
+    auditor. `actor` matches the name or the username of whoever acted (part of it will do),
+    `action` is one lifecycle action."""
+    query = (select(AuditEvent.id, AuditEvent.hazard_id, Hazard.code, Hazard.title, AuditEvent.seq, AuditEvent.action,
+                    AuditEvent.actor_role, AuditEvent.actor_name, User.username, AuditEvent.from_state,
+                    AuditEvent.to_state, AuditEvent.occurred_at)
+             .join(Hazard, Hazard.id == AuditEvent.hazard_id)
+             .outerjoin(User, User.id == AuditEvent.actor_id)
+             .where(scope_clause(principal)).order_by(AuditEvent.id.desc()).limit(limit))
+    if actor:
+        query = query.where(or_(AuditEvent.actor_name.contains(actor, autoescape=True),
+                                User.username.contains(actor, autoescape=True)))
+    if action:
+        query = query.where(AuditEvent.action == action)
+    return [dict(row._mapping) for row in session.execute(query)]

@@ -49,3 +49,18 @@ def test_tampering_is_reported(factory, world, browser, backend):
         s.execute(text("UPDATE audit_events SET payload = '{}' WHERE hazard_id = :h AND seq = 2"), {"h": hid})
     page = browser("admin").get("/audit")
     assert page.status_code == 200 and "审计链校验失败" in page.text and _code(factory, hid) in page.text
+
+
+def test_recent_events_in_scope_filtered_by_who_and_what(factory, world, browser):
+    mine = drive(factory, world, START, "registered")  # report and register by `inspector`
+    other = new_hazard(factory, world, START, reporter="xinzhou_inspector", region_code="140902", industry="燃气")
+    c = browser("auditor")  # 吕梁市: the 忻州 hazard is not theirs to see
+    table = lambda html: html[html.index('id="recent-events"'):html.index("</table>", html.index('id="recent-events"'))]  # noqa: E731
+    recent = table(c.get("/audit").text)
+    assert _code(factory, mine) in recent and _code(factory, other) not in recent
+    assert recent.index("登记(限期整改)") < recent.index("报告隐患")  # newest first
+    only = table(c.get("/audit", params={"action": "register"}).text)
+    assert "登记(限期整改)" in only and "报告隐患" not in only
+    by_name = table(c.get("/audit", params={"actor": "ent_"}).text)
+    assert "没有符合条件的记录" in by_name  # nobody of an enterprise acted yet
+    assert _code(factory, mine) in table(c.get("/audit", params={"actor": "inspector"}).text)
