@@ -4,6 +4,7 @@ escaped, never evaluated."""
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, timezone
 from types import SimpleNamespace
 
@@ -75,7 +76,11 @@ def test_every_kind_renders_an_official_notice(kind):
     # listed at city level: the city's 安委办 lists, closes and writes the ladder's letters
     committee = kind in ("listing_notice", "closure_notice", "urge_letter", "summon_notice")
     issuer = "吕梁市安全生产委员会办公室" if committee else "吕梁市离石区应急管理局"
-    assert f'<div class="red-header">{issuer}</div>' in html
+    header = re.search(r'<div class="red-header" style="font-size: ([\d.]+)pt">([^<]+)</div>', html)
+    assert header and header.group(2) == issuer
+    # on one line across the 156 mm (≈ 442 pt) type area, at most the 26 pt of a short name
+    size = float(header.group(1))
+    assert len(issuer) * (size + 2) <= 442 and size <= 26
 
 
 def test_deadlines_and_decisions_come_from_the_event():
