@@ -89,10 +89,12 @@ class ImportReport:
     def lines(self) -> list[str]:
         out = [f"共 {self.rows} 行：导入 {len(self.imported)} 条，已存在 {len(self.present)} 条，"
                f"有误 {len({e.row for e in self.errors})} 行" + ("" if self.committed else "（未导入任何数据）")]
-        out += [f"第 {p['row']} 行：已存在（{p['key']} → {p['code']}）" for p in self.present]
-        out += [f"第 {e.row} 行【{e.column}】{e.reason}" for e in self.errors]
-        out += [f"第 {i['row']} 行：已导入 {i['code']}（{STATE_LABELS[State(i['state'])]}）" for i in self.imported]
-        return out
+        by_row: list[tuple[int, str]] = []  # in the file's row order, as the person reads the sheet
+        by_row += [(p["row"], f"第 {p['row']} 行：已存在（{p['key']} → {p['code']}）") for p in self.present]
+        by_row += [(e.row, f"第 {e.row} 行【{e.column}】{e.reason}") for e in self.errors]
+        by_row += [(i["row"], f"第 {i['row']} 行：已导入 {i['code']}（{STATE_LABELS[State(i['state'])]}）")
+                   for i in self.imported]
+        return out + [line for _, line in sorted(by_row, key=lambda r: r[0])]
 
 
 @dataclass

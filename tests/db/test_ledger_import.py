@@ -151,6 +151,10 @@ def test_cli_import_ledger(run_cli, world, factory, tmp_path):
     data = json.loads(out)
     assert code == 1 and data["committed"] and len(data["imported"]) == 1
     assert data["errors"] == [{"row": 3, "column": "行政区划代码", "reason": "未知的行政区划代码：999999"}]
+    path.write_bytes(xlsx([bad, good]))
+    code, out, _ = run_cli("import-ledger", str(path), "--username", "inspector", "--partial")
+    lines = out.strip().splitlines()  # the report follows the sheet's rows: 2 (the bad one), then 3
+    assert lines[1].startswith("第 2 行【行政区划代码】") and lines[2].startswith("第 3 行：已存在")
     path.write_bytes(xlsx([good]))
     code, out, _ = run_cli("import-ledger", str(path), "--username", "inspector")
     assert code == 0 and "已存在" in out
