@@ -23,7 +23,7 @@ from db.models import Enterprise, Region
 from services import commands
 from services.auth import Principal
 from services.clock import local_date
-from services.errors import DomainError, Invalid
+from services.errors import Conflict, DomainError, Invalid
 from services.lifecycle import LIFECYCLE, Role
 from services.vocab import INDUSTRIES, SOURCES
 from services.web.render import flash, render
@@ -121,6 +121,13 @@ async def new_hazard_submit(request: Request, user: WebUser, _: CsrfChecked) -> 
             errors.setdefault(field if field in FIELDS else "_", d["message"])
         return _page(request, user, values=values, errors=errors, message=exc.message, form_key=raw_key
                      if isinstance(raw_key, str) else None, status=422)
+    except Conflict as exc:
+        if exc.code != "idempotency_key_reused":
+            raise
+        # This form already filed a hazard and was then changed (Back, edit, send): say so, and
+        # hand out a new key, so sending it once more files the changed text as a new hazard.
+        return _page(request, user, values=values, status=409,
+                     message="这张表单已经上报过一条隐患。如确需再上报一条，请核对内容后再次提交。")
     except DomainError as exc:
         return _page(request, user, values=values, message=exc.message, status=exc.status,
                      form_key=raw_key if isinstance(raw_key, str) else None)

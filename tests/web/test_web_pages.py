@@ -283,6 +283,14 @@ def test_an_inspector_writes_up_a_hazard_once_even_when_sent_twice(browser, fact
     assert len(made) == 1 and made[0].state == "reported" and local_date(made[0].discovered_at) == found
     landed = c.get(first.headers["location"]).text
     assert f"已上报隐患，编号 {made[0].code}" in landed and "待核查" in landed
+    # Back, change the text, send the same form: said so, nothing filed; sent again, a new one
+    changed = c.post("/hazards/new", data=data | {"title": "液氨储罐区压力表失效"})
+    assert changed.status_code == 409 and "这张表单已经上报过一条隐患" in changed.text
+    assert [h.title for h in _hazards(factory)].count("液氨储罐区压力表失效") == 0
+    fresh = re.search(r'name="form_key" value="([^"]+)"', changed.text).group(1)
+    assert fresh != data["form_key"] and "液氨储罐区压力表失效" in changed.text  # input kept
+    assert c.post("/hazards/new", data=data | {"title": "液氨储罐区压力表失效", "form_key": fresh}).status_code == 303
+    assert [h.title for h in _hazards(factory)].count("液氨储罐区压力表失效") == 1
 
 
 def test_the_new_hazard_form_keeps_input_and_shows_errors_at_the_field(browser, factory, world, clock):
