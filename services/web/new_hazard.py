@@ -110,7 +110,8 @@ async def new_hazard_submit(request: Request, user: WebUser, _: CsrfChecked) -> 
     form = await request.form()
     values = _values(form)
     raw_key = form.get("form_key")
-    key = f"web-new:{raw_key}" if isinstance(raw_key, str) and 8 <= len(raw_key) <= 64 else secrets.token_urlsafe(16)
+    form_key = raw_key if isinstance(raw_key, str) and 8 <= len(raw_key) <= 64 else secrets.token_urlsafe(16)
+    key = f"web-new:{form_key}"
     body = {k: v for k, v in values.items() if v}
     try:
         hazard = await run_in_threadpool(_submit, request, user, body, key)
@@ -119,8 +120,8 @@ async def new_hazard_submit(request: Request, user: WebUser, _: CsrfChecked) -> 
         for d in exc.details or []:
             field = str(d.get("field", "")).split(".")[0]
             errors.setdefault(field if field in FIELDS else "_", d["message"])
-        return _page(request, user, values=values, errors=errors, message=exc.message, form_key=raw_key
-                     if isinstance(raw_key, str) else None, status=422)
+        return _page(request, user, values=values, errors=errors, message=exc.message, form_key=form_key,
+                     status=422)
     except Conflict as exc:
         if exc.code != "idempotency_key_reused":
             raise
@@ -129,8 +130,7 @@ async def new_hazard_submit(request: Request, user: WebUser, _: CsrfChecked) -> 
         return _page(request, user, values=values, status=409,
                      message="这张表单已经上报过一条隐患。如确需再上报一条，请核对内容后再次提交。")
     except DomainError as exc:
-        return _page(request, user, values=values, message=exc.message, status=exc.status,
-                     form_key=raw_key if isinstance(raw_key, str) else None)
+        return _page(request, user, values=values, message=exc.message, status=exc.status, form_key=form_key)
     response = RedirectResponse(f"/hazards/{hazard['id']}", status_code=303)
     flash(request, response, f"已上报隐患，编号 {hazard['code']}")
     return response

@@ -24,7 +24,7 @@ from starlette.responses import HTMLResponse, Response
 from services.clock import SHANGHAI
 from services.lifecycle import LIFECYCLE, ROLE_LABELS, STATE_LABELS, Role, State
 from services.documents.kinds import KINDS
-from services.escalation import STEP_LABELS, Step
+from services.escalation import STEP_LABELS
 from services.vocab import ASSESSMENTS, LEVELS, LISTING_LEVELS, SOURCES
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
