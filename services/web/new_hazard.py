@@ -55,8 +55,8 @@ def _choices(request: Request, user: Principal) -> dict[str, Any]:
             firms = firms.where(Enterprise.industry == user.industry)
         enterprises = session.execute(firms).all()
     return {
-        "regions": [(c, n) for c, n in regions], "enterprises": [(u, n) for u, n in enterprises],
-        "industries": [user.industry] if user.industry else list(INDUSTRIES),
+        "region_choices": [(c, f"{n}（{c}）") for c, n in regions], "enterprises": [(u, n) for u, n in enterprises],
+        "industry_choices": [(i, i) for i in ([user.industry] if user.industry else INDUSTRIES)],
         "sources": [(k, v) for k, v in SOURCES.items() if k != "public_report"],
         "own": own,
     }
@@ -68,8 +68,8 @@ def _defaults(request: Request, user: Principal, choices: dict[str, Any]) -> dic
               "source": "self_check" if own else "inspection"}
     if own:
         values.update(region_code=own["region_code"], enterprise_uscc=own["uscc"], industry=own["industry"])
-    elif len(choices["regions"]) == 1:
-        values["region_code"] = choices["regions"][0][0]
+    elif len(choices["region_choices"]) == 1:
+        values["region_code"] = choices["region_choices"][0][0]
     if user.industry:
         values["industry"] = user.industry
     return values

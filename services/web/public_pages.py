@@ -36,8 +36,10 @@ def _regions(request: Request) -> list[tuple[str, str]]:
 def _form_page(request: Request, *, values: dict[str, str] | None = None, errors: dict[str, str] | None = None,
                message: str | None = None, status: int = 200) -> Response:
     token = web_session.login_csrf(request)
-    response = render(request, "web/report.html", status=status, form_csrf=token, regions=_regions(request),
-                      industries=INDUSTRIES, values=values or {}, errors=errors or {}, message=message)
+    response = render(request, "web/report.html", status=status, form_csrf=token,
+                      region_choices=[(code, f"{name}（{code}）") for code, name in _regions(request)],
+                      industry_choices=[(i, i) for i in INDUSTRIES], values=values or {}, errors=errors or {},
+                      message=message)
     web_session.set_login_csrf_cookie(request, response, token)
     return response
 
