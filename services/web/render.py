@@ -22,10 +22,11 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from starlette.responses import HTMLResponse, Response
 
 from services.clock import SHANGHAI
-from services.lifecycle import LIFECYCLE, ROLE_LABELS, STATE_LABELS, Role, State
 from services.documents.kinds import KINDS
 from services.escalation import STEP_LABELS
+from services.lifecycle import LIFECYCLE, ROLE_LABELS, STATE_LABELS, Role, State
 from services.vocab import ASSESSMENTS, LEVELS, LISTING_LEVELS, SOURCES
+from services.web.forms import CHOICES, fields_of
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
 SERVICE_NAME = "事故隐患闭环管理"
@@ -75,12 +76,12 @@ def _label(table: dict[str, str]):
 
 # Closed vocabularies an action body carries, shown by their Chinese names in the timeline.
 _VALUE_LABELS: dict[str, dict[str, str]] = {
-    "level": LEVELS, "listing_level": LISTING_LEVELS, "source": SOURCES, "assessment": ASSESSMENTS,
+    **CHOICES, "source": SOURCES,
     "step": {step.name: label for step, label in STEP_LABELS.items()},
     "kind": {k.name: k.label for k in KINDS.values()},
 }
-_DATE_FIELDS = frozenset({"deadline", "plan_due", "time_limit", "new_deadline", "completed_on", "reviewed_on",
-                          "as_of", "discovered_on"})
+# Every date field of every action's body, read off the body models as the forms are.
+_DATE_FIELDS = frozenset(f.name for spec in LIFECYCLE.values() for f in fields_of(spec.body) if f.kind == "date")
 
 
 def shown(key: str, value: Any) -> str:
