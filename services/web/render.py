@@ -173,7 +173,5 @@ def render(request: Request, template: str, status: int = 200, **context: Any) -
     response = HTMLResponse(env.get_template(template).render(values), status_code=status)
     if FLASH_COOKIE in request.cookies:
         response.delete_cookie(FLASH_COOKIE, path="/")
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Cache-Control"] = "no-store"  # CSP, nosniff, framing: services.api.security_headers
     return response

@@ -3,7 +3,8 @@
 The server runs in a thread of the test process, so it shares the test's FakeClock and database
 (the test moves time and issues documents directly, as the Prefect flow would in service). Every
 page visited can be screenshotted at desktop and phone width and checked for the phone layout
-(no sideways scrolling of the page, every visible control labelled).
+(no sideways scrolling of the page, every visible control labelled). A window whose console
+reports a Content-Security-Policy violation fails the test when the `browsers` fixture closes.
 """
 
 from __future__ import annotations
@@ -115,11 +116,15 @@ class Browsers:
     def __init__(self, chromium: Browser, base: str) -> None:
         self.chromium, self.base = chromium, base
         self.contexts: list[BrowserContext] = []
+        self.csp_reports: list[str] = []  # the browser's console reports of CSP violations, any window
 
     def anonymous(self, name: str = "public") -> Session:
         context = self.chromium.new_context(viewport=DESKTOP, locale="zh-CN", accept_downloads=True)
         self.contexts.append(context)
-        return Session(context, context.new_page(), self.base, name)
+        page = context.new_page()
+        page.on("console", lambda m: "Content Security Policy" in m.text
+                and self.csp_reports.append(f"{name} {page.url}: {m.text}"))
+        return Session(context, page, self.base, name)
 
     def login(self, username: str) -> Session:
         s = self.anonymous(username)
@@ -140,3 +145,4 @@ def browsers(chromium, live_server) -> Iterator[Browsers]:
     b = Browsers(chromium, live_server)
     yield b
     b.close()
+    assert b.csp_reports == [], "a page broke the Content-Security-Policy"
