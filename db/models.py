@@ -218,6 +218,10 @@ class AuditCheckpoint(Base):
     merkle_root: Mapped[str] = mapped_column(String(64))
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    # Ed25519 over `hash` (hex) by a key kept outside the database, and which key (the first 16 hex
+    # of the SHA-256 of its public key); NULL on checkpoints taken before migration 0007.
+    signature: Mapped[str | None] = mapped_column(String(128))
+    key_id: Mapped[str | None] = mapped_column(String(16))
 
 
 class AuditCheckpointHead(Base):

@@ -6,24 +6,33 @@ row's `version` equals its number of events and `audit_head` its last hash, both
 compare-and-set that appends the event. A checkpoint stores every chain head and a Merkle root over
 them, and is itself chained to the previous checkpoint, so truncating a chain below a checkpoint,
 or rewriting a whole chain, is detected.
+
+Against the database's owner, who can rewrite checkpoints too, checkpoints are signed and logged
+outside the database (services/audit_checkpoints.py), and verification replays each hazard's
+events against its row (services/audit_replay.py), so a row changed without its event shows.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
 from db.models import AuditCheckpoint, AuditCheckpointHead, AuditEvent, Hazard
+from services import audit_replay
+
+if TYPE_CHECKING:  # the evidence module builds on this one
+    from services.audit_checkpoints import Evidence
 
 ZERO = "0" * 64
+HAZARDS = Hazard.__table__
 CHECKPOINT_LOCK = 0x4A5A_0001  # advisory lock key serialising checkpoints
 
 
@@ -130,9 +139,20 @@ def checkpoint_hash(created_at: datetime, leaf_count: int, root: str, prev: str)
     return sha256(canonical([created_at, leaf_count, root, prev]))
 
 
-def create_checkpoint(session: Session, *, now: datetime) -> AuditCheckpoint:
+def create_checkpoint(session: Session, *, now: datetime,
+                      sign: Callable[[str], tuple[str, str]] | None = None) -> AuditCheckpoint:
     """Record every chain head now and their Merkle root. Checkpoints are taken one at a time (an
-    advisory lock on PostgreSQL, the write lock on SQLite), so their chain cannot fork."""
+    advisory lock on PostgreSQL, the write lock on SQLite), so their chain cannot fork.
+
+    `sign` turns the checkpoint's hash into (signature, key id); the row is written once, signed,
+    since the table is append-only. The signed checkpoint that also goes to the log outside the
+    database is `services.audit_checkpoints.take_checkpoint`."""
+    return record_checkpoint(session, now=now, sign=sign)[0]
+
+
+def record_checkpoint(session: Session, *, now: datetime, sign: Callable[[str], tuple[str, str]] | None = None,
+                      ) -> tuple[AuditCheckpoint, list[Any]]:
+    """`create_checkpoint`, returning the heads too (rows of hazard id, seq, hash, by hazard id)."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": CHECKPOINT_LOCK})
     heads = session.execute(
@@ -143,8 +163,10 @@ def create_checkpoint(session: Session, *, now: datetime) -> AuditCheckpoint:
         select(AuditCheckpoint).order_by(AuditCheckpoint.id.desc()).limit(1)
     ).scalar_one_or_none()
     prev_hash = prev.hash if prev else ZERO
+    digest = checkpoint_hash(now, len(heads), root, prev_hash)
+    signature, key_id = sign(digest) if sign is not None else (None, None)
     cp = AuditCheckpoint(created_at=now, leaf_count=len(heads), merkle_root=root, prev_hash=prev_hash,
-                         hash=checkpoint_hash(now, len(heads), root, prev_hash))
+                         hash=digest, signature=signature, key_id=key_id)
     session.add(cp)
     session.flush()
     if heads:
@@ -153,7 +175,7 @@ def create_checkpoint(session: Session, *, now: datetime) -> AuditCheckpoint:
             [{"checkpoint_id": cp.id, "hazard_id": h.id, "seq": h.version, "hash": h.audit_head} for h in heads],
         )
     session.flush()
-    return cp
+    return cp, heads
 
 
 # --- verification ---------------------------------------------------------------------------------
@@ -161,7 +183,11 @@ def create_checkpoint(session: Session, *, now: datetime) -> AuditCheckpoint:
 
 @dataclass
 class Problem:
-    kind: str  # changed | missing | reordered | inserted | truncated | head_mismatch | checkpoint
+    # A chain: changed | missing | reordered | inserted | truncated | head_mismatch. The hazard row
+    # against its replayed events: row_mismatch. The checkpoints and the evidence outside the
+    # database (services/audit_checkpoints.py): checkpoint | signature | checkpoint_deleted |
+    # checkpoint_unlogged | checkpoint_log | no_checkpoint.
+    kind: str
     hazard_id: int | None
     hazard_code: str | None
     seq: int | None
@@ -265,17 +291,19 @@ def _chain_problem(events: list[Any], code: str, version: int, head: str) -> Pro
     return None
 
 
-def _iter_chains(session: Session, hazard_ids: list[int] | None, batch: int = 2000,
-                 ) -> Iterator[tuple[int, str, int, str, list[Any]]]:
-    """Yield each hazard's chain, streaming events in (hazard, id) order to keep memory flat."""
-    hz = select(Hazard.id, Hazard.code, Hazard.version, Hazard.audit_head).order_by(Hazard.id)
+def _iter_chains(session: Session, hazard_ids: list[int] | None, batch: int, columns: tuple[str, ...] = (),
+                 ) -> Iterator[tuple[Any, list[Any]]]:
+    """Yield each hazard's row (id, code, version, audit_head and `columns`) and its chain, both
+    streamed, events in (hazard, id) order, to keep memory flat."""
+    hz = select(*(HAZARDS.c[name] for name in ("id", "code", "version", "audit_head", *columns)))
+    hz = hz.order_by(HAZARDS.c.id)
     # Plain rows, not ORM objects: nothing accumulates in the session's identity map, so memory
     # stays flat however long the trail is.
     ev = select(AuditEvent.__table__).order_by(AuditEvent.hazard_id, AuditEvent.id)
     if hazard_ids is not None:
-        hz = hz.where(Hazard.id.in_(hazard_ids))
+        hz = hz.where(HAZARDS.c.id.in_(hazard_ids))
         ev = ev.where(AuditEvent.hazard_id.in_(hazard_ids))
-    hazards = session.execute(hz).all()
+    hazards = session.execute(hz.execution_options(yield_per=batch))
     events_iter = iter(session.execute(ev.execution_options(yield_per=batch)))
     pending = next(events_iter, None)
     for h in hazards:
@@ -285,55 +313,77 @@ def _iter_chains(session: Session, hazard_ids: list[int] | None, batch: int = 20
         while pending is not None and pending.hazard_id == h.id:
             chain.append(pending)
             pending = next(events_iter, None)
-        yield h.id, h.code, h.version, h.audit_head, chain
+        yield h, chain
 
 
 def verify(session: Session, *, hazard_ids: list[int] | None = None, limit_problems: int = 100,
-           batch: int = 2000) -> VerifyReport:
-    """Check the checkpoints, then every chain against itself, its hazard row and the last
-    checkpoint. Problems come in hazard order, so the first one names the first bad event."""
+           batch: int = 2000, evidence: Evidence | None = None, now: datetime | None = None,
+           replay: bool = True) -> VerifyReport:
+    """Check the checkpoints, then every chain against itself, its hazard row, the last checkpoint
+    and the newest one in the checkpoint log, then replay its events against the row. Problems
+    about checkpoints come first, then one per hazard in hazard order, so the first of those names
+    the hazard's first bad event.
+
+    `evidence` is what lies outside the database (the verification key, the checkpoint log, the
+    checkpoint interval: `services.audit_checkpoints.evidence`); without it those checks are
+    skipped. `now` enables the rule that a trail older than one interval must have a checkpoint.
+    `replay=False` is for data loaded without its events (the sweep benchmark)."""
     report = VerifyReport()
-    anchors = _checkpoint_anchors(session, report, hazard_ids)
+    checkpoints = list(session.execute(select(AuditCheckpoint).order_by(AuditCheckpoint.id)).scalars())
+    anchors = _checkpoint_anchors(session, report, hazard_ids, checkpoints)
+    logged: dict[int, tuple[int, str]] = {}
+    logged_id = None
+    if evidence is not None:
+        found = evidence.check(session, checkpoints, set(hazard_ids) if hazard_ids is not None else None, now)
+        report.problems += found.problems
+        logged, logged_id = found.anchors, found.checkpoint_id
     seen: set[int] = set()
-    for hid, code, version, head, chain in _iter_chains(session, hazard_ids, batch):
+    columns = audit_replay.COLUMNS if replay else ()
+    for row, chain in _iter_chains(session, hazard_ids, batch, columns):
+        hid, code, version = row.id, row.code, row.version
         seen.add(hid)
         report.hazards_checked += 1
         report.events_checked += len(chain)
-        problem = _chain_problem(chain, code, version, head)
+        problem = _chain_problem(chain, code, version, row.audit_head)
         if problem is None and hid in anchors:
-            problem = _anchor_problem(chain, code, version, anchors[hid], report.checkpoint_id)
+            problem = _anchor_problem(chain, code, version, anchors[hid], f"检查点 {report.checkpoint_id}")
+        if problem is None and hid in logged:
+            problem = _anchor_problem(chain, code, version, logged[hid], f"检查点日志中的检查点 {logged_id}")
+        if problem is None and replay and chain:
+            mismatch = audit_replay.row_mismatch(chain, row)
+            if mismatch:
+                problem = Problem("row_mismatch", hid, code, None, None, mismatch)
         if problem:
             problem.hazard_id = hid
             report.problems.append(problem)
             if len(report.problems) >= limit_problems:
                 break
     else:
-        for hid, (seq, _) in anchors.items():
-            if hid not in seen:
-                report.problems.append(
-                    Problem("truncated", hid, None, 1, None, "检查点记录的隐患及其审计链已不存在")
-                )
+        for hid in sorted((set(anchors) | set(logged)) - seen):
+            report.problems.append(
+                Problem("truncated", hid, None, 1, None, "检查点记录的隐患及其审计链已不存在")
+            )
     report.ok = not report.problems
     return report
 
 
 def _anchor_problem(chain: list[Any], code: str, version: int, anchor: tuple[int, str],
-                    checkpoint_id: int | None) -> Problem | None:
+                    where: str) -> Problem | None:
+    """The chain against a head recorded by a checkpoint (`where` names it for people)."""
     seq, digest = anchor
     if version < seq:
         return Problem("truncated", None, code, version + 1, None,
-                       f"审计链被截断：检查点 {checkpoint_id} 时已有 {seq} 个事件，现只有 {version} 个")
+                       f"审计链被截断：{where} 时已有 {seq} 个事件，现只有 {version} 个")
     at = next((e for e in chain if e.seq == seq), None)
     if at is None or at.hash != digest:
         return Problem("changed", None, code, seq, at.id if at else None,
-                       f"第 {seq} 号事件与检查点 {checkpoint_id} 的记录不符（链被重写）")
+                       f"第 {seq} 号事件与{where} 的记录不符（链被重写）")
     return None
 
 
-def _checkpoint_anchors(session: Session, report: VerifyReport,
-                        hazard_ids: list[int] | None) -> dict[int, tuple[int, str]]:
+def _checkpoint_anchors(session: Session, report: VerifyReport, hazard_ids: list[int] | None,
+                        cps: list[AuditCheckpoint]) -> dict[int, tuple[int, str]]:
     """Check the checkpoint chain and return the last checkpoint's heads: {hazard id: (seq, hash)}."""
-    cps = session.execute(select(AuditCheckpoint).order_by(AuditCheckpoint.id)).scalars().all()
     prev = ZERO
     for cp in cps:
         expected = checkpoint_hash(cp.created_at, cp.leaf_count, cp.merkle_root, cp.prev_hash)
@@ -358,10 +408,6 @@ def _checkpoint_anchors(session: Session, report: VerifyReport,
         return {}
     wanted = set(hazard_ids) if hazard_ids is not None else None
     return {r.hazard_id: (r.seq, r.hash) for r in rows if wanted is None or r.hazard_id in wanted}
-
-
-def events_count(session: Session, hazard_id: int) -> int:
-    return session.execute(select(func.count()).where(AuditEvent.hazard_id == hazard_id)).scalar_one()
 
 
 # --- alerts ---------------------------------------------------------------------------------------

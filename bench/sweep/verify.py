@@ -67,7 +67,8 @@ def check(url: str, k: int, expected: Expected, cut: Cutoffs, result: dict, seed
         checked = Counter()
         for i in range(0, len(ids), AUDIT_CHUNK):
             with read_only(factory) as s:
-                report = audit.verify(s, hazard_ids=ids[i:i + AUDIT_CHUNK])
+                # No replay: the world writes each row's state directly over its one report event.
+                report = audit.verify(s, hazard_ids=ids[i:i + AUDIT_CHUNK], replay=False)
             checked["hazards"] += report.hazards_checked
             checked["events"] += report.events_checked
             if not report.ok:

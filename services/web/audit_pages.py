@@ -13,7 +13,7 @@ from starlette.responses import Response
 
 from db.engine import read_only
 from db.models import Hazard
-from services import audit
+from services import audit, audit_checkpoints
 from services.errors import NotFound
 from services.hazards import events_view, recent_events
 from services.lifecycle import LIFECYCLE, Role
@@ -36,8 +36,9 @@ def audit_page(request: Request, user: WebUser, code: str = Query("", max_length
     action = action if action in LIFECYCLE else ""
     trail: dict[str, Any] | None = None
     lookup_error = None
+    evidence = audit_checkpoints.evidence(ctx.settings)
     with read_only(ctx.factory) as session:
-        report = audit.verify(session).as_dict()
+        report = audit.verify(session, evidence=evidence, now=ctx.now()).as_dict()
         recent = recent_events(session, user, actor=actor, action=action)
         if code:
             hazard_id = session.execute(select(Hazard.id).where(Hazard.code == code)).scalar_one_or_none()

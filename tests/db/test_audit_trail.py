@@ -411,9 +411,10 @@ def _truncate(conn: Connection, rows: list[Any], keep: int) -> None:
 
 
 def test_truncated_chain_is_caught_by_the_checkpoint_only(chains, world, clock, factory):
-    """After a checkpoint the last two events of hazard 2 are deleted and its row rewritten to
-    match: the chain is consistent by itself (the same truncation of a hazard created after the
-    checkpoint goes unnoticed), only the checkpoint shows seq 5 missing."""
+    """After a checkpoint the last two events of hazard 2 are deleted and its version and head
+    rewritten to match: the chain is consistent by itself, only the checkpoint shows seq 5 missing.
+    The same truncation of a hazard created after the checkpoint is consistent too; only the
+    replay of its events shows its row still in the state the deleted events put it in."""
     hid = chains.ids[1]
     cp = chains.checkpoint(clock)
     clock.advance(minutes=5)
@@ -426,7 +427,8 @@ def test_truncated_chain_is_caught_by_the_checkpoint_only(chains, world, clock, 
     first = assert_first(report, kind="truncated", hazard_id=hid, code=chains.code(hid), seq=5,
                          event_id=None)
     assert report.checkpoint_id == cp and str(cp) in first.message
-    assert len(report.problems) == 1  # the uncovered hazard's truncation is invisible
+    assert [(p.kind, p.hazard_id) for p in report.problems] == [("truncated", hid), ("row_mismatch", late)]
+    assert "状态（state）为 acceptance_requested，按审计事件应为 registered" in report.problems[1].message
 
 
 # --- (f) a chain rewritten consistently -----------------------------------------------------------
@@ -434,9 +436,10 @@ def test_truncated_chain_is_caught_by_the_checkpoint_only(chains, world, clock, 
 
 def test_rewritten_chain_is_caught_by_the_checkpoint(chains, world, clock, factory):
     """After a checkpoint the attacker changes hazard 2's first event and recomputes every hash
-    and the hazard's audit_head. The chain is consistent by itself (the same rewrite of a hazard
-    created after the checkpoint goes unnoticed); the checkpoint holds only the head (seq 6), so
-    that is the event it can prove changed."""
+    and the hazard's audit_head. The chain is consistent by itself; the checkpoint holds only the
+    head (seq 6), so that is the event it can prove changed. The same rewrite of a hazard created
+    after the checkpoint is consistent too; the replay shows the row's title is not the one the
+    rewritten report gives (an attacker who rewrites the row as well is caught by the log only)."""
     hid = chains.ids[1]
     cp = chains.checkpoint(clock)
     clock.advance(minutes=5)
@@ -453,7 +456,8 @@ def test_rewritten_chain_is_caught_by_the_checkpoint(chains, world, clock, facto
     first = assert_first(report, kind="changed", hazard_id=hid, code=chains.code(hid),
                          seq=EVENTS_PER_HAZARD, event_id=head_event.id)
     assert report.checkpoint_id == cp and str(cp) in first.message
-    assert len(report.problems) == 1
+    assert [(p.kind, p.hazard_id) for p in report.problems] == [("changed", hid), ("row_mismatch", late)]
+    assert "隐患名称（title）" in report.problems[1].message
 
 
 # --- (g) a tampered checkpoint --------------------------------------------------------------------
@@ -482,7 +486,8 @@ def test_checkpoint_heads_rewritten_to_hide_a_truncation_are_caught(chains, cloc
     report = chains.verify()
     first = assert_first(report, kind="checkpoint", hazard_id=None, code=None, seq=None, event_id=None)
     assert str(cp) in first.message
-    assert len(report.problems) == 1
+    # The chain is consistent again; its row, still in the state the deleted events left, is not.
+    assert [(p.kind, p.hazard_id) for p in report.problems] == [("checkpoint", None), ("row_mismatch", hid)]
 
 
 def test_earlier_checkpoint_rewritten_with_its_own_hash_is_caught(chains, clock):

@@ -104,10 +104,15 @@ def test_checkpoint_flow(flow_settings, factory, world, clock):
     drive(factory, world, clock(), "reported")
     result = audit_flows.audit_checkpoint.fn()
     assert result["leaf_count"] == 2 and len(result["merkle_root"]) == 64
+    assert len(result["key_id"]) == 16  # signed with the key generated on first use (development)
+    assert audit_flows.audit_verify.fn()["ok"] is True  # against the checkpoint log it also wrote
 
 
 def test_nightly_verification_alerts_once_when_the_trail_is_broken(flow_settings, engine, factory, world, clock):
     hid = drive(factory, world, clock(), "registered")
+    # The flow verifies with the real clock, days after these events: without a checkpoint that
+    # alone is a failure, so take one as the hourly flow would have.
+    audit_flows.audit_checkpoint.fn()
     assert audit_flows.audit_verify.fn()["ok"] is True
     with attacker(engine) as conn:
         conn.execute(update(AuditEvent).where(AuditEvent.hazard_id == hid, AuditEvent.seq == 2)

@@ -24,3 +24,6 @@ def test_the_example_loads(monkeypatch):
     assert s.environment == "production" and s.database_url.startswith("postgresql")
     assert s.webhooks[0].name == "city-dashboard" and "alert.*" in s.webhooks[0].kinds
     assert s.smtp_starttls is True and s.prefect_database_url is not None
+    # two PostgreSQL roles, and the audit evidence outside the database (a folder of files)
+    assert s.migration_database_url and "hazard_owner" in s.migration_database_url
+    assert s.audit_checkpoint_log_target.endswith("/") and s.audit_signing_key_path.is_absolute()
