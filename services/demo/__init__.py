@@ -14,8 +14,9 @@ on the seed and `now` (API tokens excepted: they are secrets).
 The demo refuses to load into a database that already holds users, enterprises or hazards.
 
 The pieces: `catalogue` (enterprises, people and texts, from `services/data/demo_catalogue.json`),
-`plan` (what to create and when each story starts), `stories` (one hazard's steps) and `summary`
-(what is printed); this module loads it all in.
+`plan` (what to create and when each story starts), `stories` (one hazard's steps), `example` (the
+hazard the API documentation's request examples work on, one of the `hazards`) and `summary` (what
+is printed); this module loads it all in.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from db.models import Attachment, Enterprise, Hazard, User
 from services import admin, attachments, transitions
 from services.auth import SYSTEM, Principal, hash_password, principal_of, public_principal
 from services.clock import utcnow
-from services.demo import plan, summary
+from services.demo import example, plan, summary
 from services.demo.catalogue import DEMO_PASSWORD, ORGS, PEOPLE, STAFF, org_uscc
 from services.demo.stories import Spec, Step
 from services.errors import Conflict, DomainError, invalid_field
@@ -80,9 +81,12 @@ def load(factory: sessionmaker[Session], *, hazards: int = 200, seed: int = DEFA
     _refuse_if_not_empty(factory)
 
     rng = random.Random(seed)
-    specs = plan.choose(hazards, rng)
+    specs = plan.choose(max(hazards - 1, 0), rng)
     stories = [plan.schedule(spec, seed, i, anchor, ext_days) for i, spec in enumerate(specs)]
     first = min((st[0].at for st in stories if st), default=anchor)
+    if hazards:  # one of them is the API documentation's example hazard, told before all others
+        specs.append(example.SPEC)
+        stories.append(example.story(first))
     founded = first - timedelta(days=30)
 
     tokens, principals = _setup(factory, founded)
@@ -129,8 +133,9 @@ def _store(root: Path, data: bytes) -> str:
 def _replay(factory: sessionmaker[Session], specs: list[Spec], stories: list[list[Step]],
             principals: dict[str, Principal], *, seed: int, root: Path, ext_days: int) -> None:
     """Run every planned step, all stories merged in time order, through the real transaction path.
-    An upload is stored like `services.attachments.save` stores it, in the same transaction as the
-    action that cites it (one commit instead of two per file: the demo stays fast)."""
+    An upload is stored like `services.attachments.save` stores it (its row and its `attach` event),
+    in the same transaction as the action that cites it (one commit, not one per file: the demo
+    stays fast)."""
     order = sorted(((st.at, i, j) for i, steps in enumerate(stories) for j, st in enumerate(steps)))
     ids: dict[int, int] = {}
     for at, i, j in order:
@@ -154,6 +159,10 @@ def _replay(factory: sessionmaker[Session], specs: list[Spec], stories: list[lis
                                      size=len(data), sha256=sha, uploaded_by_id=actor.id, created_at=at)
                     s.add(att)
                     s.flush()
+                    # Every accepted file is an `attach` event, as services.attachments.save writes it.
+                    transitions.perform(s, actor, ids[i], "attach", {
+                        "attachment_id": att.id, "filename": att.filename, "content_type": att.content_type,
+                        "size": att.size, "sha256": sha}, now=at)
                     if up.field == "evidence":
                         body.setdefault("evidence", []).append(att.id)
                     else:
