@@ -28,6 +28,9 @@ DEPLOYMENTS = (
                tags=("hazard", "audit"), description="审计检查点：每小时"),
     Deployment("audit-verify", "flows.audit:audit_verify", cron="30 2 * * *",
                tags=("hazard", "audit"), description="审计链校验：每晚 02:30，失败时告警"),
+    Deployment("housekeeping", "flows.housekeeping:housekeeping_flow", cron="10 3 * * *",
+               tags=("hazard", "housekeeping"),
+               description="清理：每晚 03:10 删除超过保留期的幂等键、过期的限频计数和登录限制"),
 )
 
 

@@ -10,13 +10,16 @@ from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from db.engine import read_only, transaction
 from db.models import Attachment
+from services import transitions
 from services.auth import Principal
-from services.errors import Forbidden, Invalid
-from services.lifecycle import Role
+from services.errors import Conflict, Forbidden, Invalid
+from services.inputs import control_message
+from services.lifecycle import LIFECYCLE, check_pre
 from services.transitions import load_in_scope
 
 ALLOWED = {
@@ -25,7 +28,7 @@ ALLOWED = {
     "image/webp": "WebP 图片",
     "application/pdf": "PDF 文件",
 }
-UPLOADERS = {Role.ENTERPRISE, Role.INSPECTOR, Role.SUPERVISOR, Role.COMMITTEE}
+UPLOADERS = LIFECYCLE["attach"].roles
 
 
 def sniff(head: bytes) -> str | None:
@@ -52,12 +55,30 @@ def path_for(root: Path, digest: str) -> Path:
     return root / digest[:2] / digest
 
 
+def _refuse_name(filename: str) -> str:
+    """The name kept for the file: its last path part, at most 255 characters; a control
+    character is refused (422), never dropped."""
+    message = control_message(filename)
+    if message:
+        raise Invalid("附件文件名不合法", details=[{"field": "file", "message": "文件名" + message}])
+    return (Path(filename.replace("\\", "/")).name or "upload")[:255]
+
+
 def save(factory: sessionmaker[Session], principal: Principal, hazard_id: int, *, filename: str,
          stream: BinaryIO, root: Path, max_bytes: int, now: datetime) -> dict:
-    if principal.role not in UPLOADERS:
-        raise Forbidden("当前角色无权上传附件", code="role")
-    with read_only(factory) as session:  # scope first: nothing is written for a hidden hazard
-        load_in_scope(session, principal, hazard_id)
+    """Store an upload and record it: the file under its SHA-256, its row and its `attach` audit
+    event in one transaction. Role, scope and state are checked before a byte is written (a
+    closed or dismissed hazard takes no new files: 409). If the transaction fails, a file this
+    upload created and no row references is removed again."""
+    spec = LIFECYCLE["attach"]
+    name = _refuse_name(filename)
+    with read_only(factory) as session:  # nothing is written for a hidden, closed or wrong-role case
+        hazard = load_in_scope(session, principal, hazard_id)
+        refusal = check_pre(spec, hazard, principal)
+    if refusal is not None:
+        if refusal.kind == "role":
+            raise Forbidden("当前角色无权上传附件", code="role")
+        raise (Conflict if refusal.status == 409 else Forbidden)(refusal.message, code=refusal.code)
     root.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256()
     size = 0
@@ -87,17 +108,33 @@ def save(factory: sessionmaker[Session], principal: Principal, hazard_id: int, *
         sha = digest.hexdigest()
         final = path_for(root, sha)
         final.parent.mkdir(parents=True, exist_ok=True)
+        created = not final.exists()
         os.replace(tmp_name, final)
     finally:
         if os.path.exists(tmp_name):
             os.unlink(tmp_name)
-    with transaction(factory) as session:
-        load_in_scope(session, principal, hazard_id)
-        att = Attachment(
-            hazard_id=hazard_id, filename=Path(filename or "upload").name[:255], content_type=content_type,
-            size=size, sha256=sha, uploaded_by_id=principal.id, created_at=now,
-        )
-        session.add(att)
-        session.flush()
-        return {"id": att.id, "sha256": sha, "size": size, "content_type": content_type,
-                "filename": att.filename}
+    try:
+        with transaction(factory) as session:
+            att = Attachment(
+                hazard_id=hazard_id, filename=name, content_type=content_type,
+                size=size, sha256=sha, uploaded_by_id=principal.id, created_at=now,
+            )
+            session.add(att)
+            session.flush()
+            body = {"attachment_id": att.id, "filename": name, "content_type": content_type, "size": size,
+                    "sha256": sha}
+            hazard = transitions.perform(session, principal, hazard_id, "attach", body, now=now)
+            return {"id": att.id, "sha256": sha, "size": size, "content_type": content_type,
+                    "filename": att.filename, "hazard_version": hazard.version}
+    except BaseException:
+        if created:
+            _remove_unreferenced(factory, final, sha)
+        raise
+
+
+def _remove_unreferenced(factory: sessionmaker[Session], path: Path, sha: str) -> None:
+    """Undo a file this upload created, unless a row of another upload now points at it."""
+    with read_only(factory) as session:
+        used = session.execute(select(Attachment.id).where(Attachment.sha256 == sha).limit(1)).first()
+    if used is None:
+        path.unlink(missing_ok=True)

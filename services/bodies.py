@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 from pydantic_core import PydanticCustomError
 
 from services import regions, uscc
+from services.inputs import control_message
 from services.vocab import INDUSTRIES, SOURCES
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
@@ -22,8 +23,34 @@ Money = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2)]
 Evidence = Annotated[list[int], Field(max_length=50)]
 
 
+def _control_problems(data: dict) -> list[tuple[str, str]]:
+    """(field, message) for every text value, or text in a list, holding a forbidden character."""
+    out = []
+    for key, value in data.items():
+        texts = value if isinstance(value, list | tuple) else [value]
+        for text in texts:
+            message = control_message(text) if isinstance(text, str) else None
+            if message:
+                out.append((str(key), message))
+                break
+    return out
+
+
 class Body(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_control_characters(cls, data: object) -> object:
+        """Checked before any stripping, on every field: a control character is refused, never
+        trimmed away (services.inputs)."""
+        if isinstance(data, dict):
+            problems = _control_problems(data)
+            if problems:
+                field, message = problems[0]
+                raise PydanticCustomError("zh_control_character", message,
+                                          {"field": field, "fields": problems})
+        return data
 
 
 def _uscc(value: str | None) -> str | None:
@@ -182,35 +209,66 @@ class CommentBody(Body):
     text: Text
 
 
-EXAMPLES: dict[str, dict] = {
-    "report": {
-        "title": "煤矿井下主运输巷道支护失效",
-        "description": "主运输巷道 350 米处锚杆锚索失效，顶板离层，存在冒顶风险。",
-        "location": "吕梁市离石区某煤矿井下 +450 水平主运输巷",
-        "region_code": "141102",
-        "industry": "煤矿",
-        "source": "inspection",
-        "enterprise_uscc": "91141102MA0GRD4X33",
-    },
-    "register": {"level": "major", "enterprise_uscc": "91141102MA0GRD4X33", "deadline": "2027-01-31",
-                 "category": "顶板管理"},
-    "dismiss": {"reason": "经现场核查，举报所述问题已于上月整改完毕，不构成事故隐患。"},
-    "supervise": {"listing_level": "city", "deadline": "2027-01-31", "plan_due": "2026-12-10",
-                  "suspend_production": True},
-    "file_plan": {"responsible_person": "张建国（矿长）", "measures": "重新补打锚索，加强顶板离层监测。",
-                  "funds_wan": "35.5", "time_limit": "2027-01-20", "contingency_plan": "顶板事故专项应急预案"},
-    "report_progress": {"note": "已完成 200 米巷道补强支护。", "evidence": []},
-    "request_extension": {"reason": "锚索材料供货延迟", "interim_measures": "限制人员通行，增设临时支护",
-                          "new_deadline": "2027-02-28"},
-    "grant_extension": {"note": "同意延期至 2027-02-28，期间落实临时管控措施。"},
-    "deny_extension": {"note": "延期理由不充分，请按原期限完成整改。"},
-    "request_acceptance": {"work_done": "完成全部补强支护并经矿压观测稳定", "completed_on": "2027-01-18",
-                           "funds_spent_wan": "33.2", "evidence": [1, 2], "assessment": "expert",
-                           "assessment_report": 3},
-    "accept": {"reviewed_on": "2027-01-25", "opinion": "经现场核查，整改措施落实到位，同意验收。"},
-    "reject": {"reviewed_on": "2027-01-25", "reasons": "部分区段锚索未按设计间距施工。"},
-    "close": {"opinion": "验收合格，同意销号摘牌。"},
-    "order_suspension": {"reason": "重大隐患未消除前责令停产整顿。"},
-    "lift_suspension": {"reason": "隐患已消除，经复查同意恢复生产。"},
-    "comment": {"text": "已电话提醒企业按期报送整改方案。"},
+# --- request examples (the OpenAPI document's; they work against `hazard demo`'s data) -------------
+
+# 离石区宏岩煤业有限公司, the demo's first enterprise (services/demo/catalogue.py: `org_uscc` of "hongyan").
+EXAMPLE_USCC = "91141102MA5NGBQ26C"
+# The files of the demo's example hazard (services/demo/example.py): the demo uploads them before
+# anything else, so they are attachments 1, 2 (photos) and 3 (an assessment report) of that hazard.
+EXAMPLE_EVIDENCE, EXAMPLE_REPORT = [1, 2], 3
+EXAMPLE_NOTES = {
+    "report": "enterprise_uscc 为演示数据中离石区宏岩煤业有限公司的统一社会信用代码。",
+    "register": "enterprise_uscc 为演示数据中离石区宏岩煤业有限公司；期限按今天计算（一年之内）。",
+    "report_progress": "evidence 填本隐患已上传附件的编号：先调用 POST /api/v1/hazards/{hazard_id}/attachments 上传，"
+                       "用返回的 id。",
+    "request_acceptance": "evidence 与 assessment_report 是本隐患已上传附件的编号：先调用 "
+                          "POST /api/v1/hazards/{hazard_id}/attachments 上传，用返回的 id。示例中的 1、2、3 是演示数据"
+                          "（hazard demo）中示例隐患“煤矿井下主运输巷道支护失效”（宏岩煤业，整改中）的附件。",
 }
+
+
+def _day(today: date, days: int) -> str:
+    return date.fromordinal(today.toordinal() + days).isoformat()
+
+
+def examples(today: date) -> dict[str, dict]:
+    """One valid body per action, its dates counted from `today` (a fixed date would one day be in
+    the past, or an opinion dated in the future); `services.api.examples` puts them in the OpenAPI
+    document day by day."""
+    new_deadline = _day(today, 90)
+    return {
+        "report": {
+            "title": "煤矿井下主运输巷道支护失效",
+            "description": "主运输巷道 350 米处锚杆锚索失效，顶板离层，存在冒顶风险。",
+            "location": "吕梁市离石区某煤矿井下 +450 水平主运输巷",
+            "region_code": "141102",
+            "industry": "煤矿",
+            "source": "inspection",
+            "enterprise_uscc": EXAMPLE_USCC,
+        },
+        "register": {"level": "major", "enterprise_uscc": EXAMPLE_USCC, "deadline": _day(today, 60),
+                     "category": "顶板管理"},
+        "dismiss": {"reason": "经现场核查，举报所述问题已于上月整改完毕，不构成事故隐患。"},
+        "supervise": {"listing_level": "city", "deadline": _day(today, 60), "plan_due": _day(today, 10),
+                      "suspend_production": True},
+        "file_plan": {"responsible_person": "张建国（矿长）", "measures": "重新补打锚索，加强顶板离层监测。",
+                      "funds_wan": "35.5", "time_limit": _day(today, 20), "contingency_plan": "顶板事故专项应急预案"},
+        "report_progress": {"note": "已完成 200 米巷道补强支护。", "evidence": []},
+        "request_extension": {"reason": "锚索材料供货延迟", "interim_measures": "限制人员通行，增设临时支护",
+                              "new_deadline": new_deadline},
+        "grant_extension": {"note": f"同意延期至 {new_deadline}，期间落实临时管控措施。"},
+        "deny_extension": {"note": "延期理由不充分，请按原期限完成整改。"},
+        "request_acceptance": {"work_done": "完成全部补强支护并经矿压观测稳定", "completed_on": today.isoformat(),
+                               "funds_spent_wan": "33.2", "evidence": list(EXAMPLE_EVIDENCE), "assessment": "expert",
+                               "assessment_report": EXAMPLE_REPORT},
+        "accept": {"reviewed_on": today.isoformat(), "opinion": "经现场核查，整改措施落实到位，同意验收。"},
+        "reject": {"reviewed_on": today.isoformat(), "reasons": "部分区段锚索未按设计间距施工。"},
+        "close": {"opinion": "验收合格，同意销号摘牌。"},
+        "order_suspension": {"reason": "重大隐患未消除前责令停产整顿。"},
+        "lift_suspension": {"reason": "隐患已消除，经复查同意恢复生产。"},
+        "comment": {"text": "已电话提醒企业按期报送整改方案。"},
+    }
+
+
+# As of import; the served document is refreshed from the app's clock every day.
+EXAMPLES: dict[str, dict] = examples(date.today())

@@ -12,12 +12,13 @@ import sys
 from collections.abc import Sequence
 
 from db.engine import make_engine, make_session_factory, read_only, transaction
+from db.migrate import application_role, grant_application_role, same_database, schema_at_head
 from db.migrate import upgrade as migrate_upgrade, downgrade as migrate_downgrade
-from services import admin, audit
+from services import admin, audit, audit_checkpoints
 from services.clock import utcnow
 from services.errors import DomainError
 from services.lifecycle import USER_ROLES
-from services.settings import get_settings
+from services.settings import Settings, get_settings
 from services.vocab import INDUSTRIES
 
 
@@ -27,15 +28,27 @@ def _factory():
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
-    url = get_settings().database_url
+    """Migrate as the tables' owner (HAZARD_MIGRATION_DATABASE_URL when set); when the service runs
+    as another role, grant it what it needs and no more (README "PostgreSQL in production")."""
+    settings = get_settings()
+    url = settings.migration_database_url or settings.database_url
+    app_role = application_role(settings.database_url, settings.migration_database_url)
+    if app_role and not same_database(settings.database_url, url):
+        print("错误：HAZARD_MIGRATION_DATABASE_URL 与 HAZARD_DATABASE_URL 须指向同一个数据库（仅用户不同）",
+              file=sys.stderr)
+        return 2
     make_engine(url).dispose()  # creates the SQLite file's folder
     migrate_upgrade(url, args.revision)
     print(f"数据库已升级到 {args.revision}：{_safe_url(url)}")
+    if app_role:
+        grant_application_role(url, app_role)
+        print(f"已授权应用角色 {app_role}：业务表可读写，审计表只能查询和追加")
     return 0
 
 
 def cmd_db_downgrade(args: argparse.Namespace) -> int:
-    url = get_settings().database_url
+    settings = get_settings()
+    url = settings.migration_database_url or settings.database_url
     migrate_downgrade(url, args.revision)
     print(f"数据库已回退到 {args.revision}")
     return 0
@@ -117,8 +130,9 @@ def cmd_users_password(args: argparse.Namespace) -> int:
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
+    evidence = audit_checkpoints.evidence(get_settings())
     with read_only(_factory()) as s:
-        report = audit.verify(s)
+        report = audit.verify(s, evidence=evidence, now=utcnow())
     if args.json:
         print(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
     if report.ok:
@@ -130,8 +144,10 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
     assert first is not None
     if not args.json:
         print("审计链校验失败！", file=sys.stderr)
-        print(f"第一个问题：隐患 {first.hazard_code or first.hazard_id}，事件序号 {first.seq}，"
-              f"事件 id {first.event_id}，类型 {first.kind}：{first.message}", file=sys.stderr)
+        where = [f"隐患 {first.hazard_code or first.hazard_id}"] if first.hazard_id or first.hazard_code else []
+        if first.seq is not None or first.event_id is not None:
+            where.append(f"事件序号 {first.seq}，事件 id {first.event_id}")
+        print(f"第一个问题：{'，'.join([*where, f'类型 {first.kind}'])}：{first.message}", file=sys.stderr)
         print(f"共发现 {len(report.problems)} 处问题", file=sys.stderr)
     return 1
 
@@ -169,42 +185,93 @@ def cmd_escalate(args: argparse.Namespace) -> int:
 
 def cmd_audit_checkpoint(args: argparse.Namespace) -> int:
     with transaction(_factory()) as s:
-        cp = audit.create_checkpoint(s, now=utcnow())
-        print(f"已建立检查点 {cp.id}：{cp.leaf_count} 条审计链，Merkle 根 {cp.merkle_root}")
+        cp = audit_checkpoints.checkpoint(s, get_settings(), now=utcnow())
+        print(f"已建立检查点 {cp.id}：{cp.leaf_count} 条审计链，Merkle 根 {cp.merkle_root}，签名密钥 {cp.key_id}")
     return 0
+
+
+def cmd_audit_keygen(args: argparse.Namespace) -> int:
+    from services import audit_keys
+
+    path = get_settings().audit_signing_key_path
+    signer = audit_keys.keygen(path, force=args.force)
+    public = audit_keys.public_bytes(signer.private.public_key()).hex()
+    print(f"已生成审计检查点签名私钥：{path}（仅本服务账户可读，请离线备份）")
+    print(f"公钥（密钥编号 {signer.key_id}）已写入 {audit_keys.public_path(path)}，"
+          "交给审计方作为 HAZARD_AUDIT_VERIFY_KEY：")
+    print(public)
+    return 0
+
+
+def prepare_schema(settings: Settings) -> str | None:
+    """Bring the schema to head before serving: by migrating when the service's role owns the tables,
+    else (PostgreSQL with two roles) only by checking, since the application role must not and
+    cannot migrate. Returns the refusal to print, or None."""
+    url = settings.database_url
+    if application_role(url, settings.migration_database_url) is None:
+        make_engine(url).dispose()
+        migrate_upgrade(url, "head")
+        return None
+    if schema_at_head(url):
+        return None
+    return ("错误：数据库结构不是最新版本。服务以应用角色运行，不能自行迁移："
+            "请先以表的所有者运行 hazard db upgrade（HAZARD_MIGRATION_DATABASE_URL 指向所有者），再启动服务")
+
+
+# uvicorn would rewrite the client address from X-Forwarded-For whenever the peer is 127.0.0.1;
+# services/api/client.py decides instead, trusting only HAZARD_TRUSTED_PROXIES.
+UVICORN_PROXY = {"proxy_headers": False, "forwarded_allow_ips": ""}
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     settings = get_settings()
     url = settings.database_url
-    make_engine(url).dispose()
-    migrate_upgrade(url, "head")
+    refusal = prepare_schema(settings)
+    if refusal:
+        print(refusal, file=sys.stderr)
+        return 2
     if not args.api_only:
         from services.serve import serve_all
 
         return serve_all(settings, host=args.host, port=args.port, workers=args.workers,
                          prefect_port=args.prefect_port)
+    print(f"事故隐患闭环管理服务 API：http://{args.host}:{args.port}/docs （数据库 {_safe_url(url)}）", flush=True)
+    run_api(args.host, args.port, args.workers)
+    return 0
+
+
+def run_api(host: str, port: int, workers: int) -> None:
     import uvicorn
 
-    print(f"事故隐患闭环管理服务 API：http://{args.host}:{args.port}/docs （数据库 {_safe_url(url)}）", flush=True)
-    if args.workers > 1:
-        uvicorn.run("services.api.asgi:app", host=args.host, port=args.port, workers=args.workers,
-                    log_level="warning")
+    if workers > 1:
+        uvicorn.run("services.api.asgi:app", host=host, port=port, workers=workers, log_level="warning",
+                    **UVICORN_PROXY)
     else:
         from services.api.app import create_app
 
-        uvicorn.run(create_app(), host=args.host, port=args.port, log_level="info")
-    return 0
+        uvicorn.run(create_app(), host=host, port=port, log_level="info", **UVICORN_PROXY)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from services import demo
 
-    url = get_settings().database_url
-    make_engine(url).dispose()
-    migrate_upgrade(url, "head")
-    summary = demo.load(_factory(), hazards=args.hazards, seed=args.seed)
+    from services import audit_keys
+
+    settings = get_settings()
+    refusal = prepare_schema(settings)
+    if refusal:
+        print(refusal, file=sys.stderr)
+        return 2
+    # The key first: outside development a missing one stops the demo before it loads anything.
+    signer = audit_keys.load_signer(settings.audit_signing_key_path, development=settings.environment == "development")
+    factory = _factory()
+    summary = demo.load(factory, hazards=args.hazards, seed=args.seed)
     print(summary)
+    # The demo's trail reaches months back: checkpoint it now, as the hourly flow would have.
+    log_to = audit_checkpoints.CheckpointLog.at(settings.audit_checkpoint_log_target)
+    with transaction(factory) as s:
+        cp = audit_checkpoints.take_checkpoint(s, now=utcnow(), signer=signer, log_to=log_to)
+        print(f"已建立审计检查点 {cp.id}（{cp.leaf_count} 条审计链）")
     return 0
 
 
@@ -346,8 +413,11 @@ def build_parser() -> argparse.ArgumentParser:
     av = aud.add_parser("verify", help="校验审计链（完整时退出码 0，否则 1）")
     av.add_argument("--json", action="store_true")
     av.set_defaults(func=cmd_audit_verify)
-    ac = aud.add_parser("checkpoint", help="记录全部审计链头的 Merkle 根")
+    ac = aud.add_parser("checkpoint", help="记录全部审计链头的 Merkle 根，签名并写入检查点日志")
     ac.set_defaults(func=cmd_audit_checkpoint)
+    ak = aud.add_parser("keygen", help="生成检查点签名密钥（Ed25519，写入 HAZARD_AUDIT_SIGNING_KEY），打印公钥")
+    ak.add_argument("--force", action="store_true", help="替换已有的密钥")
+    ak.set_defaults(func=cmd_audit_keygen)
 
     es = sub.add_parser("escalate", help="执行一次督办升级扫描（逾期提醒、督办函、约谈、提级等）")
     es.add_argument("--at", type=_day, help="按该日期（YYYY-MM-DD）判断是否到期，默认今天")

@@ -16,17 +16,18 @@ from typing import Any
 
 import structlog
 from pydantic import BaseModel
-from sqlalchemy import func, insert, select
+from sqlalchemy import delete, func, insert, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from db.engine import read_only, transaction
 from db.models import Hazard, IdempotencyKey, PublicSubmission
-from services import audit, hazards, transitions
+from services import audit, hazards, ratelimit, transitions
 from services.auth import Principal, public_principal
 from services.bodies import PublicReportBody, ReportBody
 from services.lifecycle import STATE_LABELS, State
-from services.errors import Conflict, NotFound, RateLimited
+from services.errors import Conflict, Invalid, NotFound, RateLimited
+from services.inputs import IDEMPOTENCY_KEY_MESSAGE, control_character, valid_idempotency_key
 from services.settings import Settings
 from services.validation import parse
 
@@ -67,12 +68,23 @@ def _remember(session: Session, user_id: int, key: str, digest: str, outcome: Ou
     )
 
 
+def check_idempotency_key(key: str | None) -> None:
+    """1–200 visible ASCII characters; an empty key is refused, never matched (an empty key once
+    answered every later empty-keyed request of a user with the first one's stored body)."""
+    if key is not None and not valid_idempotency_key(key):
+        raise Invalid("Idempotency-Key 不合法", details=[{"field": "Idempotency-Key", "message": IDEMPOTENCY_KEY_MESSAGE}])
+
+
 def idempotent(factory: sessionmaker[Session], principal: Principal, key: str | None, digest: str,
                work, *, now: datetime) -> Outcome:
-    """Run `work(session) -> Outcome` once per (user, key), in one transaction with its record."""
+    """Run `work(session) -> Outcome` once per (user, key), in one transaction with its record.
+    `digest` is the request's `request_hash` (method, route and body), never empty."""
+    check_idempotency_key(key)
     if key is None or principal.id is None:
         with transaction(factory) as session:
             return work(session)
+    if len(digest) != 64:
+        raise ValueError("an idempotent request needs its request hash")
     try:
         with transaction(factory) as session:
             stored = _stored(session, principal.id, key, digest)
@@ -95,8 +107,7 @@ def idempotent(factory: sessionmaker[Session], principal: Principal, key: str | 
 def perform_action(factory: sessionmaker[Session], settings: Settings, principal: Principal,
                    hazard_id: int, action: str, data: Any, *, now: datetime,
                    if_match: int | None = None, idempotency_key: str | None = None) -> Outcome:
-    # The digest only matters with a key (it is what a replay is compared with).
-    digest = request_hash("POST", f"/hazards/{hazard_id}/actions/{action}", data) if idempotency_key else ""
+    digest = request_hash("POST", f"/hazards/{hazard_id}/actions/{action}", data)
 
     def work(session: Session) -> Outcome:
         hazard = transitions.perform(
@@ -113,7 +124,7 @@ def perform_action(factory: sessionmaker[Session], settings: Settings, principal
 
 def report_hazard(factory: sessionmaker[Session], principal: Principal, data: Any, *, now: datetime,
                   idempotency_key: str | None = None) -> Outcome:
-    digest = request_hash("POST", "/hazards", data) if idempotency_key else ""
+    digest = request_hash("POST", "/hazards", data)
 
     def work(session: Session) -> Outcome:
         hazard = transitions.report(session, principal, data, now=now)
@@ -131,12 +142,26 @@ def client_hash(settings: Settings, client: str) -> str:
     return hashlib.sha256(f"{secret}:{client}".encode()).hexdigest()
 
 
+def purge_idempotency_keys(session: Session, *, now: datetime, retention: timedelta) -> int:
+    """Forget stored answers older than the retention: a retry comes within minutes, not weeks."""
+    return session.execute(delete(IdempotencyKey).where(IdempotencyKey.created_at < now - retention)).rowcount
+
+
+def _serialise_client(session: Session, who: str) -> None:
+    """One public report of a client at a time (PostgreSQL: a transaction-scoped advisory lock
+    keyed by the client; SQLite writers are serialised already), so parallel requests cannot all
+    count the same earlier submissions and together exceed the limit."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": int(who[:15], 16)})
+
+
 def public_report(factory: sessionmaker[Session], settings: Settings, data: Any, *, client: str,
                   now: datetime) -> dict[str, Any]:
     """A 群众举报: rate-limited per client address; returns the tracking code."""
     body = parse(PublicReportBody, data)
     who = client_hash(settings, client)
     with transaction(factory) as session:
+        _serialise_client(session, who)
         recent = session.execute(
             select(func.count()).select_from(PublicSubmission).where(
                 PublicSubmission.client_hash == who, PublicSubmission.created_at > now - timedelta(hours=1)
@@ -159,13 +184,26 @@ def public_report(factory: sessionmaker[Session], settings: Settings, data: Any,
                 "message": "举报已受理，请保存查询码以便查询办理进度"}
 
 
-def public_status(factory: sessionmaker[Session], tracking_code: str) -> dict[str, Any]:
+TRACKING_CODE_MAX = 32
+
+
+def public_status(factory: sessionmaker[Session], settings: Settings, tracking_code: str, *, client: str,
+                  now: datetime) -> dict[str, Any]:
+    """A report's state by its tracking code, throttled per client (a code is 12 characters of 32
+    letters, so guessing is hopeless, and the throttle keeps it so)."""
+    code = tracking_code.strip().upper()
+    with transaction(factory) as session:
+        wait = ratelimit.hit(session, ratelimit.bucket_key("track", client_hash(settings, client)),
+                             limit=settings.public_lookups_per_hour, window=timedelta(hours=1), now=now)
+    if wait is not None:
+        raise RateLimited(f"查询过于频繁，请 {-(-wait // 60)} 分钟后再试",
+                          details={"limit_per_hour": settings.public_lookups_per_hour, "retry_after": wait})
+    if not code or len(code) > TRACKING_CODE_MAX or control_character(code):
+        raise NotFound("未找到该查询码对应的举报")
     with read_only(factory) as session:
-        hazard = session.execute(
-            select(Hazard.state).where(Hazard.tracking_code == tracking_code.strip().upper())
-        ).first()
+        hazard = session.execute(select(Hazard.state).where(Hazard.tracking_code == code)).first()
     if hazard is None:
         raise NotFound("未找到该查询码对应的举报")
     state = State(hazard.state)
-    return {"tracking_code": tracking_code.strip().upper(), "state": state.value, "state_label": STATE_LABELS[state]}
+    return {"tracking_code": code, "state": state.value, "state_label": STATE_LABELS[state]}
 

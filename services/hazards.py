@@ -16,6 +16,7 @@ from services import regions
 from services.auth import Principal, scope_clause
 from services.clock import local_date
 from services.errors import Invalid
+from services.inputs import MAX_ID
 from services.lifecycle import FINAL_STATES, STATE_LABELS, State, allowed_actions
 from services.transitions import load_in_scope
 from services.vocab import LEVELS, SOURCES
@@ -108,14 +109,23 @@ def encode_cursor(hazard_id: int) -> str:
     return base64.urlsafe_b64encode(json.dumps({"id": hazard_id}).encode()).decode().rstrip("=")
 
 
+MAX_CURSOR = 64  # an encoded {"id": <19 digits>} is 38 characters
+
+
 def decode_cursor(cursor: str) -> int:
+    """The id a cursor points below. Anything but what `encode_cursor` makes is refused (422): a
+    cursor is short, its JSON is one object with an integer id (no nesting to recurse into, no
+    `²`, no thousand-digit number)."""
     try:
+        if len(cursor) > MAX_CURSOR:
+            raise ValueError("too long")
         padded = cursor + "=" * (-len(cursor) % 4)
-        value = int(json.loads(base64.urlsafe_b64decode(padded))["id"])
-        if not 0 < value <= 2**63 - 1:  # a BIGINT id; SQLite raises on anything larger
+        data = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
+        value = data["id"] if isinstance(data, dict) and set(data) == {"id"} else None
+        if type(value) is not int or not 0 < value <= MAX_ID:
             raise ValueError(value)
         return value
-    except (ValueError, KeyError, TypeError, OverflowError):  # OverflowError: {"id": Infinity}
+    except (ValueError, UnicodeError, RecursionError):  # binascii.Error is a ValueError
         raise Invalid("分页游标无效", details=[{"field": "cursor", "message": "分页游标无效，请从第一页重新查询"}]) from None
 
 

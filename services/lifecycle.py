@@ -431,6 +431,17 @@ class IssueDocumentBody(bodies.Body):
     document_id: int
 
 
+class AttachBody(bodies.Body):
+    """What the audit trail keeps of an accepted upload (services.attachments): the file is stored
+    under its SHA-256, so the event proves which bytes were attached, by whom and when."""
+
+    attachment_id: int
+    filename: Annotated[str, StringConstraints(min_length=1, max_length=255)]
+    content_type: bodies.Short
+    size: int
+    sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+
+
 OFFICIALS = frozenset({Role.INSPECTOR, Role.SUPERVISOR})
 IN_SCOPE_PEOPLE = frozenset({Role.ENTERPRISE, Role.INSPECTOR, Role.SUPERVISOR, Role.COMMITTEE})
 WORKING = frozenset({State.REGISTERED, State.SUPERVISED, State.RECTIFYING})
@@ -529,6 +540,10 @@ _SPECS = (
         lifecycle=False,
         doc="The document engine records each issued document in the hazard's trail; a closed "
             "hazard still gets the 销号 notice of its closing, so every state allows it.",
+    ),
+    ActionSpec(
+        "attach", "上传附件", IN_SCOPE_PEOPLE, OPEN_STATES, AttachBody, lifecycle=False,
+        doc="Every accepted upload is an event; a closed or dismissed hazard takes no new files.",
     ),
     ActionSpec(
         "comment", "备注", IN_SCOPE_PEOPLE, ALL_STATES, bodies.CommentBody,

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import re
 
-_CODE = re.compile(r"^\d{6}(\d{3}(\d{3})?)?$")
+_CODE = re.compile(r"[0-9]{6}(?:[0-9]{3}){0,2}")  # ASCII digits only (\d takes any script's)
 LEVEL_ORDER = ("county", "city", "province")
 LEVEL_LABELS = {"province": "省级", "city": "市级", "county": "县级", "township": "乡镇级"}
 
 
 def valid_code(code: str) -> bool:
-    return bool(_CODE.match(code))
+    return bool(_CODE.fullmatch(code))
 
 
 def region_level(code: str) -> str:

@@ -25,11 +25,11 @@ from services.auth import Principal, in_scope
 from services.bodies import ReportBody
 from services.clock import SHANGHAI, local_date
 from services.errors import Conflict, Forbidden, Invalid, NotFound, invalid_field
+from services.inputs import MAX_ID
 from services.lifecycle import LIFECYCLE, ActionSpec, Context, Refusal, Role, State, check_body, check_pre
 from services.validation import parse
 
 TRACKING_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
-MAX_ID = 2**63 - 1  # ids are BIGINT; a larger number from a URL or body cannot exist (SQLite raises on it)
 
 # Built once: the per-transition statements, their values passed as parameters. Building them per
 # call (`.values(**values)` on the ORM entity, `session.get`) cost more CPU than the rest of the
@@ -37,6 +37,10 @@ MAX_ID = 2**63 - 1  # ids are BIGINT; a larger number from a URL or body cannot 
 # parameters that name a column; `cas_id`/`cas_version` are the WHERE.
 _HAZARDS = Hazard.__table__
 _LOAD_HAZARD = select(Hazard).where(Hazard.id == bindparam("hazard_id")).execution_options(populate_existing=True)
+# The writer's load: the row lock makes concurrent actions on one hazard wait for each other
+# (PostgreSQL; SQLite writers are serialised by BEGIN IMMEDIATE), so fifty comments at once all
+# land instead of losing the compare-and-set. The compare-and-set stays, for the sweep's batches.
+_LOAD_HAZARD_FOR_UPDATE = _LOAD_HAZARD.with_for_update()
 _CAS_UPDATE = update(_HAZARDS).where(
     _HAZARDS.c.id == bindparam("cas_id"), _HAZARDS.c.version == bindparam("cas_version")
 )
@@ -199,8 +203,9 @@ def _tracking_code() -> str:
     return "".join(secrets.choice(TRACKING_ALPHABET) for _ in range(12))
 
 
-def load_in_scope(session: Session, actor: Principal, hazard_id: int) -> Hazard:
-    hazard = (session.execute(_LOAD_HAZARD, {"hazard_id": hazard_id}).scalar_one_or_none()
+def load_in_scope(session: Session, actor: Principal, hazard_id: int, *, for_update: bool = False) -> Hazard:
+    statement = _LOAD_HAZARD_FOR_UPDATE if for_update else _LOAD_HAZARD
+    hazard = (session.execute(statement, {"hazard_id": hazard_id}).scalar_one_or_none()
               if 0 < hazard_id <= MAX_ID else None)
     if hazard is None or not in_scope(actor, hazard):
         raise NotFound("隐患不存在或不在您的管辖范围内")
@@ -262,6 +267,7 @@ def prepare(session: Session, spec: ActionSpec, hazard: Any, actor: Principal, d
     changes = spec.changes(hazard, body, actor, ctx)
     if spec.action == "register":
         ent = _enterprise_by_uscc(session, body.enterprise_uscc, "enterprise_uscc")  # type: ignore[attr-defined]
+        _check_enterprise_region(ent, hazard, actor)
         changes["enterprise_id"] = ent.id
         repeat = _earlier_hazard(session, hazard, ent.id, body.category)  # type: ignore[attr-defined]
         if repeat is not None:
@@ -296,7 +302,7 @@ def perform(session: Session, actor: Principal, hazard_id: int, action: str, dat
     spec = LIFECYCLE.get(action)
     if spec is None or action == "report":
         raise NotFound(f"没有名为“{action}”的操作", code="unknown_action")
-    hazard = load_in_scope(session, actor, hazard_id)
+    hazard = load_in_scope(session, actor, hazard_id, for_update=True)
     decision = prepare(session, spec, hazard, actor, data, now=now, if_match=if_match,
                        extension_min_working_days=extension_min_working_days)
     result = session.connection().execute(
@@ -309,6 +315,16 @@ def perform(session: Session, actor: Principal, hazard_id: int, action: str, dat
         set_committed_value(hazard, key, value)
     _insert_outbox(session, decision.outbox_rows, event_id)
     return hazard
+
+
+def _check_enterprise_region(ent: Enterprise, hazard: Any, actor: Principal) -> None:
+    """A hazard is registered to an enterprise of its own region (the enterprise's county holds
+    the hazard's place, or the other way round), or else to one the registering official
+    supervises too: a county inspector cannot hang a hazard on another county's enterprise."""
+    if (regions.within(ent.region_code, hazard.region_code) or regions.within(hazard.region_code, ent.region_code)
+            or actor.role == Role.SYSTEM or regions.within(ent.region_code, actor.region_code)):
+        return
+    raise invalid_field("enterprise_uscc", "该企业不在隐患所在辖区，也不在您的管辖范围内，不能登记为该隐患的责任企业")
 
 
 def _listing_body(session: Session, region_code: str, level: str) -> str:

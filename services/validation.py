@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from services.errors import Invalid
+from services.inputs import IDEMPOTENCY_KEY_MESSAGE
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -48,6 +49,10 @@ _MESSAGES: dict[str, str] = {
 }
 
 
+# Fields whose every error says the same thing (a header has one rule, whatever check failed).
+FIELD_MESSAGES = {"Idempotency-Key": IDEMPOTENCY_KEY_MESSAGE}
+
+
 def zh_errors(exc: Any) -> list[dict[str, Any]]:
     """Field messages for a Pydantic `ValidationError` or FastAPI's `RequestValidationError`."""
     details = []
@@ -57,8 +62,13 @@ def zh_errors(exc: Any) -> list[dict[str, Any]]:
         field = ".".join(loc) or "body"
         etype = err["type"]
         ctx = err.get("ctx") or {}
-        if etype.startswith("zh_"):  # our own PydanticCustomError: already Chinese
+        if field in FIELD_MESSAGES:
+            message = FIELD_MESSAGES[field]
+        elif etype.startswith("zh_"):  # our own PydanticCustomError: already Chinese
             message = err["msg"]
+            if field == "body" and ctx.get("fields"):  # several fields at once: one detail each
+                details += [{"field": f, "message": m, "type": etype} for f, m in ctx["fields"]]
+                continue
             if field == "body" and ctx.get("field"):
                 field = ctx["field"]
         else:

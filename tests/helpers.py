@@ -73,6 +73,8 @@ def body_for(action: str, *, today: date, level: str, uscc: str, evidence: list[
         "escalate": {"step": "urge"},
         "issue_document": {"kind": "rectification_notice", "number": "离应急改〔2026〕1号", "title": "限期整改通知书",
                            "sha256": "0" * 64, "document_id": 1},
+        "attach": {"attachment_id": 1, "filename": "现场.png", "content_type": "image/png", "size": 4,
+                   "sha256": "ab" * 32},
         "comment": {"text": "备注"},
     }[action]
 

@@ -49,7 +49,9 @@ BUMP_SEQUENCE = ("UPDATE hazard_sequences SET last_value=(hazard_sequences.last_
 INSERT_HAZARD = (f"INSERT INTO hazards ({', '.join(INSERT_COLUMNS)}) "
                  f"VALUES ({', '.join(['%s'] * len(INSERT_COLUMNS))}) RETURNING hazards.id")
 SET_HEAD = "UPDATE hazards SET audit_head=%s WHERE hazards.id = %s"
-SELECT_HAZARD = f"SELECT {', '.join('hazards.' + c for c in HAZARD_COLUMNS)} FROM hazards WHERE hazards.id = %s"
+# FOR UPDATE: the service locks the row it acts on (concurrent comments wait instead of failing).
+SELECT_HAZARD = (f"SELECT {', '.join('hazards.' + c for c in HAZARD_COLUMNS)} FROM hazards WHERE hazards.id = %s "
+                 "FOR UPDATE")
 SELECT_ENTERPRISE = ("SELECT enterprises.id, enterprises.uscc, enterprises.name, enterprises.region_code, "
                      "enterprises.industry, enterprises.created_at FROM enterprises WHERE enterprises.uscc = %s")
 SELECT_EARLIER = ("SELECT hazards.id FROM hazards WHERE hazards.enterprise_id = %s AND hazards.industry = %s "

@@ -5,9 +5,11 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from db.engine import make_engine, make_session_factory
-from services.api import errors
+from services.api import apidocs, errors, examples
+from services.api.input_guard import RefuseControlCharacters
 from services.api.deps import ServiceContext
 from services.api.metrics import Metrics, MetricsMiddleware
+from services.api.security_headers import SecurityHeadersMiddleware
 from services.api.routers import documents, hazards, inbox, outbox, public, system
 from services import logs, web
 from services.auth import TokenCache
@@ -34,7 +36,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utcnow) -> Fa
     engine = make_engine(settings.database_url, pool_size=settings.db_pool_size,
                          max_overflow=settings.db_max_overflow)
     app = FastAPI(title="事故隐患闭环管理服务 Hazard closure service", version="1.0.0", description=DESCRIPTION,
-                  responses={500: INTERNAL_ERROR})
+                  responses={500: INTERNAL_ERROR}, docs_url=None, redoc_url=None)
     metrics = Metrics()
     app.state.ctx = ServiceContext(
         settings=settings, factory=make_session_factory(engine), clock=clock,
@@ -49,6 +51,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utcnow) -> Fa
     app.include_router(outbox.router)
     app.include_router(documents.router)
     app.include_router(web.router)
+    apidocs.install(app)  # /docs, /redoc and /static/apidocs: before web's /static mount
+    examples.install(app, clock)  # the OpenAPI request examples, dated from the app's today
     web.mount_static(app)
+    app.add_middleware(RefuseControlCharacters)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.add_middleware(SecurityHeadersMiddleware)
     return app

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from starlette.concurrency import run_in_threadpool
+from pydantic import BeforeValidator
+from pydantic_core import PydanticCustomError
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 
 from db.engine import read_only
 from services.api.metrics import Metrics
@@ -63,22 +66,33 @@ def _authenticate(ctx: ServiceContext, token: str) -> Principal:
 Caller = Annotated[Principal, Depends(current_principal)]
 
 
+_IF_MATCH = re.compile(r'(?:W/)?"?([0-9]{1,18})"?')
+
+
 def parse_if_match(value: str | None) -> int | None:
-    """`If-Match: "7"` (or W/"7", or 7) → 7; `*` matches any version."""
+    """`If-Match: "7"` (or W/"7", or 7) → 7; `*` matches any version. ASCII digits only: `"²"`
+    or a number of a thousand digits is not a version."""
     if value is None or value.strip() == "*":
         return None
-    text = value.strip()
-    if text.startswith("W/"):
-        text = text[2:]
-    text = text.strip('"')
-    if not text.isdigit():
+    found = _IF_MATCH.fullmatch(value.strip())
+    if found is None:
         raise Conflict("If-Match 应为隐患的版本号 ETag，例如 \"3\"", code="bad_if_match")
-    return int(text)
+    return int(found.group(1))
 
 
+def _ascii_id(value: Any) -> Any:
+    """A path id is ASCII digits (no `²`, no `+5`, no 5,000 digits); its range is the lookup's
+    business (an id no row has answers 404)."""
+    if isinstance(value, str) and not re.fullmatch(r"[0-9]{1,19}", value):
+        raise PydanticCustomError("zh_id", "编号应为不超过19位的正整数")
+    return value
+
+
+IdPath = Annotated[int, Path(description="编号（正整数）"), BeforeValidator(_ascii_id)]
 IfMatch = Annotated[str | None, Header(alias="If-Match", description='The hazard\'s ETag, e.g. `"3"`.')]
 IdempotencyKeyHeader = Annotated[
     str | None,
-    Header(alias="Idempotency-Key", max_length=200,
-           description="Retries with the same key and body return the stored answer; one effect."),
+    Header(alias="Idempotency-Key", pattern=r"^[\x21-\x7e]{1,200}$",
+           description="1–200 visible ASCII characters. Retries with the same key and body return the stored "
+                       "answer; one effect. Keys are kept for HAZARD_IDEMPOTENCY_RETENTION_DAYS (7) days."),
 ]

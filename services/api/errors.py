@@ -34,6 +34,8 @@ def install(app: FastAPI) -> None:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
         if exc.code == "stale_version" and isinstance(exc.details, dict) and "current" in exc.details:
             headers = {"ETag": f'"{exc.details["current"]}"'}  # the client retries with this If-Match
+        if exc.status == 429 and isinstance(exc.details, dict) and "retry_after" in exc.details:
+            headers = {"Retry-After": str(exc.details["retry_after"])}
         return JSONResponse(error_body(exc.code, exc.message, exc.details), status_code=exc.status, headers=headers)
 
     @app.exception_handler(RequestValidationError)
@@ -50,4 +52,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("request_failed", path=request.url.path, method=request.method)
-        return JSONResponse(error_body("internal", "服务器内部错误，请稍后重试或联系管理员"), status_code=500)
+        # Answered outside the app's middleware (Starlette's ServerErrorMiddleware), so the header
+        # SecurityHeadersMiddleware gives every other answer is set here.
+        return JSONResponse(error_body("internal", "服务器内部错误，请稍后重试或联系管理员"), status_code=500,
+                            headers={"X-Content-Type-Options": "nosniff"})

@@ -121,6 +121,7 @@ class AttachmentOut(BaseModel):
     size: int
     content_type: str
     filename: str
+    hazard_version: int  # the upload is an audit event: the hazard's version after it
 
 
 class PublicReceipt(BaseModel):

@@ -15,7 +15,8 @@ from db.models import Document
 from services.auth import Principal
 from services.documents.kinds import KINDS
 from services.errors import NotFound
-from services.transitions import MAX_ID, load_in_scope
+from services.inputs import MAX_ID
+from services.transitions import load_in_scope
 
 NOT_FOUND = "文书不存在或不在您的管辖范围内"
 

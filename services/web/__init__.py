@@ -12,7 +12,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from services.web import (audit_pages, auth_pages, dashboard_pages, errors, ledger_pages, new_hazard, pages,
-                          public_pages)
+                          public_pages, session)
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -25,6 +25,7 @@ for _module in (auth_pages, new_hazard, pages, public_pages, ledger_pages, dashb
 def mount_static(app: FastAPI) -> None:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     errors.install(app)
+    session.prepare_dummy_hash()  # the first login with an unknown name costs one hash, like any
 
 
 __all__ = ["router", "mount_static"]

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import math
+
 from fastapi import APIRouter, Form, Request
 from starlette.responses import RedirectResponse, Response
 
+from services.api.client import client_ip
+from services.inputs import control_character
 from services.web import session as web_session
 from services.web.render import render
 from services.web.session import CsrfChecked, LoginFailed, OptionalLive, safe_next
@@ -40,12 +44,18 @@ def login_submit(request: Request, live: OptionalLive, username: FormText = "", 
     username = username.strip()
     if not username or not password:
         return _login_page(request, next_path=target, username=username, error="请输入用户名和密码", status=400)
+    if control_character(username) or control_character(password):
+        return _login_page(request, next_path=target, username="", status=422,
+                           error="用户名或密码含有不可见的控制字符，请重新输入")
     ctx = request.app.state.ctx
     try:
-        token, new = web_session.login(ctx.factory, username, password, now=ctx.now())
+        token, new = web_session.login(ctx.factory, username, password, now=ctx.now(), client=client_ip(request))
     except LoginFailed as exc:
-        status = 429 if exc.message == web_session.LOCKED else 400
-        return _login_page(request, next_path=target, username=username, error=exc.message, status=status)
+        response = _login_page(request, next_path=target, username=username, error=exc.message,
+                               status=429 if exc.retry_after is not None else 400)
+        if exc.retry_after is not None:
+            response.headers["Retry-After"] = str(math.ceil(exc.retry_after.total_seconds()))
+        return response
     old = request.cookies.get(web_session.SESSION_COOKIE)
     if old:  # a fresh token at every login: a planted cookie never becomes a logged-in session
         web_session.logout(ctx.factory, old, now=ctx.now())

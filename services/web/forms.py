@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 from pydantic import BaseModel
 from starlette.datastructures import FormData, UploadFile
 
+from services.inputs import ascii_id, form_text
 from services.lifecycle import LIFECYCLE
 from services.vocab import ASSESSMENTS, LEVELS, LISTING_LEVELS
 
@@ -121,20 +122,26 @@ def body_from_form(action: str, form: FormData, uploaded: dict[str, list[int]]) 
         if f.kind == "checkbox":
             body[f.name] = kept[f.name] = form.get(f.name) in ("on", "true", "1")
         elif f.kind == "evidence":
-            ids = [v for v in form.getlist(f.name) if isinstance(v, str) and v.strip()]
-            values: list[Any] = [int(v) if v.strip().isdigit() else v for v in ids] + uploaded.get(f.name, [])
+            ids = [v.strip() for v in form.getlist(f.name) if isinstance(v, str) and v.strip()]
+            values: list[Any] = [_id_or_text(v) for v in ids] + uploaded.get(f.name, [])
             kept[f.name] = [str(v) for v in values]
             if values or f.required:
                 body[f.name] = values
         else:
-            raw = form.get(f.name)
-            text = raw.strip() if isinstance(raw, str) else ""
+            text = form_text(form.get(f.name))
             if f.kind == "attachment" and uploaded.get(f.name):
                 text = str(uploaded[f.name][0])
             kept[f.name] = text
             if text:
-                body[f.name] = int(text) if f.kind == "attachment" and text.isdigit() else text
+                body[f.name] = _id_or_text(text) if f.kind == "attachment" else text
     return body, kept
+
+
+def _id_or_text(text: str) -> Any:
+    """An attachment id as a number when it is one in ASCII digits; anything else stays text, for
+    the body's validation to refuse with its message (`int("²")` would raise instead)."""
+    value = ascii_id(text)
+    return value if value is not None else text
 
 
 def uploads(action: str, form: FormData) -> dict[str, list[UploadFile]]:

@@ -9,6 +9,7 @@ lands on it both times.
 
 from __future__ import annotations
 
+import re
 import secrets
 from typing import Any
 
@@ -24,6 +25,7 @@ from services import commands
 from services.auth import Principal
 from services.clock import local_date
 from services.errors import Conflict, DomainError, Invalid
+from services.inputs import form_text
 from services.lifecycle import LIFECYCLE, Role
 from services.vocab import INDUSTRIES, SOURCES
 from services.web.render import flash, render
@@ -99,7 +101,7 @@ def _submit(request: Request, user: Principal, body: dict[str, str], key: str) -
 
 
 def _values(form: FormData) -> dict[str, str]:
-    return {k: (v.strip() if isinstance(v := form.get(k), str) else "") for k in FIELDS}
+    return {k: form_text(form.get(k)) for k in FIELDS}
 
 
 @router.post("/hazards/new")
@@ -110,7 +112,8 @@ async def new_hazard_submit(request: Request, user: WebUser, _: CsrfChecked) -> 
     form = await request.form()
     values = _values(form)
     raw_key = form.get("form_key")
-    form_key = raw_key if isinstance(raw_key, str) and 8 <= len(raw_key) <= 64 else secrets.token_urlsafe(16)
+    form_key = (raw_key if isinstance(raw_key, str) and re.fullmatch(r"[A-Za-z0-9_-]{8,64}", raw_key)
+                else secrets.token_urlsafe(16))
     key = f"web-new:{form_key}"
     body = {k: v for k, v in values.items() if v}
     try:

@@ -26,8 +26,9 @@ from services.calendar import default_calendar
 from services.clock import local_date
 from services.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from services.escalation import load_config
+from services.inputs import ascii_id
 from services.lifecycle import FINAL_STATES, LIFECYCLE, State, check_pre
-from services.transitions import MAX_ID, load_in_scope
+from services.transitions import load_in_scope
 from services.web.errors import not_found
 from services.web.forms import LABELS, ActionForm, action_form, body_from_form, uploads
 from services.web.render import flash, render
@@ -44,9 +45,10 @@ def _ctx(request: Request):
 
 
 def _id(value: str) -> int:
-    if not value.isdigit() or not 0 < int(value) <= MAX_ID:
+    found = ascii_id(value)
+    if found is None:
         raise not_found()
-    return int(value)
+    return found
 
 
 @router.get("/")
@@ -140,7 +142,10 @@ def _perform(request: Request, user, hazard_id: int, action: str, form) -> Respo
     failed = action_form(action)
     failed.open = True
     raw_version = form.get("version")
-    version = int(raw_version) if isinstance(raw_version, str) and raw_version.isdigit() else None
+    version = None
+    if isinstance(raw_version, str) and raw_version:
+        # Not a number in ASCII digits: no hazard has version -1, so the form is refused as stale.
+        version = int(raw_version) if raw_version.isascii() and raw_version.isdigit() and len(raw_version) < 10 else -1
     uploaded: dict[str, list[int]] = {}
     try:
         for field_name, files in uploads(action, form).items():
@@ -149,6 +154,8 @@ def _perform(request: Request, user, hazard_id: int, action: str, form) -> Respo
                     ctx.factory, user, hazard_id, filename=upload.filename or "upload", stream=upload.file,
                     root=ctx.settings.attachments_dir, max_bytes=ctx.settings.max_attachment_bytes, now=ctx.now())
                 uploaded.setdefault(field_name, []).append(saved["id"])
+                if version is not None:
+                    version += 1  # each stored file is an `attach` event of this very form
     except Invalid as exc:
         _, failed.values = body_from_form(action, form, uploaded)
         for detail in exc.details or []:
@@ -156,9 +163,9 @@ def _perform(request: Request, user, hazard_id: int, action: str, form) -> Respo
         return _hazard_page(request, user, hazard_id, status=422, failed=failed)
     except NotFound:
         raise not_found() from None
-    except Forbidden as exc:
+    except (Forbidden, Conflict) as exc:  # role, or a closed hazard taking no new files
         failed.message = exc.message
-        return _hazard_page(request, user, hazard_id, status=403, failed=failed)
+        return _hazard_page(request, user, hazard_id, status=exc.status, failed=failed)
     body, failed.values = body_from_form(action, form, uploaded)
     try:
         commands.perform_action(ctx.factory, ctx.settings, user, hazard_id, action, body, now=ctx.now(),

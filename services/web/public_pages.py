@@ -17,6 +17,8 @@ from starlette.responses import Response
 from db.engine import read_only
 from db.models import Region
 from services import commands
+from services.api.client import client_ip
+from services.inputs import form_text
 from services.errors import Invalid, NotFound, RateLimited
 from services.vocab import INDUSTRIES
 from services.web import session as web_session
@@ -52,8 +54,7 @@ def report_form(request: Request) -> Response:
 def _submit(request: Request, values: dict[str, str]) -> dict[str, Any]:
     ctx = request.app.state.ctx
     data = {k: v for k, v in values.items() if v}
-    client = request.client.host if request.client else "unknown"
-    return commands.public_report(ctx.factory, ctx.settings, data, client=client, now=ctx.now())
+    return commands.public_report(ctx.factory, ctx.settings, data, client=client_ip(request), now=ctx.now())
 
 
 @router.post("/report")
@@ -61,7 +62,7 @@ async def report_submit(request: Request) -> Response:
     form = await request.form()
     raw = form.get("csrf_token")
     web_session.check_login_csrf(request, raw if isinstance(raw, str) else "")
-    values = {k: (v.strip() if isinstance(v := form.get(k), str) else "") for k in FIELDS}
+    values = {k: form_text(form.get(k)) for k in FIELDS}
     try:
         receipt = await run_in_threadpool(_submit, request, values)
     except Invalid as exc:
@@ -80,9 +81,14 @@ def track(request: Request, code: str = "") -> Response:
     code = code.strip()[:32]
     if not code:
         return render(request, "web/track.html", code="", result=None, error=None)
+    ctx = request.app.state.ctx
     try:
-        result = commands.public_status(request.app.state.ctx.factory, code)
+        result = commands.public_status(ctx.factory, ctx.settings, code, client=client_ip(request), now=ctx.now())
     except NotFound:
         return render(request, "web/track.html", status=404, code=code, result=None,
                       error="未找到该查询码对应的举报，请核对后重试。")
+    except RateLimited as exc:
+        response = render(request, "web/track.html", status=429, code=code, result=None, error=exc.message)
+        response.headers["Retry-After"] = str(exc.details["retry_after"])
+        return response
     return render(request, "web/track.html", code=code, result=result, error=None)

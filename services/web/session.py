@@ -9,14 +9,16 @@ CSRF: every POST form carries the session's `csrf_token`, compared in constant t
 has no session yet, so it uses a signed double-submit token: a cookie and a hidden field that must
 match and carry an HMAC of the deployment's secret (a cookie planted by a sibling domain fails).
 
-Throttle: failures are counted per username, whether it exists or not, so a lock says nothing about
-which usernames exist; an unknown username also costs one argon2 verification, like a known one.
+Throttle: failures are counted per (username, client), whether the username exists or not, and per
+client across usernames (see the throttle section); an unknown username costs one argon2
+verification, like a known one.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -42,10 +44,10 @@ LOGIN_CSRF_COOKIE = "hz_login_csrf"
 IDLE = timedelta(hours=8)
 ABSOLUTE = timedelta(hours=12)
 TOUCH_AFTER = timedelta(minutes=1)  # last_seen_at is written at most this often per session
-MAX_FAILURES = 5
+MAX_FAILURES = 5  # per (username, client) within LOCK
+CLIENT_MAX_FAILURES = 20  # per client across usernames within LOCK
 LOCK = timedelta(minutes=15)
 GENERIC_FAILURE = "用户名或密码错误"
-LOCKED = "登录失败次数过多，请 15 分钟后再试"
 
 
 class LoginRequired(Exception):
@@ -61,9 +63,12 @@ class CsrfFailed(Exception):
 
 
 class LoginFailed(Exception):
-    def __init__(self, message: str) -> None:
+    """`retry_after` is set when a lock holds: the page says how long, and answers 429."""
+
+    def __init__(self, message: str, retry_after: timedelta | None = None) -> None:
         super().__init__(message)
         self.message = message
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)
@@ -102,10 +107,18 @@ def login_url(next_path: str) -> str:
 
 
 # --- throttle -------------------------------------------------------------------------------------
+# Failures are counted per (username, client) and per client across usernames. Nobody can lock a
+# person out from elsewhere (a lock binds only the client that failed), and one client trying many
+# usernames is stopped by its own limit. Usernames are counted whether they exist or not, so a lock
+# says nothing about who exists.
 
 
-def _username_key(username: str) -> str:
-    return digest("login:" + username.strip().lower())
+def _username_key(username: str, client: str) -> str:
+    return digest("login:" + username.strip().lower() + "|" + client)
+
+
+def _client_key(client: str) -> str:
+    return digest("login-client:" + client)
 
 
 _CREATE_THROTTLE = {
@@ -114,31 +127,53 @@ _CREATE_THROTTLE = {
 }
 
 
-def _locked(session: Session, key: str, now: datetime) -> bool:
-    row = session.get(LoginThrottle, key)
-    return row is not None and row.locked_until is not None and row.locked_until > now
+def _lock_left(session: Session, keys: tuple[str, ...], now: datetime) -> timedelta | None:
+    """How long the longest lock on any of `keys` still runs, or None when none holds."""
+    rows = session.execute(select(LoginThrottle.locked_until).where(LoginThrottle.username_key.in_(keys))).all()
+    left = [r.locked_until - now for r in rows if r.locked_until is not None and r.locked_until > now]
+    return max(left) if left else None
 
 
-def _record_failure(factory: sessionmaker[Session], key: str, now: datetime) -> None:
-    """Counted under the row lock (FOR UPDATE on PostgreSQL; SQLite writers are serialised), so
-    concurrent failures are each counted once."""
+def locked_message(left: timedelta) -> str:
+    minutes = max(1, math.ceil(left.total_seconds() / 60))
+    return f"登录失败次数过多，请 {minutes} 分钟后再试"
+
+
+def _record_failure(factory: sessionmaker[Session], limits: tuple[tuple[str, int], ...], now: datetime,
+                    ) -> timedelta | None:
+    """Count one failure on each (key, limit) under the row lock (FOR UPDATE on PostgreSQL; SQLite
+    writers are serialised), so concurrent failures are each counted once. Returns the lock this
+    failure imposed, if any."""
+    imposed: timedelta | None = None
     with transaction(factory) as session:
         conn = session.connection()
-        conn.execute(_CREATE_THROTTLE[conn.dialect.name],
-                     {"username_key": key, "failures": 0, "window_start": now, "locked_until": None})
-        row = session.get(LoginThrottle, key, with_for_update=True, populate_existing=True)
-        assert row is not None
-        if row.locked_until is not None and row.locked_until <= now or row.window_start < now - LOCK:
-            row.failures, row.window_start, row.locked_until = 0, now, None
-        row.failures += 1
-        if row.failures >= MAX_FAILURES:
-            row.locked_until = now + LOCK
+        for key, limit in limits:
+            conn.execute(_CREATE_THROTTLE[conn.dialect.name],
+                         {"username_key": key, "failures": 0, "window_start": now, "locked_until": None})
+            row = session.get(LoginThrottle, key, with_for_update=True, populate_existing=True)
+            assert row is not None
+            if row.locked_until is not None and row.locked_until <= now or row.window_start < now - LOCK:
+                row.failures, row.window_start, row.locked_until = 0, now, None
+            row.failures += 1
+            if row.failures >= limit and row.locked_until is None:
+                row.locked_until = now + LOCK
+            if row.locked_until is not None and row.locked_until > now:
+                imposed = max(imposed or timedelta(0), row.locked_until - now)
         session.flush()
-        locked = row.locked_until is not None
-    log.info("web_login_failed", username_key=key[:12], locked=locked)
+    log.info("web_login_failed", key=limits[0][0][:12], locked=imposed is not None)
+    return imposed
 
 
 _dummy_hash: dict[int, str] = {}
+
+
+def prepare_dummy_hash() -> None:
+    """Compute the stand-in hash an unknown username is checked against, once per hasher, before
+    the first login: so every attempt costs exactly one argon2 verification, known user or not."""
+    from services import auth
+
+    if id(auth._hasher) not in _dummy_hash:
+        _dummy_hash[id(auth._hasher)] = hash_password(secrets.token_urlsafe(16))
 
 
 def _verify(stored: str | None, password: str) -> bool:
@@ -146,8 +181,8 @@ def _verify(stored: str | None, password: str) -> bool:
     if not stored:
         from services import auth
 
-        dummy = _dummy_hash.setdefault(id(auth._hasher), hash_password(secrets.token_urlsafe(16)))
-        verify_password(dummy, password)
+        prepare_dummy_hash()
+        verify_password(_dummy_hash[id(auth._hasher)], password)
         return False
     return verify_password(stored, password)
 
@@ -155,14 +190,17 @@ def _verify(stored: str | None, password: str) -> bool:
 # --- sessions -------------------------------------------------------------------------------------
 
 
-def login(factory: sessionmaker[Session], username: str, password: str, *, now: datetime) -> tuple[str, Live]:
+def login(factory: sessionmaker[Session], username: str, password: str, *, now: datetime,
+          client: str = "unknown") -> tuple[str, Live]:
     """Check the credentials and open a session; returns (cookie token, session). Raises
-    `LoginFailed` with the same message for an unknown user, a wrong password or a disabled user."""
-    key = _username_key(username)
+    `LoginFailed` with the same message for an unknown user, a wrong password or a disabled user;
+    while a lock holds for this (username, client) or this client, with how long it still runs."""
+    keys = (_username_key(username, client), _client_key(client))
     with read_only(factory) as session:
-        if _locked(session, key, now):
-            log.info("web_login_locked", username_key=key[:12])
-            raise LoginFailed(LOCKED)
+        left = _lock_left(session, keys, now)
+        if left is not None:
+            log.info("web_login_locked", key=keys[0][:12])
+            raise LoginFailed(locked_message(left), retry_after=left)
         user = session.execute(select(User).where(User.username == username.strip())).scalar_one_or_none()
         # read_only rolls back, which expires the row: take what is needed while it is loaded
         stored = user.password_hash if user is not None else None
@@ -170,14 +208,17 @@ def login(factory: sessionmaker[Session], username: str, password: str, *, now: 
         principal = principal_of(user) if user is not None else None
     ok = _verify(stored, password) and usable
     if not ok or principal is None:
-        _record_failure(factory, key, now)
+        imposed = _record_failure(factory, ((keys[0], MAX_FAILURES), (keys[1], CLIENT_MAX_FAILURES)), now)
+        if imposed is not None:
+            raise LoginFailed(locked_message(imposed), retry_after=imposed)
         raise LoginFailed(GENERIC_FAILURE)
     token = secrets.token_urlsafe(32)
     csrf = secrets.token_urlsafe(32)
     with transaction(factory) as session:
-        if _locked(session, key, now):  # a lock that landed while the password was checked
-            raise LoginFailed(LOCKED)
-        session.execute(update(LoginThrottle).where(LoginThrottle.username_key == key)
+        left = _lock_left(session, keys, now)
+        if left is not None:  # a lock that landed while the password was checked
+            raise LoginFailed(locked_message(left), retry_after=left)
+        session.execute(update(LoginThrottle).where(LoginThrottle.username_key == keys[0])
                         .values(failures=0, locked_until=None, window_start=now))
         row = WebSession(token_hash=digest(token), user_id=principal.id, csrf_token=csrf, created_at=now,
                          last_seen_at=now, expires_at=now + ABSOLUTE)

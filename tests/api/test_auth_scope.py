@@ -170,9 +170,14 @@ def test_scope_is_checked_before_role_and_state(client, world, factory, clock):
 
 
 def test_huge_or_odd_ids_answer_like_missing_ones(client, world):
+    """An id in ASCII digits that no row can have is simply missing (404); what is not such an id
+    at all (a sign, 31 digits) is malformed (422, issue 10)."""
     missing = client.get(f"{API}/hazards/{MISSING_ID}", headers=world.auth("inspector"))
     assert_error(missing, 404)
-    for hid in (0, -1, 2**63 - 1, 2**63, 10**30):
+    for hid in (-1, 10**30):
+        assert_error(client.get(f"{API}/hazards/{hid}", headers=world.auth("inspector")), 422)
+        assert_error(act(client, world, "inspector", hid, "comment", {"text": "x"}), 422)
+    for hid in (0, 2**63 - 1, 2**63):
         resp = client.get(f"{API}/hazards/{hid}", headers=world.auth("inspector"))
         assert resp.status_code == 404, (hid, resp.text)
         assert resp.json() == missing.json()

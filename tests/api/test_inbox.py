@@ -153,7 +153,8 @@ def test_mark_read(client, world, factory, clock):
     assert inbox(client, world, "inspector")["unread"] == 1
     assert_error(client.post(f"{INBOX}/{theirs[0]}/read", headers=world.auth("inspector")), 404, "not_found")
     assert_error(client.post(f"{INBOX}/{MISSING_ID}/read", headers=world.auth("inspector")), 404, "not_found")
-    assert_error(client.post(f"{INBOX}/{2**70}/read", headers=world.auth("inspector")), 404)
+    assert_error(client.post(f"{INBOX}/{2**63}/read", headers=world.auth("inspector")), 404)
+    assert_error(client.post(f"{INBOX}/{2**70}/read", headers=world.auth("inspector")), 422)  # not an id
     assert_error(client.post(f"{INBOX}/{mine[1]}/read"), 401, "unauthorized")
     assert_error(client.get(INBOX), 401, "unauthorized")
 

@@ -67,8 +67,10 @@ def test_major_hazard_full_lifecycle_over_http(client, world, clock):
         assert att["sha256"] == hashlib.sha256(data).hexdigest() and att["size"] == len(data)
         assert att["content_type"] == ctype
         uploaded[name] = att
-    # Uploading does not change the hazard (no version bump, no event).
-    assert get(client, world, "ent_coal", hid).json()["version"] == 4
+    # Each upload is an `attach` event (issue 10): three files, three versions more, and the answer
+    # says which version the next If-Match should carry.
+    assert [a["hazard_version"] for a in uploaded.values()] == [5, 6, 7]
+    assert get(client, world, "ent_coal", hid).json()["version"] == 7
 
     # 6. request acceptance
     h = _ok(act(client, world, "ent_coal", hid, "request_acceptance",
@@ -86,24 +88,29 @@ def test_major_hazard_full_lifecycle_over_http(client, world, clock):
     # 8. close (销号/摘牌) by another member of the city committee office
     h = _ok(act(client, world, "city_committee2", hid, "close", {"opinion": "验收合格，同意销号摘牌。"}))
     assert h["state"] == "closed" and h["state_label"] == "已销号"
-    assert h["suspended"] is False and h["closed_at"] is not None and h["version"] == 7
+    assert h["suspended"] is False and h["closed_at"] is not None and h["version"] == 10
     assert get(client, world, "city_committee", hid).json()["allowed_actions"] == ["comment"]
 
     # The audit trail: every step, by whom, hash-chained.
     trail = events(client, world, "auditor", hid)
     assert [e["action"] for e in trail] == [
-        "report", "register", "supervise", "file_plan", "request_acceptance", "accept", "close"]
-    assert [e["seq"] for e in trail] == list(range(1, 8))
+        "report", "register", "supervise", "file_plan", "attach", "attach", "attach", "request_acceptance",
+        "accept", "close"]
+    assert [e["seq"] for e in trail] == list(range(1, 11))
     assert [e["actor"]["name"] for e in trail] == [
-        "inspector", "inspector2", "city_committee", "ent_coal", "ent_coal", "inspector", "city_committee2"]
+        "inspector", "inspector2", "city_committee", "ent_coal", "ent_coal", "ent_coal", "ent_coal", "ent_coal",
+        "inspector", "city_committee2"]
+    attached = [e["payload"]["body"] for e in trail if e["action"] == "attach"]
+    assert [(a["filename"], a["sha256"]) for a in attached] == [(n, u["sha256"]) for n, u in uploaded.items()]
     assert [e["to_state"] for e in trail] == [
-        "reported", "registered", "supervised", "rectifying", "acceptance_requested", "accepted", "closed"]
+        "reported", "registered", "supervised", "rectifying", "rectifying", "rectifying", "rectifying",
+        "acceptance_requested", "accepted", "closed"]
     assert [e["from_state"] for e in trail][1:] == [e["to_state"] for e in trail][:-1]
     assert trail[0]["prev_hash"] == genesis_hash(h["code"])
     for prev, ev in zip(trail, trail[1:]):
         assert ev["prev_hash"] == prev["hash"]
-    assert len({e["hash"] for e in trail}) == 7
-    evidence = trail[4]["payload"]["attachments"]
+    assert len({e["hash"] for e in trail}) == 10
+    evidence = trail[7]["payload"]["attachments"]
     assert {a["sha256"] for a in evidence} == {uploaded[n]["sha256"] for n in files}
     assert trail[2]["payload"]["body"]["listing_level"] == "city"
     # The enterprise and the officials see the same trail; the auditor may verify it.
@@ -112,7 +119,7 @@ def test_major_hazard_full_lifecycle_over_http(client, world, clock):
     assert verify.status_code == 200, verify.text
     result = verify.json()
     assert result["ok"] is True and result["first_bad_event"] is None and result["problems"] == []
-    assert result["hazards_checked"] == 1 and result["events_checked"] == 7
+    assert result["hazards_checked"] == 1 and result["events_checked"] == 10
 
     # Closed: only comments from now on.
     resp = act(client, world, "city_committee", hid, "order_suspension", {"reason": "复查"})
@@ -140,7 +147,7 @@ def test_general_hazard_closes_on_acceptance_and_rejection_counts(client, world,
     assert h["state"] == "closed" and h["closed_at"] is not None
     trail = events(client, world, "inspector", hid)
     assert [e["action"] for e in trail] == [
-        "report", "register", "request_acceptance", "reject", "request_acceptance", "accept"]
+        "report", "register", "attach", "request_acceptance", "reject", "request_acceptance", "accept"]
     assert all(b["prev_hash"] == a["hash"] for a, b in zip(trail, trail[1:]))
     assert client.get(f"{API}/audit/verify", headers=world.auth("supervisor")).json()["ok"] is True
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from pydantic import SecretStr
+
 from tests.api.support import API, assert_error
 from tests.helpers import new_hazard
 
@@ -21,7 +23,7 @@ def test_metrics_count_requests_by_route_and_status(client, world, factory, cloc
     client.get(f"{API}/hazards/{hid}", headers=world.auth("xinzhou_inspector"))  # 404
     client.get(f"{API}/hazards")  # 401
     client.get(f"{API}/public/reports/ABCDEFGHJKLM")
-    resp = client.get("/metrics")
+    resp = client.get("/metrics", headers=world.auth("admin"))
     assert resp.status_code == 200
     assert resp.headers["content-type"].startswith("text/plain")
     text = resp.text
@@ -40,7 +42,21 @@ def test_metrics_count_requests_by_route_and_status(client, world, factory, cloc
     assert str(hid) not in re.findall(r'route="([^"]*)"', text)
     assert "hazard_http_request_seconds_sum" in text
     # The scrape itself is counted on the next scrape.
-    assert 'route="/metrics",status="200"' in client.get("/metrics").text
+    assert 'route="/metrics",status="200"' in client.get("/metrics", headers=world.auth("admin")).text
+
+
+def test_metrics_need_a_token_or_the_setting(client, app, world):
+    """Request counts and timings per route are not for anonymous eyes (issue 10 item 7)."""
+    assert_error(client.get("/metrics"), 401)
+    assert_error(client.get("/metrics", headers={"Authorization": "Bearer nonsense"}), 401)
+    assert_error(client.get("/metrics", headers=world.auth("inspector")), 403)
+    assert client.get("/metrics", headers=world.auth("auditor")).status_code == 200
+    settings = app.state.ctx.settings
+    settings.metrics_token = SecretStr("scrape-secret-1")
+    assert client.get("/metrics", headers={"Authorization": "Bearer scrape-secret-1"}).status_code == 200
+    assert_error(client.get("/metrics", headers={"Authorization": "Bearer scrape-secret-2"}), 401)
+    settings.metrics_public = True
+    assert client.get("/metrics").status_code == 200
 
 
 def test_unknown_route_and_method_use_the_error_shape(client, world):

@@ -23,6 +23,7 @@ One test runs a race without the barrier, to show the overlap is not an artefact
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import threading
 import time
@@ -521,3 +522,40 @@ def test_overlap_is_real_without_a_gate(rig: Rig):
     assert rig.server_max_busy >= 5, rig.server_max_busy
     assert len(_events(rig.factory, hid)) == 2
     _verify_ok(rig.factory)
+
+
+def test_50_comments_at_once_all_land(rig: Rig):
+    """No-state-change actions without If-Match wait for each other on the row lock instead of
+    losing the compare-and-set (issue 10 item 7): 50 comments, 50 events, one chain."""
+    hid = new_hazard(rig.factory, rig.world, rig.clock())
+    gate = rig.gate("perform_action", N)
+
+    responses = rig.race([
+        ("POST", f"{API}/hazards/{hid}/actions/comment", {"text": f"第{i:02d}条备注"}, rig.auth(token))
+        for i, token in enumerate(rig.inspectors)
+    ])
+
+    _assert_overlap(rig, gate, N)
+    _expect_statuses(responses, {200: N})
+    assert sorted(r.json()["version"] for r in responses) == list(range(2, N + 2))
+    events = _events(rig.factory, hid)
+    assert [e.action for e in events] == ["report"] + ["comment"] * N
+    assert {f"第{i:02d}条备注" for i in range(N)} == {json.loads(e.payload)["body"]["text"] for e in events[1:]}
+    assert _hazard(rig.factory, hid).version == N + 1
+    _verify_ok(rig.factory)
+
+
+def test_public_reports_race_from_one_client(rig: Rig):
+    """20 reports at once from one address: at most the hourly limit get through (issue 10 item 4);
+    the count and the insert are serialised per client."""
+    limit = rig.app.state.ctx.settings.public_reports_per_hour
+    body = {"title": "小区车库堆放液化气钢瓶", "description": "二十余个钢瓶无人看管。", "location": "滨河北路某小区",
+            "region_code": "141102", "industry": "燃气"}
+    gate = rig.gate("public_report", 20)
+
+    responses = rig.race([("POST", f"{API}/public/reports", body, {}) for _ in range(20)])
+
+    assert gate.max_in_flight == 20
+    _expect_statuses(responses, {201: limit, 429: 20 - limit})
+    with read_only(rig.factory) as s:
+        assert s.execute(select(func.count()).select_from(Hazard)).scalar_one() == limit

@@ -6,7 +6,7 @@ are the expectations: a role outside `spec.roles` answers 403, a state outside `
 (role first), otherwise the action succeeds and lands in `spec.target(...)`. Refusals must leave the
 hazard row, its audit trail and its outbox exactly as they were.
 
-To keep this fast, one test per (backend, state) walks all 17 × 7 combinations of that state: the
+To keep this fast, one test per (backend, state) walks all 18 × 7 combinations of that state: the
 refused ones share one hazard driven to the state; each allowed one gets a fresh hazard (it changes
 it). Every failure message names its combination, and all failures of a state are reported at once.
 """
@@ -338,12 +338,12 @@ def check_allowed(env: Env, state: State, action: str, role: Role, variant: Vari
 
 
 def test_the_matrix_covers_every_combination():
-    assert len(STATES) == 8 and len(TRANSITION_ACTIONS) == 17 and len(USER_ROLES) == 7
+    assert len(STATES) == 8 and len(TRANSITION_ACTIONS) == 18 and len(USER_ROLES) == 7
     assert (
         len(COMBOS)
         == len(set(COMBOS))
         == len(State) * len(TRANSITION_ACTIONS) * len(USER_ROLES)
-        == 952
+        == 1008
     )
     assert set(TRANSITION_ACTIONS) == set(LIFECYCLE) - {"report"}
     assert set(ACTOR_OF_ROLE) == set(USER_ROLES) and Role.PUBLIC not in USER_ROLES

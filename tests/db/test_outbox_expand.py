@@ -11,13 +11,14 @@ from sqlalchemy import select, update
 
 from db.engine import read_only, transaction
 from db.models import Delivery, Hazard, OutboxMessage, User
-from services import outbox
+from services import outbox, transitions
+from services.clock import local_date
 from services.calendar import WorkCalendar
 from services.escalation import LadderConfig
 from services.notify.recipients import Directory, load_hazards
 from services.sweep import sweep
 from tests.db.test_cli_audit import run_cli  # noqa: F401 - the in-process CLI fixture
-from tests.helpers import drive, new_hazard
+from tests.helpers import body_for, drive, new_hazard
 from tests.receivers import body, detached, deliveries, notify_settings, set_email, user_id
 
 CAL = WorkCalendar()
@@ -148,7 +149,13 @@ def _sweep(factory, clock, as_of: date):
 def test_a_sweep_gives_each_recipient_one_digest_per_channel(factory, world, clock, db_url):
     set_email(factory, "ent_coal", "anquan@jinyuan-coal.example.cn")
     ids = [drive(factory, world, clock(), "rectifying") for _ in range(3)]
-    chem = drive(factory, world, clock(), "registered", enterprise="chem")
+    # A 孝义市 enterprise's hazard lies in 孝义市 and is registered there (issue 10: not by 离石区).
+    chem = new_hazard(factory, world, clock(), reporter="xiaoyi_inspector", region_code="141181",
+                      industry="危险化学品")
+    with transaction(factory) as s:
+        transitions.perform(s, world.p("xiaoyi_inspector"), chem, "register",
+                            body_for("register", today=local_date(clock()), level="general",
+                                     uscc=world.enterprises["chem"]), now=clock())
     with read_only(factory) as s:
         deadline = s.get(Hazard, ids[0]).deadline
         codes = {hid: s.get(Hazard, hid).code for hid in [*ids, chem]}
@@ -175,10 +182,11 @@ def test_a_sweep_gives_each_recipient_one_digest_per_channel(factory, world, clo
         for hid in ids:
             assert f"隐患 {codes[hid]}：整改期限临近提醒；逾期预警；发督办函" in text
         assert codes[chem] not in text and len(body(d)["items"]) == 3
-    # the supervisors hear of all four hazards (overdue, urge) in one digest, the webhook likewise
-    for name in ("supervisor", "city_supervisor"):
+    # the supervisors hear of their hazards (overdue, urge) in one digest: the city's of all four, the
+    # 离石区 supervisor's of the three in 离石区; the webhook of all four
+    for name, count in (("supervisor", 3), ("city_supervisor", 4)):
         [digest] = [d for d in deliveries(factory, user_id=user_id(factory, name)) if d.outbox_id is None]
-        assert len(body(digest)["items"]) == 4
+        assert len(body(digest)["items"]) == count
     city_sup = [d for d in deliveries(factory, user_id=user_id(factory, "city_supervisor")) if d.outbox_id is None]
     assert len(city_sup) == 1 and len(body(city_sup[0])["items"]) == 4
     [webhook] = deliveries(factory, channel="webhook")

@@ -92,6 +92,8 @@ EXPECTED: dict[str, Row] = {
     # DESIGN 2.6 (issue #4): each issued document is an audit event by `system`; the 销号 notice is
     # issued after the hazard closed, so every state takes it.
     "issue_document": row(ANY, {R.SYSTEM}, SAME),
+    # Issue 10: every accepted upload is an audit event; closed and dismissed hazards take none.
+    "attach": row(OPEN, IN_SCOPE_PEOPLE, SAME),
     "comment": row(ANY, IN_SCOPE_PEOPLE, SAME),
 }
 
@@ -110,7 +112,7 @@ def _actual(action: str) -> Row:
 def test_same_actions_as_the_design():
     assert set(LIFECYCLE) == set(EXPECTED)
     assert set(ACTIONS) == set(EXPECTED)
-    assert len(ACTIONS) == len(set(ACTIONS)) == 18
+    assert len(ACTIONS) == len(set(ACTIONS)) == 19
     assert set(TRANSITION_ACTIONS) == set(EXPECTED) - {"report"}
     assert all(name == spec.action for name, spec in LIFECYCLE.items())
 
@@ -185,7 +187,7 @@ def test_roles_are_the_designs():
     assert {a for a, spec in LIFECYCLE.items() if R.SYSTEM in spec.roles} == {"escalate", "issue_document"}
     assert {a for a, spec in LIFECYCLE.items() if R.PUBLIC in spec.roles} == {"report"}
     # escalate is not offered to people
-    assert [a for a, spec in LIFECYCLE.items() if not spec.lifecycle] == ["escalate", "issue_document"]
+    assert [a for a, spec in LIFECYCLE.items() if not spec.lifecycle] == ["escalate", "issue_document", "attach"]
 
 
 def test_every_action_has_a_body_and_a_chinese_label():

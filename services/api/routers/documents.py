@@ -13,7 +13,7 @@ from pydantic import BaseModel
 
 from db.engine import read_only
 from services import documents
-from services.api.deps import Caller, Ctx
+from services.api.deps import Caller, Ctx, IdPath
 from services.api.schemas import ErrorOut
 
 router = APIRouter(prefix="/api/v1", tags=["documents"])
@@ -48,7 +48,7 @@ def content_disposition(filename: str, fallback: str) -> str:
 
 @router.get("/hazards/{hazard_id}/documents", response_model=list[DocumentOut], responses=ERRORS,
             summary="隐患的公文（限期整改通知书、挂牌督办通知书等）")
-def hazard_documents(ctx: Ctx, caller: Caller, hazard_id: int) -> list[dict[str, Any]]:
+def hazard_documents(ctx: Ctx, caller: Caller, hazard_id: IdPath) -> list[dict[str, Any]]:
     with read_only(ctx.factory) as session:
         return [_out(i) for i in documents.list_for_hazard(session, caller, hazard_id)]
 
@@ -57,7 +57,7 @@ def hazard_documents(ctx: Ctx, caller: Caller, hazard_id: int) -> list[dict[str,
     **ERRORS, 200: {"description": "文书：HTML（原样，SHA-256 与审计轨迹一致）或由其生成的 PDF",
                     "content": {"text/html": {}, "application/pdf": {}}}},
     summary="一份公文（format=html|pdf）")
-def get_document(ctx: Ctx, caller: Caller, document_id: int,
+def get_document(ctx: Ctx, caller: Caller, document_id: IdPath,
                  fmt: Annotated[Literal["html", "pdf"], Query(alias="format")] = "html") -> Response:
     with read_only(ctx.factory) as session:
         info, html = documents.get_document(session, caller, document_id)

@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from db.engine import read_only
 from services import attachments, commands, hazards
 from services.api.schemas import AttachmentOut, ErrorOut, EventOut, HazardOut, HazardPage
-from services.api.deps import Caller, Ctx, IdempotencyKeyHeader, IfMatch, parse_if_match
+from services.api.deps import Caller, Ctx, IdempotencyKeyHeader, IdPath, IfMatch, parse_if_match
 from services.bodies import EXAMPLES, ReportBody
 from services.lifecycle import LIFECYCLE, STATE_LABELS, State
 from services.vocab import INDUSTRIES
@@ -25,9 +25,17 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "未登录或令牌无效", "model": ErrorOut},
     403: {"description": "角色无权执行，或违反四眼原则", "model": ErrorOut},
     404: {"description": "隐患不存在或不在管辖范围内", "model": ErrorOut},
-    409: {"description": "状态不允许，或版本已变化（If-Match）", "model": ErrorOut},
+    409: {"description": "状态不允许，版本已变化（If-Match），或 Idempotency-Key 已用于另一个请求", "model": ErrorOut},
     422: {"description": "请求体不合法（字段级中文提示）", "model": ErrorOut},
 }
+# A body that cannot be read at all (not UTF-8 JSON, broken multipart) is refused before validation.
+BAD_BODY: dict[int | str, dict[str, Any]] = {
+    400: {"description": "请求体无法解析（不是 UTF-8 编码的 JSON，或 multipart 格式错误）", "model": ErrorOut}}
+
+
+def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """The statuses of ERRORS a route can really answer (tests/api/test_documented_statuses.py)."""
+    return {code: ERRORS[code] for code in codes}
 HAZARD = {"model": HazardOut, "description": "隐患（含当前用户可执行的操作）"}
 
 
@@ -38,7 +46,8 @@ def _json(outcome: commands.Outcome) -> JSONResponse:
     return JSONResponse(outcome.body, status_code=outcome.status, headers=headers)
 
 
-@router.post("/hazards", status_code=201, responses={**ERRORS, 201: HAZARD}, summary="报告隐患 (report)")
+@router.post("/hazards", status_code=201, responses={**errors(401, 403, 409, 422), **BAD_BODY, 201: HAZARD},
+             summary="报告隐患 (report)")
 def report_hazard(
     ctx: Ctx,
     caller: Caller,
@@ -49,13 +58,14 @@ def report_hazard(
     return _json(outcome)
 
 
-@router.get("/hazards", response_model=HazardPage, responses=ERRORS, summary="隐患台账 (list, keyset pagination)")
+@router.get("/hazards", response_model=HazardPage, responses=errors(401, 422),
+            summary="隐患台账 (list, keyset pagination)")
 def list_hazards(
     ctx: Ctx,
     caller: Caller,
     state: Annotated[list[State] | None, Query(description="可多次给出")] = None,
     level: Annotated[str | None, Query(pattern="^(general|major)$")] = None,
-    region: Annotated[str | None, Query(pattern=r"^\d{6}(\d{3}){0,2}$", description="行政区划代码（含下级）")] = None,
+    region: Annotated[str | None, Query(pattern=r"^[0-9]{6}([0-9]{3}){0,2}$", description="行政区划代码（含下级）")] = None,
     industry: Annotated[str | None, Query(description="、".join(INDUSTRIES))] = None,
     enterprise: Annotated[str | None, Query(description="统一社会信用代码")] = None,
     overdue: bool | None = None,
@@ -71,28 +81,35 @@ def list_hazards(
         )
 
 
-@router.get("/hazards/{hazard_id}", response_model=HazardOut, responses=ERRORS,
+@router.get("/hazards/{hazard_id}", response_model=HazardOut, responses=errors(401, 404, 422),
             summary="隐患详情，含当前用户可执行的操作")
-def get_hazard(ctx: Ctx, caller: Caller, hazard_id: int, response: Response) -> dict[str, Any]:
+def get_hazard(ctx: Ctx, caller: Caller, hazard_id: IdPath, response: Response) -> dict[str, Any]:
     with read_only(ctx.factory) as session:
         data = hazards.get_view(session, caller, hazard_id, now=ctx.now())
     response.headers["ETag"] = f'"{data["version"]}"'
     return data
 
 
-@router.get("/hazards/{hazard_id}/events", response_model=list[EventOut], responses=ERRORS, summary="审计轨迹")
-def hazard_events(ctx: Ctx, caller: Caller, hazard_id: int) -> list[dict[str, Any]]:
+@router.get("/hazards/{hazard_id}/events", response_model=list[EventOut], responses=errors(401, 404, 422),
+            summary="审计轨迹")
+def hazard_events(ctx: Ctx, caller: Caller, hazard_id: IdPath) -> list[dict[str, Any]]:
     with read_only(ctx.factory) as session:
         return hazards.events_view(session, caller, hazard_id)
 
 
-@router.post("/hazards/{hazard_id}/attachments", status_code=201, response_model=AttachmentOut, responses=ERRORS,
+@router.post("/hazards/{hazard_id}/attachments", status_code=201, response_model=AttachmentOut,
+             responses={**ERRORS, **BAD_BODY},
              summary="上传附件（JPEG/PNG/WebP/PDF，记录 SHA-256）")
-def upload_attachment(ctx: Ctx, caller: Caller, hazard_id: int, file: Annotated[UploadFile, File()]) -> dict[str, Any]:
-    return attachments.save(
+def upload_attachment(ctx: Ctx, caller: Caller, hazard_id: IdPath, file: Annotated[UploadFile, File()],
+                      response: Response) -> dict[str, Any]:
+    """Each accepted file is an `attach` event, so the hazard's version moves on: the answer's
+    `hazard_version` (and ETag) is what a following action's If-Match should carry."""
+    saved = attachments.save(
         ctx.factory, caller, hazard_id, filename=file.filename or "upload", stream=file.file,
         root=ctx.settings.attachments_dir, max_bytes=ctx.settings.max_attachment_bytes, now=ctx.now(),
     )
+    response.headers["ETag"] = f'"{saved["hazard_version"]}"'
+    return saved
 
 
 def _action_route(action: str):
@@ -103,7 +120,7 @@ def _action_route(action: str):
     def act(
         ctx: Ctx,
         caller: Caller,
-        hazard_id: int,
+        hazard_id: IdPath,
         body: Annotated[model, Body(openapi_examples={"示例": {"value": EXAMPLES.get(action, {})}})],  # type: ignore[valid-type]
         if_match: IfMatch = None,
         idempotency_key: IdempotencyKeyHeader = None,
@@ -116,7 +133,7 @@ def _action_route(action: str):
 
     act.__name__ = f"action_{action}"
     router.add_api_route(
-        f"/hazards/{{hazard_id}}/actions/{action}", act, methods=["POST"], responses={**ERRORS, 200: HAZARD},
+        f"/hazards/{{hazard_id}}/actions/{action}", act, methods=["POST"], responses={**ERRORS, **BAD_BODY, 200: HAZARD},
         summary=f"{spec.label} ({action})",
         description=f"允许的角色：{'、'.join(sorted(spec.roles))}；允许的状态：{sources}。",
     )

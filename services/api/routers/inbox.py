@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 
 from db.engine import read_only, transaction
 from services import inbox
-from services.api.deps import Caller, Ctx
+from services.api.deps import Caller, Ctx, IdPath
 from services.api.schemas import ErrorOut, InboxOut, MessageOut
 from services.escalation import load_config
 
@@ -34,6 +34,6 @@ def my_inbox(ctx: Ctx, caller: Caller, cursor: str | None = None,
 
 @router.post("/me/inbox/{item_id}/read", response_model=MessageOut,
              responses={**ERRORS, 404: {"description": "消息不存在", "model": ErrorOut}}, summary="标记消息已读")
-def mark_read(ctx: Ctx, caller: Caller, item_id: int) -> dict[str, Any]:
+def mark_read(ctx: Ctx, caller: Caller, item_id: IdPath) -> dict[str, Any]:
     with transaction(ctx.factory) as session:
         return inbox.mark_read(session, caller, item_id, now=ctx.now())

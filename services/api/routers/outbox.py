@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query
 
 from db.engine import read_only, transaction
 from services import outbox
-from services.api.deps import Caller, Ctx
+from services.api.deps import Caller, Ctx, IdPath
 from services.api.schemas import DeadLetterPage, ErrorOut, RetryOut
 from services.auth import Principal
 from services.errors import Forbidden
@@ -45,7 +45,7 @@ def list_dead(ctx: Ctx, admin: Admin, after: Annotated[int, Query(ge=0, lt=2**63
 @router.post("/dead/{delivery_id}/retry", response_model=RetryOut, summary="重新投递一条失败的通知",
              responses={**ERRORS, 404: {"description": "投递记录不存在", "model": ErrorOut},
                         409: {"description": "该投递不在失败队列中", "model": ErrorOut}})
-def retry_dead(ctx: Ctx, admin: Admin, delivery_id: int) -> dict[str, Any]:
+def retry_dead(ctx: Ctx, admin: Admin, delivery_id: IdPath) -> dict[str, Any]:
     with transaction(ctx.factory) as session:
         outbox.retry(session, delivery_id, now=ctx.now())
     return {"id": delivery_id, "status": "pending"}

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Request
 
 from services import commands
+from services.api.client import client_ip
 from services.api.deps import Ctx
 from services.api.schemas import ErrorOut, PublicReceipt, PublicStatus
 from services.bodies import PublicReportBody
@@ -24,18 +25,20 @@ _EXAMPLE = {
 
 
 @router.post("/reports", status_code=201, response_model=PublicReceipt, summary="群众举报（无需登录，限频）",
-             responses={422: {"description": "内容不合法", "model": ErrorOut},
+             responses={400: {"description": "请求体无法解析（不是 UTF-8 编码的 JSON）", "model": ErrorOut},
+                        422: {"description": "内容不合法", "model": ErrorOut},
                         429: {"description": "提交过于频繁", "model": ErrorOut}})
 def public_report(
     ctx: Ctx, request: Request,
     body: Annotated[PublicReportBody, Body(openapi_examples={"燃气": {"value": _EXAMPLE}})],
 ) -> dict[str, Any]:
-    client = request.client.host if request.client else "unknown"
-    return commands.public_report(ctx.factory, ctx.settings, body, client=client, now=ctx.now())
+    return commands.public_report(ctx.factory, ctx.settings, body, client=client_ip(request), now=ctx.now())
 
 
 @router.get("/reports/{tracking_code}", response_model=PublicStatus, summary="举报办理状态查询",
             responses={404: {"description": "查询码不存在", "model": ErrorOut},
-                       422: {"description": "查询码不合法", "model": ErrorOut}})  # not FastAPI's default shape
-def public_status(ctx: Ctx, tracking_code: str) -> dict[str, Any]:
-    return commands.public_status(ctx.factory, tracking_code)
+                       422: {"description": "查询码不合法", "model": ErrorOut},  # not FastAPI's default shape
+                       429: {"description": "查询过于频繁", "model": ErrorOut}})
+def public_status(ctx: Ctx, request: Request, tracking_code: str) -> dict[str, Any]:
+    return commands.public_status(ctx.factory, ctx.settings, tracking_code, client=client_ip(request),
+                                  now=ctx.now())
