@@ -1,5 +1,7 @@
 """Request throttles shared by every API process (`rate_buckets`: tracking-code lookups per client),
 and an index on `idempotency_keys.created_at` so the retention purge does not scan the table.
+Stored answers of requests with an empty Idempotency-Key are dropped: an empty key is refused from
+now on, and those rows (with an empty request hash) once answered unrelated requests.
 
 Revision ID: 0006
 Revises: 0005
@@ -24,6 +26,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('idempotency_keys') as batch:
         batch.create_index(batch.f('ix_idempotency_keys_created_at'), ['created_at'], unique=False)
+    op.execute("DELETE FROM idempotency_keys WHERE key = '' OR request_hash = ''")
 
 
 def downgrade() -> None:
