@@ -27,10 +27,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from db.models import AuditCheckpoint, AuditEvent
+from db.models import AuditCheckpoint, AuditCheckpointHead, AuditEvent
 from services import audit
 from services.audit import Problem
 from services.audit_keys import Keyring, Signer, load_keyring, load_signer
@@ -136,7 +136,7 @@ def _sync_folder(folder: Path) -> None:
 def _parse(text: str) -> tuple[dict[str, Any] | None, str | None]:
     try:
         entry = json.loads(text)
-        if not isinstance(entry, dict) or any(name not in entry for name in (*ENTRY_FIELDS, "heads")):
+        if not isinstance(entry, dict) or any(name not in entry for name in (*ENTRY_FIELDS, "heads", "base")):
             return None, "缺少字段"
         entry["created_at_dt"] = datetime.fromisoformat(entry["created_at"])
         entry["heads"] = [(int(h), int(s), str(d)) for h, s, d in entry["heads"]]
@@ -145,23 +145,41 @@ def _parse(text: str) -> tuple[dict[str, Any] | None, str | None]:
         return None, f"格式错误（{exc}）"
 
 
-def log_entry(cp: AuditCheckpoint, heads: list[Any]) -> dict[str, Any]:
-    """A checkpoint as logged; `heads` are [hazard id, seq, hash] in hazard id order."""
+def log_entry(cp: AuditCheckpoint, heads: list[Any], base: int | None) -> dict[str, Any]:
+    """A checkpoint as logged. `heads` ([hazard id, seq, hash] in hazard id order) are the chain
+    heads that changed since checkpoint `base`, the log's previous entry (None: every head). So the
+    log grows with the trail's events, not with checkpoints × hazards; verification folds the
+    entries and holds the result to the newest entry's Merkle root and leaf count."""
     return {"id": cp.id, "created_at": _stamp(cp.created_at), "leaf_count": cp.leaf_count,
             "merkle_root": cp.merkle_root, "prev_hash": cp.prev_hash, "hash": cp.hash,
-            "signature": cp.signature, "key_id": cp.key_id,
+            "signature": cp.signature, "key_id": cp.key_id, "base": base,
             "heads": [[h.id, h.version, h.audit_head] for h in heads]}
+
+
+def _changed_heads(session: Session, cp: AuditCheckpoint, heads: list[Any], log_to: CheckpointLog,
+                   ) -> tuple[list[Any], int | None]:
+    """The heads that differ from the previous checkpoint's, and its id; every head (base None)
+    when there is no previous checkpoint or the log is new (its first entry must stand alone)."""
+    previous = session.execute(select(func.max(AuditCheckpoint.id)).where(AuditCheckpoint.id < cp.id)).scalar()
+    if previous is None or not log_to.exists():
+        return list(heads), None
+    before = {r.hazard_id: (r.seq, r.hash) for r in session.execute(
+        select(AuditCheckpointHead.hazard_id, AuditCheckpointHead.seq, AuditCheckpointHead.hash)
+        .where(AuditCheckpointHead.checkpoint_id == previous))}
+    return [h for h in heads if before.get(h.id) != (h.version, h.audit_head)], previous
 
 
 def take_checkpoint(session: Session, *, now: datetime, signer: Signer, log_to: CheckpointLog) -> AuditCheckpoint:
     """A signed checkpoint, in the database (flushed, committed by the caller) and in the log."""
     cp, heads = audit.record_checkpoint(session, now=now, sign=signer.sign)
+    changed, base = _changed_heads(session, cp, heads, log_to)
     try:
-        where = log_to.append(log_entry(cp, heads))
+        where = log_to.append(log_entry(cp, changed, base))
     except OSError as exc:
         log.error("audit_checkpoint_log_failed", path=str(log_to.path), error=str(exc))
         raise CheckpointLogError(f"检查点日志写入失败（{log_to.path}：{exc.strerror or exc}），检查点未建立") from exc
-    log.info("audit_checkpoint", id=cp.id, leaf_count=cp.leaf_count, key_id=cp.key_id, log=str(where))
+    log.info("audit_checkpoint", id=cp.id, leaf_count=cp.leaf_count, changed=len(changed), key_id=cp.key_id,
+             log=str(where))
     return cp
 
 
@@ -237,6 +255,7 @@ class Evidence:
         logged: set[int] = set()
         known_hashes = {audit.ZERO}
         newest: dict[str, Any] | None = None
+        folded: dict[int, tuple[int, str]] = {}  # every head as of the newest entry read
         for where, entry, error in self.log.entries():
             if entry is None:
                 found.add("checkpoint_log", f"检查点日志{where}无法读取：{error}")
@@ -254,6 +273,12 @@ class Evidence:
             if entry["prev_hash"] not in known_hashes:
                 found.add("checkpoint_log", f"检查点日志{where}（检查点 {cid}）不接续此前记录的检查点（日志被删改）")
             known_hashes.add(entry["hash"])
+            if entry["base"] is None:
+                folded = {}
+            elif newest is None or entry["base"] != newest["id"]:
+                found.add("checkpoint_log", f"检查点日志{where}（检查点 {cid}）所依据的检查点 {entry['base']} "
+                                            "不是日志中的上一条（日志被删改）")
+            folded.update((h, (seq, d)) for h, seq, d in entry["heads"])
             logged.add(cid)
             db = by_id.get(cid)
             if db is None:
@@ -266,17 +291,19 @@ class Evidence:
             if cp.id not in logged:
                 found.add("checkpoint_unlogged", f"检查点 {cp.id} 不在检查点日志中（日志被删改，或检查点是伪造的）")
         if newest is not None:
-            self._newest_heads(newest, wanted, found)
+            self._newest_heads(newest, folded, wanted, found)
 
     @staticmethod
-    def _newest_heads(entry: dict[str, Any], wanted: set[int] | None, found: Findings) -> None:
-        heads = entry["heads"]
-        root = audit.merkle_root(audit.leaf_hash(h, s, d) for h, s, d in heads)
-        if root != entry["merkle_root"] or len(heads) != entry["leaf_count"]:
+    def _newest_heads(entry: dict[str, Any], folded: dict[int, tuple[int, str]], wanted: set[int] | None,
+                      found: Findings) -> None:
+        """The heads the log holds as of its newest entry (folded from every entry), which must
+        make that entry's Merkle root: then they anchor the chains."""
+        root = audit.merkle_root(audit.leaf_hash(h, *folded[h]) for h in sorted(folded))
+        if root != entry["merkle_root"] or len(folded) != entry["leaf_count"]:
             found.add("checkpoint_log", f"检查点日志中检查点 {entry['id']} 的链头记录被改动")
             return
         found.checkpoint_id = entry["id"]
-        found.anchors = {h: (s, d) for h, s, d in heads if wanted is None or h in wanted}
+        found.anchors = {h: head for h, head in folded.items() if wanted is None or h in wanted}
 
 
 def _db_fields(cp: AuditCheckpoint) -> tuple[Any, ...]:

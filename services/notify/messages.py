@@ -117,8 +117,14 @@ class Digest:
 def alert(kind: str, payload: dict[str, Any]) -> Message:
     """An alert about the service (today: `alert.audit`, the nightly verification failed)."""
     first = payload.get("first_bad_event") or {}
-    where = (f"隐患 {first.get('hazard_code') or first.get('hazard_id')}，第 {first.get('seq')} 号事件"
-             f"（{first.get('message', '')}）" if first else "检查点与审计链不一致")
+    hazard = first.get("hazard_code") or first.get("hazard_id")
+    if not first:
+        where = "检查点与审计链不一致"
+    elif hazard is None:  # about the checkpoints or their log, not one hazard's events
+        where = first.get("message") or "检查点与审计链不一致"
+    else:
+        event = f"，第 {first['seq']} 号事件" if first.get("seq") is not None else ""
+        where = f"隐患 {hazard}{event}（{first.get('message', '')}）"
     text = (f"审计链校验失败：{where}。共发现 {len(payload.get('problems', []) or [1])} 处问题。\n"
             "请立即核查数据库访问记录，运行 hazard audit verify 查看详情，并保全现场。")
     return Message(kind, "【告警】审计链校验失败", text, [])

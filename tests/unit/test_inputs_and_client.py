@@ -67,3 +67,16 @@ def test_uvicorn_trusts_no_forwarded_header(monkeypatch):
     cli.run_api("127.0.0.1", 8000, 3)
     assert [(kw["proxy_headers"], kw["forwarded_allow_ips"]) for kw in calls] == [(False, ""), (False, "")]
     assert calls[1]["workers"] == 3
+
+
+def test_audit_alert_text_never_says_none():
+    """A problem about the checkpoints or their log names no hazard: the alert says what it is,
+    not 隐患 None，第 None 号事件."""
+    from services.notify.messages import alert
+
+    log_problem = {"first_bad_event": {"kind": "checkpoint_log", "hazard_id": None, "hazard_code": None, "seq": None,
+                                       "event_id": None, "message": "检查点日志缺失"}, "problems": [{}]}
+    assert "None" not in alert("alert.audit", log_problem).text and "检查点日志缺失" in alert("alert.audit", log_problem).text
+    event_problem = {"first_bad_event": {"hazard_code": "141102-2026-000001", "seq": 3, "message": "第 3 号事件内容被改动"},
+                     "problems": [{}]}
+    assert "隐患 141102-2026-000001，第 3 号事件" in alert("alert.audit", event_problem).text
