@@ -36,6 +36,8 @@ BAD_BODY: dict[int | str, dict[str, Any]] = {
 def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     """The statuses of ERRORS a route can really answer (tests/api/test_documented_statuses.py)."""
     return {code: ERRORS[code] for code in codes}
+
+
 HAZARD = {"model": HazardOut, "description": "隐患（含当前用户可执行的操作）"}
 
 
