@@ -27,3 +27,5 @@ def test_the_example_loads(monkeypatch):
     # two PostgreSQL roles, and the audit evidence outside the database (a folder of files)
     assert s.migration_database_url and "hazard_owner" in s.migration_database_url
     assert s.audit_checkpoint_log_target.endswith("/") and s.audit_signing_key_path.is_absolute()
+    # who the client is behind the proxy, and the scraper's token (issue 10)
+    assert s.trusted_proxies == ["10.0.0.10", "10.0.0.11"] and s.metrics_token is not None
