@@ -397,8 +397,21 @@ class RateBucket(Base):
     hits: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class DocumentIssuer(Base):
+    """An issuing body (`key`, e.g. `141102:bureau`) and its 机关代字 (`code`, e.g. 离石应急), unique
+    across the deployment so no two bodies can write the same document number
+    (services/documents/issuers.py; `hazard issuers list|set`)."""
+
+    __tablename__ = "document_issuers"
+
+    key: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 class DocumentSequence(Base):
-    """The last document number of one issuing body (`issuer`, e.g. `141102:bureau`) in one year.
+    """The last document number of one 代字 and kind (`issuer`, e.g. `离石应急改`) in one year.
     Bumped in the transaction that stores the document, so a rollback leaves no gap."""
 
     __tablename__ = "document_sequences"
@@ -431,6 +444,5 @@ class Document(Base):
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     __table_args__ = (
-        UniqueConstraint("issuer", "year", "seq"),
         Index("ix_documents_hazard_id_id", "hazard_id", "id"),
     )

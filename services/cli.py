@@ -347,6 +347,29 @@ def cmd_documents_issue(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_issuers_list(args: argparse.Namespace) -> int:
+    from services.documents import issuers
+
+    with read_only(_factory()) as s:
+        rows = [(r.key, r.code, r.name) for r in issuers.list_issuers(s)]
+    if not rows:
+        print("还没有发文机关：各机关在签发第一份公文时取得默认代字")
+        return 0
+    print("发文机关\t机关代字\t名称")
+    for key, code, name in rows:
+        print(f"{key}\t{code}\t{name}")
+    return 0
+
+
+def cmd_issuers_set(args: argparse.Namespace) -> int:
+    from services.documents import issuers
+
+    with transaction(_factory()) as s:
+        row = issuers.set_code(s, args.key, args.code, now=utcnow())
+        print(f"已设定 {row.name}（{row.key}）的机关代字：{row.code}（此后的文号按新代字从 1 号起编）")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="hazard", description="事故隐患闭环管理服务")
     sub = p.add_subparsers(dest="command", required=True)
@@ -456,6 +479,15 @@ def build_parser() -> argparse.ArgumentParser:
     di = docs.add_parser("issue", help="签发待签发的公文一次（限期整改通知书、督办函等），打印数量")
     di.add_argument("--limit", type=int, default=500)
     di.set_defaults(func=cmd_documents_issue)
+
+    iss = sub.add_parser("issuers", help="发文机关的机关代字（文号：代字+文种字〔年〕号）").add_subparsers(
+        dest="issuers_command", required=True)
+    isl = iss.add_parser("list", help="列出发文机关及其代字")
+    isl.set_defaults(func=cmd_issuers_list)
+    iss_set = iss.add_parser("set", help="设定发文机关的代字（全部署唯一）")
+    iss_set.add_argument("--key", required=True, help="<行政区划代码>:bureau（应急管理局）或 :committee（安委办）")
+    iss_set.add_argument("--code", required=True, help="机关代字，例如 离石应急")
+    iss_set.set_defaults(func=cmd_issuers_set)
 
     il = sub.add_parser("import-ledger", help="从 Excel 台账导入隐患（列同台账导出；有误时默认全部不导入）")
     il.add_argument("file", help=".xlsx 文件")

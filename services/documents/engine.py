@@ -91,8 +91,9 @@ def _issue(session: Session, row: Any, now: datetime) -> Document:
     src = _source(session, hazard, event)
     plan = content.plan(session, kind, src)
     year = plan.dated.year
-    seq = issuers.next_seq(session, plan.issuer.key, year)
-    number = issuers.number(plan.issuer.short, kind.word, year, seq)
+    code = issuers.code_of(session, plan.issuer, now=now)  # the body's own 机关代字
+    seq = issuers.next_seq(session, code + kind.word, year)  # per 代字, kind and year
+    number = issuers.number(code, kind.word, year, seq)
     html = render_html(kind.template, content.context(session, kind, src, plan, number))
     doc = Document(hazard_id=hazard.id, outbox_id=row.id, event_id=event.id, kind=kind.name, title=plan.title,
                    number=number, issuer=plan.issuer.key, issuer_name=plan.issuer.name, year=year, seq=seq,

@@ -3,8 +3,14 @@
 Decisions of inspectors and supervisors go out under the 应急管理局 (a province's: 应急管理厅) of
 the deciding official's level within the hazard's region; listing, closing and the ladder's letters
 under the 安全生产委员会办公室 of the listing level (the county's while not listed). Names come
-from the regions table. The number's sequence is per issuing body and year, shared by all its
-kinds; the 字 is the body's short name plus a word for the kind (`离应急改〔2026〕7号`).
+from the regions table.
+
+Each body has its own 机关代字 (table `document_issuers`), unique across the deployment: 忻州市's
+bureau is 忻应急 and 忻府区's 忻府应急, so their numbers can never be the same. The default is
+derived from the body's full name on first use (a city or the province by its one-character short
+name, a county by its name without 市/区/县; the next candidate when one is taken) and an admin can
+change it (`hazard issuers set`). A number is 代字 + the kind's word + 〔year〕 + its sequence
+(`离石应急改〔2026〕7号`), and each (代字 and kind, year) counts on its own, as offices number them.
 
 Gapless under concurrency: the counter row is bumped with UPDATE … RETURNING in the transaction
 that stores the document. On PostgreSQL the update holds the row lock until that transaction
@@ -15,13 +21,16 @@ BEGIN IMMEDIATE serialises writers. A rollback undoes the bump with the document
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import bindparam, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from db.models import DocumentSequence, Region
+from db.models import DocumentIssuer, DocumentSequence, Region
 from services import regions
+from services.errors import Conflict, invalid_field
+from services.inputs import control_character
 
 BUREAU, COMMITTEE = "bureau", "committee"
 
@@ -36,9 +45,8 @@ PROVINCE_SHORT = {
 
 @dataclass(frozen=True)
 class Issuer:
-    key: str  # the counter's key, e.g. "141102:bureau"
+    key: str  # the body, e.g. "141102:bureau"
     name: str  # 吕梁市离石区应急管理局
-    short: str  # 离应急 / 吕安委办
 
 
 def _region(session: Session, code: str) -> Region | None:
@@ -61,24 +69,96 @@ def region_name(session: Session, code: str) -> str:
     return region.name
 
 
-def _short(session: Session, code: str) -> str:
-    if regions.region_level(code) == "province":
-        return PROVINCE_SHORT.get(code[:2], "")
-    region = _region(session, code)
-    return region.name[0] if region is not None and region.name else code
-
-
 def issuer(session: Session, body: str, hazard_region: str, level: str) -> Issuer:
     """The `body` (BUREAU or COMMITTEE) at `level` (county, city, province) over the hazard's region."""
     code = regions.ancestor_code(hazard_region, level)
+    return Issuer(f"{code}:{body}", _full_name(session, code, body))
+
+
+def _full_name(session: Session, code: str, body: str) -> str:
     base = region_name(session, code)
     if body == BUREAU:
-        name = base + ("应急管理厅" if level == "province" else "应急管理局")
-        short = _short(session, code) + "应急"
+        return base + ("应急管理厅" if regions.region_level(code) == "province" else "应急管理局")
+    return base + "安全生产委员会办公室"
+
+
+SUFFIX = {BUREAU: "应急", COMMITTEE: "安委办"}
+MAX_CODE = 16
+
+
+def _stem(name: str) -> str:
+    """离石区 → 离石, 孝义市 → 孝义; 临县 stays 临县 (one character is not a name)."""
+    stem = name[:-1] if name[-1:] in ("市", "区", "县", "旗") else name
+    return stem if len(stem) >= 2 else name
+
+
+def default_codes(session: Session, key: str) -> list[str]:
+    """The 代字 a body takes when it first issues, in order of preference; the first one no other
+    body holds is taken."""
+    code, _, body = key.partition(":")
+    region = _region(session, code)
+    name = region.name if region is not None and region.name else code
+    level = regions.region_level(code)
+    if level == "province":
+        stems = [PROVINCE_SHORT.get(code[:2], ""), _stem(name), name]
+    elif level == "city":
+        stems = [name[0], _stem(name), name]
     else:
-        name = base + "安全生产委员会办公室"
-        short = _short(session, code) + "安委办"
-    return Issuer(f"{code}:{body}", name, short)
+        city = _region(session, regions.ancestor_code(code, "city"))
+        stems = [_stem(name), (city.name[0] if city is not None and city.name else "") + _stem(name), name]
+    return [s + SUFFIX[body] for s in dict.fromkeys(s for s in stems if s)]
+
+
+_CREATE_ISSUER = {
+    name: dialect.insert(DocumentIssuer.__table__).on_conflict_do_nothing()
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+}
+
+
+def code_of(session: Session, who: Issuer, *, now: datetime) -> str:
+    """The body's 代字, taken on its first document: the first default no other body holds. A
+    concurrent first use of the same candidate by another body loses on the unique code and takes
+    the next one; of the same body, on the key, and reads the winner's."""
+    row = session.get(DocumentIssuer, who.key)
+    if row is not None:
+        return row.code
+    conn = session.connection()
+    for candidate in default_codes(session, who.key):
+        if session.execute(select(DocumentIssuer.key).where(DocumentIssuer.code == candidate)).first():
+            continue
+        conn.execute(_CREATE_ISSUER[conn.dialect.name],
+                     {"key": who.key, "name": who.name, "code": candidate, "created_at": now})
+        code = session.execute(select(DocumentIssuer.code).where(DocumentIssuer.key == who.key)).scalar()
+        if code is not None:
+            return code
+    raise Conflict(f"无法为{who.name}确定机关代字：默认代字均已被占用，请用 hazard issuers set 设定",
+                   code="issuer_code")
+
+
+def list_issuers(session: Session) -> list[DocumentIssuer]:
+    return list(session.execute(select(DocumentIssuer).order_by(DocumentIssuer.key)).scalars())
+
+
+def set_code(session: Session, key: str, code: str, *, now: datetime) -> DocumentIssuer:
+    """Give a body (`<region code>:bureau|committee`) its 代字; refused when another body holds it.
+    Numbers count per 代字: a new 代字 starts its own sequences, the old one's stay as they were."""
+    region, _, body = key.partition(":")
+    code = code.strip()
+    if body not in SUFFIX or not regions.valid_code(region) or _region(session, region) is None:
+        raise invalid_field("key", "发文机关应写作 <行政区划代码>:bureau 或 <行政区划代码>:committee，且区划须已登记")
+    if not code or len(code) > MAX_CODE or control_character(code) or any(c in code for c in "〔〕[]() "):
+        raise invalid_field("code", f"机关代字应为 1 至 {MAX_CODE} 个字，不含括号、空格和控制字符")
+    holder = session.execute(select(DocumentIssuer.key).where(DocumentIssuer.code == code)).scalar()
+    if holder is not None and holder != key:
+        raise Conflict(f"机关代字“{code}”已由 {holder} 使用，同一部署内不能重复", code="issuer_code_taken")
+    row = session.get(DocumentIssuer, key)
+    if row is None:
+        row = DocumentIssuer(key=key, name=_full_name(session, region, body), code=code, created_at=now)
+        session.add(row)
+    else:
+        row.code = code
+    session.flush()
+    return row
 
 
 def official_level(region_code: str | None) -> str:
@@ -104,7 +184,8 @@ _CREATE = {
 
 
 def next_seq(session: Session, issuer_key: str, year: int) -> int:
-    """The next number of this body and year, taken in the caller's transaction (see the module)."""
+    """The next number of this counter (a 代字 and a kind's word) and year, taken in the caller's
+    transaction (see the module)."""
     conn = session.connection()
     params = {"seq_issuer": issuer_key, "seq_year": year}
     conn.execute(_CREATE[conn.dialect.name], params)

@@ -50,10 +50,10 @@ def test_major_hazard_lifecycle_issues_its_documents(factory, world, clock):
     assert report.issued == 4 and report.failed == 0
     docs = docs_of(factory, hid)
     assert [(d.kind, d.title, d.issuer_name, d.number) for d in docs] == [
-        ("rectification_notice", "限期整改通知书", "吕梁市离石区应急管理局", "离应急改〔2026〕1号"),
+        ("rectification_notice", "限期整改通知书", "吕梁市离石区应急管理局", "离石应急改〔2026〕1号"),
         ("listing_notice", "挂牌督办通知书", "吕梁市安全生产委员会办公室", "吕安委办督〔2026〕1号"),
-        ("acceptance_opinion", "验收意见书", "吕梁市离石区应急管理局", "离应急验〔2026〕2号"),
-        ("closure_notice", "解除挂牌督办通知书", "吕梁市安全生产委员会办公室", "吕安委办销〔2026〕2号"),
+        ("acceptance_opinion", "验收意见书", "吕梁市离石区应急管理局", "离石应急验〔2026〕1号"),
+        ("closure_notice", "解除挂牌督办通知书", "吕梁市安全生产委员会办公室", "吕安委办销〔2026〕1号"),
     ]
     for d in docs:
         assert d.sha256 == hashlib.sha256(d.html.encode("utf-8")).hexdigest()
@@ -93,7 +93,7 @@ def test_extension_decision_quotes_the_request(factory, world, clock):
     act(factory, world, clock, hid, "supervisor", "grant_extension")
     documents.issue_pending(factory, now=clock())
     doc = docs_of(factory, hid)[-1]
-    assert (doc.kind, doc.number) == ("extension_decision", "离应急延〔2026〕2号")
+    assert (doc.kind, doc.number) == ("extension_decision", "离石应急延〔2026〕1号")
     assert "材料延迟" in doc.html and "同意延期" in doc.html
 
 
@@ -110,8 +110,8 @@ def test_ladder_issues_urge_letter_and_summon_notice_only(factory, world, clock)
     assert sorted(kinds) == ["document.rectification_notice", "document.summon_notice", "document.urge_letter"]
     documents.issue_pending(factory, now=clock())
     urge, summon = docs_of(factory, hid)[1:]
-    assert (urge.title, urge.number, urge.issuer_name) == ("督办函", "离安委办函〔2026〕1号", "吕梁市离石区安全生产委员会办公室")
-    assert (summon.title, summon.number) == ("约谈通知书", "离安委办约〔2026〕2号")
+    assert (urge.title, urge.number, urge.issuer_name) == ("督办函", "离石安委办函〔2026〕1号", "吕梁市离石区安全生产委员会办公室")
+    assert (summon.title, summon.number) == ("约谈通知书", "离石安委办约〔2026〕1号")
     assert "约谈你单位主要负责人" in summon.html
     with read_only(factory) as s:
         assert audit.verify(s).ok
@@ -131,21 +131,21 @@ def test_numbers_gapless_after_a_rollback_and_per_year(factory, world, clock, mo
     monkeypatch.setattr(doc_engine, "render_html", flaky)
     report = documents.issue_pending(factory, now=clock())
     assert (report.issued, report.failed) == (2, 1)
-    assert report.numbers == ["离应急改〔2026〕1号", "离应急改〔2026〕2号"]  # the failure took no number
+    assert report.numbers == ["离石应急改〔2026〕1号", "离石应急改〔2026〕2号"]  # the failure took no number
     with read_only(factory) as s:
         failed = s.execute(select(OutboxMessage).where(OutboxMessage.hazard_id == hids[1],
                                                        OutboxMessage.kind == "document.rectification_notice")).scalar_one()
         assert (failed.status, failed.attempts, failed.last_error) == ("pending", 1, "渲染失败（测试）")
         assert failed.available_at > clock()
-        assert s.get(DocumentSequence, ("141102:bureau", 2026)).last_value == 2
+        assert s.get(DocumentSequence, ("离石应急改", 2026)).last_value == 2
     assert documents.issue_pending(factory, now=clock()).issued == 0  # backing off
     clock.advance(minutes=2)
-    assert documents.issue_pending(factory, now=clock()).numbers == ["离应急改〔2026〕3号"]
+    assert documents.issue_pending(factory, now=clock()).numbers == ["离石应急改〔2026〕3号"]
 
     clock.advance(days=40)  # 2027-01-03: a new year, a new sequence
     hid = new_hazard(factory, world, clock())
     act(factory, world, clock, hid, "inspector", "register", level="general")
-    assert documents.issue_pending(factory, now=clock()).numbers == ["离应急改〔2027〕1号"]
+    assert documents.issue_pending(factory, now=clock()).numbers == ["离石应急改〔2027〕1号"]
     seqs = sorted((d.year, d.seq) for d in docs_of(factory))
     assert seqs == [(2026, 1), (2026, 2), (2026, 3), (2027, 1)]
 
@@ -162,7 +162,7 @@ def test_cli_issues_pending_documents(factory, world, clock, db_url, monkeypatch
     finally:
         get_settings.cache_clear()
     out = capsys.readouterr().out
-    assert "签发公文 1 份，失败待重试 0 份" in out and "离应急改〔" in out
+    assert "签发公文 1 份，失败待重试 0 份" in out and "离石应急改〔" in out
 
 
 @pytest.mark.pg_only
