@@ -53,7 +53,7 @@ TODOS: dict[str, list[tuple[Any, tuple[str, ...]]]] = {
 PAGE = 200
 
 
-def _due(hazard: Hazard, role: str, ladder: LadderConfig, calendar: WorkCalendar) -> tuple[date | None, str]:
+def step_due(hazard: Hazard, role: str, ladder: LadderConfig, calendar: WorkCalendar) -> tuple[date | None, str]:
     """By when this person's step is due, and what that date is: a report is to be registered
     within the ladder's `unregistered_remind` working days, an acceptance request reviewed within
     `review_overdue`; an enterprise owes a listed hazard's plan by its 方案报送期限; otherwise the
@@ -91,7 +91,7 @@ def todos(session: Session, principal: Principal, *, now: datetime, limit: int =
             allowed = set(allowed_actions(hazard, principal))
             actions = [a for a in waiting if a in allowed]
             if actions:
-                due, due_label = _due(hazard, principal.role, ladder, calendar)
+                due, due_label = step_due(hazard, principal.role, ladder, calendar)
                 out.append(_todo(hazard, actions, today, soon, due, due_label))
         if len(page) < PAGE:
             break

@@ -21,7 +21,7 @@ from typing import Annotated, Any, Literal, Protocol
 from pydantic import BaseModel, StringConstraints
 
 from services import bodies, regions
-from services.calendar import add_working_days
+from services.calendar import add_working_days, default_calendar
 from services.escalation import DEADLINE_BITS, Step, step_changes
 
 
@@ -127,6 +127,11 @@ class Guard:
     check: Callable[..., bool]
     needs_body: bool = False
     field: str | None = None
+    # A message that names this hazard's facts (a date, a limit): (facts, actor, body, ctx) -> str.
+    describe: Callable[..., str] | None = None
+
+    def refusal_message(self, facts: Any, actor: Any, body: Any = None, ctx: Any = None) -> str:
+        return self.describe(facts, actor, body, ctx) if self.describe is not None else self.message
 
 
 @dataclass(frozen=True)
@@ -262,11 +267,15 @@ LISTING_AUTHORITY = Guard(
     lambda f, a, b, c: _actor_level(a) == b.listing_level,
     needs_body=True,
 )
+FIVE_ITEMS = "责任、措施、资金、时限、预案"  # 五落实, as the published plans name them
+
+
 def _five_items(field_name: str, label: str) -> Guard:
-    """One guard per 五落实 item a general plan may omit, so the message names the missing field."""
+    """One guard per 五落实 item a general plan may omit, so each missing field gets its message
+    (`check_body` reports every one that is missing, not only the first)."""
     return _body_guard(
         "five_items",
-        f"重大隐患的整改方案须五落实（责任人、措施、资金、时限、应急预案），缺少{label}",
+        f"重大隐患的整改方案须做到五落实（{FIVE_ITEMS}），缺少{label}",
         field_name,
         lambda f, a, b, c: f.level != "major" or getattr(b, field_name) is not None,
     )
@@ -275,7 +284,7 @@ def _five_items(field_name: str, label: str) -> Guard:
 MAJOR_PLAN_COMPLETE = (
     _five_items("funds_wan", "资金"),
     _five_items("time_limit", "时限"),
-    _five_items("contingency_plan", "应急预案"),
+    _five_items("contingency_plan", "预案"),
 )
 TIME_LIMIT_IN_DEADLINE = _body_guard(
     "time_limit",
@@ -289,13 +298,32 @@ NEW_DEADLINE_LATER = _body_guard(
     "new_deadline",
     lambda f, a, b, c: f.deadline is None or b.new_deadline > f.deadline,
 )
+def last_extension_day(deadline: date, min_working_days: int) -> date:
+    """The last day an extension may be asked for: `min_working_days` working days before the
+    deadline still lie ahead of it."""
+    return default_calendar().latest_start(deadline, min_working_days)
+
+
+def extension_too_late(deadline: date | None, today: date, min_working_days: int) -> str | None:
+    """Why an extension can no longer be asked for, in words for the enterprise; None while it can."""
+    if deadline is None or add_working_days(today, min_working_days) <= deadline:
+        return None
+    last = last_extension_day(deadline, min_working_days)
+    return (f"延期申请须在整改期限届满 {min_working_days} 个工作日前提出：本隐患整改期限为{_cn_date(deadline)}，"
+            f"须在{_cn_date(last)}前（含当日）提出，现已超过")
+
+
+def _cn_date(day: date) -> str:
+    return f"{day.year}年{day.month}月{day.day}日"
+
+
 EXTENSION_IN_TIME = Guard(
     "extension_late",
     "延期申请须在整改期限届满前规定的工作日之前提出",
     "conflict",
-    lambda f, a, b, c: f.deadline is None
-    or add_working_days(c.today, c.extension_min_working_days) <= f.deadline,
+    lambda f, a, b, c: extension_too_late(f.deadline, c.today, c.extension_min_working_days) is None,
     needs_body=True,
+    describe=lambda f, a, b, c: extension_too_late(f.deadline, c.today, c.extension_min_working_days) or "",
 )
 MAJOR_ASSESSMENT = _body_guard(
     "assessment_report",
@@ -561,6 +589,7 @@ class Refusal:
     code: str
     message: str
     field: str | None = None
+    also: tuple["Refusal", ...] = ()  # further field refusals of the same body (all reported)
 
     @property
     def status(self) -> int:
@@ -576,15 +605,21 @@ def check_pre(spec: ActionSpec, facts: Facts, actor: Actor) -> Refusal | None:
         return Refusal("state", "state", f"隐患处于“{label}”状态，不能执行“{spec.label}”")
     for guard in spec.guards:
         if not guard.needs_body and not guard.check(facts, actor):
-            return Refusal(guard.kind, guard.code, guard.message, guard.field)
+            return Refusal(guard.kind, guard.code, guard.refusal_message(facts, actor), guard.field)
     return None
 
 
 def check_body(spec: ActionSpec, facts: Facts, actor: Actor, body: Any, ctx: Context) -> Refusal | None:
-    for guard in spec.guards:
-        if guard.needs_body and not guard.check(facts, actor, body, ctx):
-            return Refusal(guard.kind, guard.code, guard.message, guard.field)
-    return None
+    """The first failing body guard; when it is about a field (422), with every other field guard
+    that fails too in `also`, so a person learns everything to fix at once."""
+    failing = [g for g in spec.guards if g.needs_body and not g.check(facts, actor, body, ctx)]
+    if not failing:
+        return None
+    first = failing[0]
+    also = tuple(Refusal(g.kind, g.code, g.refusal_message(facts, actor, body, ctx), g.field)
+                 for g in failing[1:] if g.kind == "invalid")
+    return Refusal(first.kind, first.code, first.refusal_message(facts, actor, body, ctx), first.field,
+                   also if first.kind == "invalid" else ())
 
 
 def allowed_actions(facts: Facts, actor: Actor) -> list[str]:

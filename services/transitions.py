@@ -62,7 +62,7 @@ def _raise(refusal: Refusal) -> None:
     raise Invalid(
         "提交的内容有误，请按提示修改。",
         code=refusal.code,
-        details=[{"field": refusal.field or "body", "message": refusal.message, "type": refusal.code}],
+        details=[{"field": r.field or "body", "message": r.message, "type": r.code} for r in (refusal, *refusal.also)],
     )
 
 

@@ -120,8 +120,8 @@ def _rectification(src: Source) -> dict[str, Any]:
 def _listing(src: Source) -> dict[str, Any]:
     suspended = bool(src.body.get("suspend_production"))
     reqs = [
-        f"于{_cn(_d(src.body.get('plan_due')))}前报送重大事故隐患治理方案，做到治理目标和任务、方法和措施、"
-        "经费和物资、机构和人员、时限和要求、安全措施和应急预案“五落实”。",
+        f"于{_cn(_d(src.body.get('plan_due')))}前报送重大事故隐患治理方案，落实责任、措施、资金、时限、预案"
+        "“五落实”。",
         "主要负责人对重大事故隐患治理负总责，定期报告治理进展。",
         "治理完成后组织评估，向本办提出验收和解除挂牌督办申请。",
     ]

@@ -27,7 +27,7 @@ from services.clock import local_date
 from services.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from services.escalation import load_config
 from services.inputs import ascii_id
-from services.lifecycle import FINAL_STATES, LIFECYCLE, State, check_pre
+from services.lifecycle import FINAL_STATES, LIFECYCLE, State, check_pre, extension_too_late
 from services.transitions import load_in_scope
 from services.web.errors import not_found
 from services.web.forms import LABELS, ActionForm, action_form, body_from_form, uploads
@@ -66,9 +66,13 @@ def _deadline_info(view: dict[str, Any], today) -> dict[str, Any] | None:
     """Working days left (Chinese working days), or how many the hazard is overdue by."""
     if not view["deadline"] or State(view["state"]) in FINAL_STATES:
         return None
-    deadline = date.fromisoformat(view["deadline"])
-    days = default_calendar().working_days_between(today, deadline)
-    return {"overdue": deadline < today, "days": abs(days)}
+    return _days_info(date.fromisoformat(view["deadline"]), today)
+
+
+def _days_info(due: date | None, today: date) -> dict[str, Any] | None:
+    if due is None:
+        return None
+    return {"due": due, "overdue": due < today, "days": abs(default_calendar().working_days_between(today, due))}
 
 
 def _documents(session, user, hazard_id: int) -> list[dict[str, Any]] | None:
@@ -117,7 +121,18 @@ def _hazard_page(request: Request, user, hazard_id: int, *, status: int = 200, f
                                      .order_by(Attachment.id)).scalars()
         ]
         documents = _documents(session, user, hazard_id)
+        registration = None
+        if hazard.state == State.REPORTED.value:  # a report's own date: its 登记期限, as 待办 shows it
+            due, _ = inbox.step_due(hazard, user.role, _ladder(ctx.settings.escalation_config), default_calendar())
+            registration = _days_info(due, local_date(now))
         region_name = session.execute(select(Region.name).where(Region.code == hazard.region_code)).scalar()
+    deadline = date.fromisoformat(view["deadline"]) if view["deadline"] else None
+    late = extension_too_late(deadline, local_date(now), ctx.settings.extension_min_working_days)
+    if late and "request_extension" in view["allowed_actions"]:
+        # The lifecycle would refuse it (a rule of the request's day): no form, and the reason said.
+        view["allowed_actions"] = [a for a in view["allowed_actions"] if a != "request_extension"]
+        explanations.append({"action": "request_extension", "label": LIFECYCLE["request_extension"].label,
+                             "message": late})
     forms = []
     for name in view["allowed_actions"]:
         if failed is not None and failed.action == name:
@@ -128,7 +143,8 @@ def _hazard_page(request: Request, user, hazard_id: int, *, status: int = 200, f
         page_error = page_error or failed.message or "该操作当前不可执行"
     return render(request, "web/hazard.html", status=status, hazard=view, events=events, attachments=files,
                   documents=documents, forms=forms, explanations=explanations, page_error=page_error,
-                  deadline_info=_deadline_info(view, local_date(now)), labels=TIMELINE_LABELS,
+                  deadline_info=_deadline_info(view, local_date(now)), registration=registration,
+                  labels=TIMELINE_LABELS,
                   region_name=region_name, file_names={f["id"]: f["filename"] for f in files})
 
 

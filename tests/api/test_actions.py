@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from services.calendar import default_calendar
 from services.clock import local_date
 from tests.api.support import API, act, assert_error, db_state, get
 from tests.helpers import body_for, drive, report_body
@@ -12,6 +13,9 @@ from tests.helpers import body_for, drive, report_body
 
 def _body(world, clock, action: str, level: str = "general", **kw):
     return body_for(action, today=local_date(clock()), level=level, uscc=world.enterprises["coal"], **kw)
+
+
+CAL = default_calendar()
 
 
 def _refused(client, world, factory, user, hid, action, body, status, code):
@@ -256,7 +260,12 @@ def test_extension_too_close_to_the_deadline_is_409(client, world, factory, cloc
     clock.advance(days=50)  # ten calendar days left: fewer than 15 working days
     req = {"reason": "材料延迟", "interim_measures": "限制通行",
            "new_deadline": (deadline + timedelta(days=30)).isoformat()}
-    _refused(client, world, factory, "ent_coal", hid, "request_extension", req, 409, "extension_late")
+    err = _refused(client, world, factory, "ent_coal", hid, "request_extension", req, 409, "extension_late")
+    # The refusal says the limit and the last day it could have been asked for (issue 11).
+    last = CAL.latest_start(deadline, 15)
+    assert CAL.add_working_days(last, 15) <= deadline < CAL.add_working_days(last + timedelta(days=1), 15)
+    assert "15 个工作日" in err["message"]
+    assert f"须在{last.year}年{last.month}月{last.day}日前（含当日）提出" in err["message"]
 
 
 def test_major_extension_is_decided_by_the_listing_committee(client, world, factory, clock):

@@ -114,6 +114,12 @@ def test_major_plan_needs_all_five_items(client, world, factory, clock, missing)
     assert "五落实" in err["details"][0]["message"]
     assert err["details"][0]["field"] == missing
     assert db_state(factory, hid) == before
+    # Several missing: every one is named, each on its field (issue 11: not just the first).
+    bare = {k: v for k, v in body.items() if k in ("responsible_person", "measures")}
+    err = assert_error(act(client, world, "ent_coal", hid, "file_plan", bare), 422, "five_items")
+    assert {d["field"]: d["message"][-2:] for d in err["details"]} == {
+        "funds_wan": "资金", "time_limit": "时限", "contingency_plan": "预案"}
+    assert all("五落实（责任、措施、资金、时限、预案）" in d["message"] for d in err["details"])
     # A general hazard's plan needs only the measures and the responsible person.
     general = drive(factory, world, clock(), "registered")
     resp = act(client, world, "ent_coal", general, "file_plan", {"responsible_person": "张三", "measures": "更换"})

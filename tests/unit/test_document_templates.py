@@ -113,3 +113,11 @@ def test_user_text_is_escaped_and_never_a_template():
     html = rendered("closure_notice", src)
     assert "<script>" not in html
     assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;{{ doc.number }}" in html
+
+
+def test_five_items_are_the_five_everywhere():
+    """五落实 is 责任、措施、资金、时限、预案 (issue 11): the 挂牌督办通知书 once listed six items."""
+    for kind in ("listing_notice", "rectification_notice"):
+        html = rendered(kind)
+        assert "责任、措施、资金、时限、预案" in html, kind
+        assert "治理目标和任务" not in html and "机构和人员" not in html, kind

@@ -91,6 +91,28 @@ def test_hazard_page_shows_facts_plan_trail_and_only_allowed_forms(browser, fact
     assert "张建国" not in hidden.text
 
 
+def test_a_report_shows_its_registration_due_date_as_todo_does(browser, factory, world, clock):
+    hid = new_hazard(factory, world, clock())  # reported on Tuesday 2026-11-24: due in 3 working days
+    html = browser("inspector2").get(f"/hazards/{hid}").text
+    assert 'id="registration-due"' in html and "2026年11月27日" in html and "剩余 3 个工作日" in html
+    todo = browser("inspector2").get("/").text
+    assert "登记期限" in todo and "2026年11月27日" in todo
+    clock.advance(days=7)  # the following Tuesday: two working days late
+    late = browser("inspector2").get(f"/hazards/{hid}").text
+    assert "已逾期 2 个工作日" in late
+    registered = drive(factory, world, clock(), "registered")
+    assert 'id="registration-due"' not in browser("inspector2").get(f"/hazards/{registered}").text
+
+
+def test_too_late_for_an_extension_the_form_is_gone_and_the_reason_said(browser, factory, world, clock):
+    hid = drive(factory, world, clock(), "rectifying")  # deadline today + 60 calendar days
+    clock.advance(days=50)  # fewer than 15 working days left
+    html = browser("ent_coal").get(f"/hazards/{hid}").text
+    assert f'/hazards/{hid}/actions/request_extension"' not in html
+    assert "延期申请须在整改期限届满 15 个工作日前提出" in html and "前（含当日）提出，现已超过" in html
+    assert f'/hazards/{hid}/actions/report_progress"' in html  # the rest stays
+
+
 def test_the_trail_names_values_and_issued_documents_in_chinese(browser, factory, world, clock):
     hid = drive(factory, world, clock(), "supervised", level="major")
     issued = documents.issue_pending(factory, now=clock(), limit=10)
