@@ -40,6 +40,11 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        from services.api.action_order import refusal_before_body
+
+        first = await refusal_before_body(request)  # scope, role, state come before the body
+        if first is not None:
+            return await _domain(request, first)
         details = zh_errors(exc)
         return JSONResponse(error_body("invalid", "提交的内容有误，请按提示修改。", details), status_code=422)
 

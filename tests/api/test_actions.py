@@ -282,3 +282,21 @@ def test_major_extension_is_decided_by_the_listing_committee(client, world, fact
     resp = act(client, world, "city_committee2", hid, "grant_extension", {"note": "同意"})
     assert resp.status_code == 200, resp.text
     assert resp.json()["deadline"] == req["new_deadline"]
+
+
+def test_role_scope_and_state_come_before_the_body(client, world, factory, clock):
+    """The documented order (DESIGN 2.2) holds for bodies FastAPI refuses too (issue 11): an
+    enterprise sending `register` is told it may not (403), not that evidence is missing (422)."""
+    hid = new_hazard_for_order(factory, world, clock)
+    on_spot = {"level": "general", "rectified_on_spot": True}  # invalid: no evidence, no deadline
+    _refused(client, world, factory, "ent_coal", hid, "register", on_spot, 403, "role")
+    assert_error(act(client, world, "xinzhou_inspector", hid, "register", on_spot), 404)  # scope first
+    assert_error(act(client, world, "inspector2", hid, "reject", {"reviewed_on": "not-a-date"}), 409, "state")
+    err = assert_error(act(client, world, "inspector2", hid, "register", on_spot), 422)  # allowed: the body
+    assert {d["field"] for d in err["details"]} >= {"enterprise_uscc", "deadline"}
+
+
+def new_hazard_for_order(factory, world, clock) -> int:
+    from tests.helpers import new_hazard
+
+    return new_hazard(factory, world, clock(), enterprise_uscc=world.enterprises["coal"])  # ent_coal sees it
