@@ -235,7 +235,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
         return serve_all(settings, host=args.host, port=args.port, workers=args.workers,
                          prefect_port=args.prefect_port)
-    print(f"事故隐患闭环管理服务 API：http://{args.host}:{args.port}/docs （数据库 {_safe_url(url)}）", flush=True)
+    from services.serve import banner
+
+    print(f"{banner(args.host, args.port)}（数据库 {_safe_url(url)}）", flush=True)
     run_api(args.host, args.port, args.workers)
     return 0
 

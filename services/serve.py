@@ -134,8 +134,7 @@ class Supervisor:
                             detail="the API starts anyway; flows start once Prefect answers")
             if not self.stopping:
                 self.api.start()
-                print(f"事故隐患闭环管理服务：http://{self.host}:{self.port}/docs ；"
-                      f"Prefect 界面：http://127.0.0.1:{self.prefect_port}", flush=True)
+                print(banner(self.host, self.port, self.prefect_port), flush=True)
             return self._watch()
         finally:
             self.shutdown()
@@ -167,6 +166,14 @@ class Supervisor:
         self.stopping = True
         for child in reversed(self.children):
             child.stop()
+
+
+def banner(host: str, port: int, prefect_port: int | None = None) -> str:
+    """What a person opens first: the web UI's login page, then the API documentation (and the
+    Prefect UI when it runs here), each named once."""
+    base = f"http://{host}:{port}"
+    text = f"事故隐患闭环管理服务已启动。网页界面：{base}/login ；API 文档：{base}/docs"
+    return text + (f" ；Prefect 界面：http://127.0.0.1:{prefect_port}" if prefect_port else "")
 
 
 def serve_all(settings: Settings, *, host: str, port: int, workers: int, prefect_port: int) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import APIRouter, FastAPI
+from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
 from services.web import (audit_pages, auth_pages, dashboard_pages, errors, ledger_pages, new_hazard, pages,
@@ -22,7 +23,14 @@ for _module in (auth_pages, new_hazard, pages, public_pages, ledger_pages, dashb
     router.include_router(_module.router)
 
 
+def _favicon() -> FileResponse:
+    return FileResponse(STATIC_DIR / "favicon.ico", media_type="image/x-icon",
+                        headers={"Cache-Control": "public, max-age=86400"})
+
+
 def mount_static(app: FastAPI) -> None:
+    # Every browser asks for /favicon.ico: a safety-yellow warning sign, not a 404 in the logs.
+    app.add_api_route("/favicon.ico", _favicon, methods=["GET"], include_in_schema=False)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     errors.install(app)
     session.prepare_dummy_hash()  # the first login with an unknown name costs one hash, like any

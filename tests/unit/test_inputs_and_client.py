@@ -80,3 +80,11 @@ def test_audit_alert_text_never_says_none():
     event_problem = {"first_bad_event": {"hazard_code": "141102-2026-000001", "seq": 3, "message": "第 3 号事件内容被改动"},
                      "problems": [{}]}
     assert "隐患 141102-2026-000001，第 3 号事件" in alert("alert.audit", event_problem).text
+
+
+def test_the_start_banner_names_the_web_ui_and_the_docs_once():
+    from services.serve import banner
+
+    text = banner("127.0.0.1", 8000, 4200)
+    assert text.count("/login") == 1 and text.count("/docs") == 1 and "网页界面" in text
+    assert "4200" in text and "4200" not in banner("127.0.0.1", 8000)

@@ -42,7 +42,7 @@ PAGES = [
 ]
 # GET routes of the app that answer something other than HTML, each checked for nosniff below.
 NOT_HTML = {"/ledger.xlsx", "/hazards/{hazard_id}/attachments/{attachment_id}",
-            "/static/apidocs/redoc.standalone.js"}
+            "/static/apidocs/redoc.standalone.js", "/favicon.ico"}
 
 
 @pytest.fixture
@@ -114,7 +114,7 @@ def test_every_html_route_is_in_the_list(app):
 
 @pytest.mark.parametrize("path", ["/openapi.json", "/healthz", "/static/app.css", "/static/swagger-init.js",
                                   "/static/apidocs/swagger-ui-bundle.js", "/static/apidocs/redoc.standalone.js",
-                                  "/ledger.xlsx", "/api/v1/hazards", "/api/v1/nope"])
+                                  "/ledger.xlsx", "/api/v1/hazards", "/api/v1/nope", "/favicon.ico"])
 def test_every_other_answer_is_nosniff(browser, world, path):
     response = browser("supervisor").get(path, headers=world.auth("supervisor"))
     assert not response.headers["content-type"].startswith("text/html")

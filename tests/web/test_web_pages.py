@@ -346,3 +346,11 @@ def test_an_enterprise_reports_only_its_own_hazards(browser, factory, world, clo
     assert browser("auditor").get("/hazards/new").status_code == 403
     assert 'href="/hazards/new"' not in browser("auditor").get("/").text
     assert c.post("/hazards/new", data=data | body | {"csrf_token": "forged"}).status_code == 403
+
+
+def test_favicon_is_served_and_linked(client):
+    """Every browser asks for /favicon.ico (issue 11 item 6): an icon, not a 404."""
+    icon = client.get("/favicon.ico")
+    assert icon.status_code == 200 and icon.headers["content-type"] == "image/x-icon"
+    assert icon.content[:4] == b"\x00\x00\x01\x00" and b"\x89PNG" in icon.content  # an ICO holding a PNG
+    assert '<link rel="icon" href="/favicon.ico">' in client.get("/login").text
