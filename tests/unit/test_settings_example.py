@@ -29,3 +29,15 @@ def test_the_example_loads(monkeypatch):
     assert s.audit_checkpoint_log_target.endswith("/") and s.audit_signing_key_path.is_absolute()
     # who the client is behind the proxy, and the scraper's token (issue 10)
     assert s.trusted_proxies == ["10.0.0.10", "10.0.0.11"] and s.metrics_token is not None
+
+
+def test_the_embedded_default_example_is_the_default(monkeypatch):
+    """.env.example at the root (issue 11 item 6) spells out the embedded default: loading it gives
+    the same settings as loading nothing."""
+    root_example = EXAMPLE.parents[1] / ".env.example"
+    for key in [k for k in __import__("os").environ if k.startswith("HAZARD_")]:
+        monkeypatch.delenv(key)
+    names = [line.split("=", 1)[0] for line in root_example.read_text(encoding="utf-8").splitlines()
+             if line and not line.startswith("#")]
+    assert names and set(names) <= {f"HAZARD_{n.upper()}" for n in Settings.model_fields}
+    assert Settings(_env_file=root_example) == Settings(_env_file=None)
