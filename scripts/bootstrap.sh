@@ -3,6 +3,7 @@
 # locked dependencies in .venv. Sourced by serve.sh and test.sh.
 set -eu
 cd "$(dirname "$0")/.."
+path_before="$PATH"
 if ! command -v uv >/dev/null 2>&1; then
     export PATH="$HOME/.local/bin:$PATH"
 fi
@@ -12,5 +13,14 @@ if ! command -v uv >/dev/null 2>&1; then
         || python3 -m pip install --user --quiet --break-system-packages uv
     export PATH="$HOME/.local/bin:$PATH"
 fi
+if [ ! -d .venv ]; then
+    echo "bootstrap: installing the project's Python packages into .venv (uv sync; a minute or two the first time)" >&2
+fi
 uv sync --frozen --quiet
 sh scripts/system-packages.sh
+case ":$path_before:" in
+    *":$HOME/.local/bin:"*) ;;
+    *) if [ "$(command -v uv)" = "$HOME/.local/bin/uv" ]; then
+           echo "bootstrap: uv is in $HOME/.local/bin, which your shell's PATH lacks; for 'uv run hazard ...' in a new shell, first run:  export PATH=\"\$HOME/.local/bin:\$PATH\"" >&2
+       fi ;;
+esac

@@ -119,7 +119,8 @@ def load_signer(path: Path, *, development: bool) -> Signer:
                 "（妥善备份，并把公钥交给审计方），或设置 HAZARD_AUDIT_SIGNING_KEY 指向已有的密钥文件；"
                 "未签名的检查点不会建立")
         signer = keygen(path)
-        log.warning("audit_signing_key_generated", path=str(path), key_id=signer.key_id)
+        log.warning("audit_signing_key_generated", path=str(path), key_id=signer.key_id,
+                    zh=f"已生成审计检查点签名私钥 {path}（开发环境自动生成；生产环境请用 hazard audit keygen 生成并离线备份）")
         return signer
     private = _read_private(path)
     if path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):

@@ -138,9 +138,12 @@ def load_overrides(path: Path) -> dict[int, YearArrangement]:
 def _log_provisional(year: int) -> None:
     # A fresh logger each time (this runs once per year and process): a cached one would not see
     # a reconfigured structlog, e.g. tests capturing the warning.
-    structlog.get_logger("hazard.calendar").warning("calendar_provisional", year=year,
-                detail="no published arrangement for this year: statutory holidays only, no 调休; "
-                       "add the year to the calendar override file")
+    structlog.get_logger("hazard.calendar").warning(
+        "calendar_provisional", year=year,
+        detail="no published arrangement for this year: statutory holidays only, no 调休; "
+               "add the year to the calendar override file",
+        zh=f"{year} 年的节假日安排尚未公布，暂按法定节假日推算（不含调休）；公布后请写入日历覆盖文件"
+           "（HAZARD_CALENDAR_OVERRIDES）")
 
 
 

@@ -508,7 +508,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     # Structured logs go to stderr, so a command's own output (a token on the last line) stays
     # clean; a command is quiet below WARNING unless HAZARD_LOG_LEVEL asks for more.
-    logs.configure(os.environ.get("HAZARD_LOG_LEVEL", "WARNING"))
+    fmt = os.environ.get("HAZARD_LOG_FORMAT") or ("text" if sys.stderr.isatty() else "json")
+    logs.configure(os.environ.get("HAZARD_LOG_LEVEL", "WARNING"), text=fmt == "text")
     try:
         return args.func(args)
     except DomainError as exc:

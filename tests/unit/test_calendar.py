@@ -118,7 +118,8 @@ def test_the_provisional_warning_is_logged_as_a_warning():
 
         _log_provisional(2031)
     assert logs == [{"event": "calendar_provisional", "year": 2031, "log_level": "warning",
-                     "detail": logs[0]["detail"]}]
+                     "detail": logs[0]["detail"], "zh": logs[0]["zh"]}]
+    assert "2031 年的节假日安排尚未公布" in logs[0]["zh"]
 
 
 def test_override_file_wins_over_package_and_fallback(tmp_path):

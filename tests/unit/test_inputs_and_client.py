@@ -88,3 +88,25 @@ def test_the_start_banner_names_the_web_ui_and_the_docs_once():
     text = banner("127.0.0.1", 8000, 4200)
     assert text.count("/login") == 1 and text.count("/docs") == 1 and "网页界面" in text
     assert "4200" in text and "4200" not in banner("127.0.0.1", 8000)
+
+
+def test_a_warning_for_a_person_is_a_chinese_line(capsys):
+    """At a terminal the CLI's warnings read as sentences (issue 11 item 6), not raw JSON."""
+    import structlog
+
+    from services import logs
+    from services.calendar import _log_provisional
+
+    try:
+        logs.configure("WARNING", text=True)
+        _log_provisional(2031)
+        structlog.get_logger("t").warning("something_else", n=3)
+        err = capsys.readouterr().err.splitlines()
+        assert err[0] == ("警告：2031 年的节假日安排尚未公布，暂按法定节假日推算（不含调休）；"
+                          "公布后请写入日历覆盖文件（HAZARD_CALENDAR_OVERRIDES）")
+        assert err[1] == "警告：something_else（n=3）"
+        logs.configure("WARNING")  # and the machines' format stays JSON
+        _log_provisional(2031)
+        assert capsys.readouterr().err.startswith('{"year": 2031')
+    finally:
+        logs.configure("INFO")
