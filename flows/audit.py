@@ -10,7 +10,7 @@ from prefect import flow
 
 from db.engine import read_only, transaction
 from flows.context import run_logger, session_factory
-from services import audit, audit_checkpoints
+from services import audit, audit_alerts, audit_checkpoints
 from services.clock import utcnow
 from services.settings import get_settings
 
@@ -41,7 +41,7 @@ def audit_verify() -> dict[str, Any]:
         return summary
     first = report.first_problem
     with transaction(factory) as session:
-        audit.raise_alert(session, summary, now=utcnow())
+        audit_alerts.raise_alert(session, summary, now=utcnow())
     run_logger().error("audit trail broken: first bad event %s", summary.get("first_bad_event"))
     if first is None:
         raise AuditTrailBroken("审计链校验失败")

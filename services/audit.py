@@ -408,21 +408,3 @@ def _checkpoint_anchors(session: Session, report: VerifyReport, hazard_ids: list
         return {}
     wanted = set(hazard_ids) if hazard_ids is not None else None
     return {r.hazard_id: (r.seq, r.hash) for r in rows if wanted is None or r.hazard_id in wanted}
-
-
-# --- alerts ---------------------------------------------------------------------------------------
-
-
-def raise_alert(session: Session, summary: dict[str, Any], *, now: datetime) -> None:
-    """Queue an `alert.audit` message (delivered to admins and auditors, and to webhooks that
-    subscribe to alerts). One per day and first bad event: a nightly check that keeps failing does
-    not flood anyone, and a new break is a new alert."""
-    from db.models import OutboxMessage
-    from services.clock import local_date
-
-    first = summary.get("first_bad_event") or {}
-    key = f"alert.audit:{local_date(now).isoformat()}:{first.get('event_id') or first.get('hazard_id') or 'chain'}"
-    exists = session.execute(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == key)).first()
-    if exists is None:
-        session.add(OutboxMessage(kind="alert.audit", payload=canonical(summary), dedupe_key=key, status="pending",
-                                  attempts=0, available_at=now, created_at=now))

@@ -205,6 +205,17 @@ class EscalateBody(Body):
     as_of: date | None = None  # the day the sweep judged the step due (defaults to today)
 
 
+class AttachBody(Body):
+    """What the audit trail keeps of an accepted upload (services.attachments): the file is stored
+    under its SHA-256, so the event proves which bytes were attached, by whom and when."""
+
+    attachment_id: int
+    filename: Annotated[str, StringConstraints(min_length=1, max_length=255)]
+    content_type: Short
+    size: int
+    sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+
+
 class CommentBody(Body):
     text: Text
 

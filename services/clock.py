@@ -22,3 +22,8 @@ def local_date(moment: datetime) -> date:
 
 def local_text(moment: datetime | None) -> str | None:
     return None if moment is None else moment.astimezone(SHANGHAI).isoformat(timespec="seconds")
+
+
+def cn_date(day: date) -> str:
+    """2026年12月1日: how dates are written in Chinese text (documents, pages, refusals)."""
+    return f"{day.year}年{day.month}月{day.day}日"

@@ -22,6 +22,7 @@ from pydantic import BaseModel, StringConstraints
 
 from services import bodies, regions
 from services.calendar import add_working_days, default_calendar
+from services.clock import cn_date
 from services.escalation import DEADLINE_BITS, Step, step_changes
 
 
@@ -309,12 +310,8 @@ def extension_too_late(deadline: date | None, today: date, min_working_days: int
     if deadline is None or add_working_days(today, min_working_days) <= deadline:
         return None
     last = last_extension_day(deadline, min_working_days)
-    return (f"延期申请须在整改期限届满 {min_working_days} 个工作日前提出：本隐患整改期限为{_cn_date(deadline)}，"
-            f"须在{_cn_date(last)}前（含当日）提出，现已超过")
-
-
-def _cn_date(day: date) -> str:
-    return f"{day.year}年{day.month}月{day.day}日"
+    return (f"延期申请须在整改期限届满 {min_working_days} 个工作日前提出：本隐患整改期限为{cn_date(deadline)}，"
+            f"须在{cn_date(last)}前（含当日）提出，现已超过")
 
 
 EXTENSION_IN_TIME = Guard(
@@ -459,17 +456,6 @@ class IssueDocumentBody(bodies.Body):
     document_id: int
 
 
-class AttachBody(bodies.Body):
-    """What the audit trail keeps of an accepted upload (services.attachments): the file is stored
-    under its SHA-256, so the event proves which bytes were attached, by whom and when."""
-
-    attachment_id: int
-    filename: Annotated[str, StringConstraints(min_length=1, max_length=255)]
-    content_type: bodies.Short
-    size: int
-    sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
-
-
 OFFICIALS = frozenset({Role.INSPECTOR, Role.SUPERVISOR})
 IN_SCOPE_PEOPLE = frozenset({Role.ENTERPRISE, Role.INSPECTOR, Role.SUPERVISOR, Role.COMMITTEE})
 WORKING = frozenset({State.REGISTERED, State.SUPERVISED, State.RECTIFYING})
@@ -570,7 +556,7 @@ _SPECS = (
             "hazard still gets the 销号 notice of its closing, so every state allows it.",
     ),
     ActionSpec(
-        "attach", "上传附件", IN_SCOPE_PEOPLE, OPEN_STATES, AttachBody, lifecycle=False,
+        "attach", "上传附件", IN_SCOPE_PEOPLE, OPEN_STATES, bodies.AttachBody, lifecycle=False,
         doc="Every accepted upload is an event; a closed or dismissed hazard takes no new files.",
     ),
     ActionSpec(

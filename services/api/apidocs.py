@@ -35,43 +35,37 @@ def redoc_bundle() -> bytes:
     return (ASSETS_DIR / "redoc.standalone.js").read_bytes().replace(REDOC_LOGO, BLANK_IMAGE)
 
 
-def _swagger_html(title: str, root: str, openapi_url: str) -> str:
-    assets = escape(root + ASSETS_URL)
+def _page(title: str, assets: str, head: str, body: str) -> str:
+    """A documentation page: only same-origin files, no inline script (the CSP allows none)."""
     return f"""<!DOCTYPE html>
 <html lang="zh-CN">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{escape(title)} - Swagger UI</title>
-<link rel="stylesheet" href="{assets}/swagger-ui.css">
-<link rel="icon" href="{assets}/favicon.png">
+<title>{escape(title)}</title>
+{head}<link rel="icon" href="{assets}/favicon.png">
 </head>
 <body>
-<div id="swagger-ui" data-openapi-url="{escape(root + openapi_url)}"></div>
-<script src="{assets}/swagger-ui-bundle.js"></script>
-<script src="{escape(root + SWAGGER_INIT_URL)}"></script>
+{body}
 </body>
 </html>
 """
+
+
+def _swagger_html(title: str, root: str, openapi_url: str) -> str:
+    assets = escape(root + ASSETS_URL)
+    return _page(f"{title} - Swagger UI", assets, f'<link rel="stylesheet" href="{assets}/swagger-ui.css">\n',
+                 f'<div id="swagger-ui" data-openapi-url="{escape(root + openapi_url)}"></div>\n'
+                 f'<script src="{assets}/swagger-ui-bundle.js"></script>\n'
+                 f'<script src="{escape(root + SWAGGER_INIT_URL)}"></script>')
 
 
 def _redoc_html(title: str, root: str, openapi_url: str) -> str:
     assets = escape(root + ASSETS_URL)
-    return f"""<!DOCTYPE html>
-<html lang="zh-CN">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{escape(title)} - ReDoc</title>
-<link rel="icon" href="{assets}/favicon.png">
-</head>
-<body>
-<noscript>ReDoc 需要启用 JavaScript。</noscript>
-<redoc spec-url="{escape(root + openapi_url)}"></redoc>
-<script src="{assets}/redoc.standalone.js"></script>
-</body>
-</html>
-"""
+    return _page(f"{title} - ReDoc", assets, "",
+                 "<noscript>ReDoc 需要启用 JavaScript。</noscript>\n"
+                 f'<redoc spec-url="{escape(root + openapi_url)}"></redoc>\n'
+                 f'<script src="{assets}/redoc.standalone.js"></script>')
 
 
 def install(app: FastAPI) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from services import regions
-from services.clock import local_date
+from services.clock import cn_date as chinese_date, local_date
 from services.documents import issuers
 from services.documents.issuers import BUREAU, COMMITTEE, Issuer
 from services.documents.kinds import Kind
@@ -198,7 +198,7 @@ _DETAILS = {
 
 
 def _cn(day: date | None) -> str:
-    return f"{day.year}年{day.month}月{day.day}日" if day else "—"
+    return chinese_date(day) if day else "—"
 
 
 cn_date = _cn

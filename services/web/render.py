@@ -21,7 +21,7 @@ from fastapi import Request
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from starlette.responses import HTMLResponse, Response
 
-from services.clock import SHANGHAI
+from services.clock import SHANGHAI, cn_date
 from services.documents.kinds import KINDS
 from services.escalation import STEP_LABELS
 from services.lifecycle import LIFECYCLE, ROLE_LABELS, STATE_LABELS, Role, State
@@ -44,7 +44,7 @@ def fmt_date(value: date | datetime | str | None) -> str:
         value = datetime.fromisoformat(value) if "T" in value else date.fromisoformat(value)
     if isinstance(value, datetime):
         value = value.astimezone(SHANGHAI).date()
-    return f"{value.year}年{value.month}月{value.day}日"
+    return cn_date(value)
 
 
 def fmt_datetime(value: datetime | str | None) -> str:

@@ -8,7 +8,7 @@ import pytest
 from services.calendar import default_calendar
 from services.clock import local_date
 from tests.api.support import API, act, assert_error, db_state, get
-from tests.helpers import body_for, drive, report_body
+from tests.helpers import body_for, drive, new_hazard, report_body
 
 
 def _body(world, clock, action: str, level: str = "general", **kw):
@@ -287,16 +287,10 @@ def test_major_extension_is_decided_by_the_listing_committee(client, world, fact
 def test_role_scope_and_state_come_before_the_body(client, world, factory, clock):
     """The documented order (DESIGN 2.2) holds for bodies FastAPI refuses too (issue 11): an
     enterprise sending `register` is told it may not (403), not that evidence is missing (422)."""
-    hid = new_hazard_for_order(factory, world, clock)
+    hid = new_hazard(factory, world, clock(), enterprise_uscc=world.enterprises["coal"])  # ent_coal sees it
     on_spot = {"level": "general", "rectified_on_spot": True}  # invalid: no evidence, no deadline
     _refused(client, world, factory, "ent_coal", hid, "register", on_spot, 403, "role")
     assert_error(act(client, world, "xinzhou_inspector", hid, "register", on_spot), 404)  # scope first
     assert_error(act(client, world, "inspector2", hid, "reject", {"reviewed_on": "not-a-date"}), 409, "state")
     err = assert_error(act(client, world, "inspector2", hid, "register", on_spot), 422)  # allowed: the body
     assert {d["field"] for d in err["details"]} >= {"enterprise_uscc", "deadline"}
-
-
-def new_hazard_for_order(factory, world, clock) -> int:
-    from tests.helpers import new_hazard
-
-    return new_hazard(factory, world, clock(), enterprise_uscc=world.enterprises["coal"])  # ent_coal sees it
