@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    true,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -56,6 +57,8 @@ class Enterprise(Base):
     region_code: Mapped[str] = mapped_column(ForeignKey("regions.code"), index=True)
     industry: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # A disabled enterprise keeps its records but takes no new hazards (migration 0009).
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
 
 class User(Base):
