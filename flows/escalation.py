@@ -18,7 +18,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.context import HAZARDS_PER_RUN, hazard_tags, run_logger, session_factory
-from services.calendar import default_calendar
+from services import calendar_years
 from services.clock import local_date, utcnow
 from services.escalation import Cutoffs, configured_ladder, cutoffs
 from services.sweep import SweepReport, due_batches, fire, log_report, sweep
@@ -43,7 +43,8 @@ def _part_name() -> str:
 
 @task(name="escalate", task_run_name=_part_name, cache_policy=NO_CACHE)
 def escalate(rows: list[Any], cut: Cutoffs, now: datetime, as_of: date) -> SweepReport:
-    """Fire the steps due on these hazards (at most `HAZARDS_PER_RUN`), in one transaction."""
+    """Fire the steps due on these hazards (at most `HAZARDS_PER_RUN`), in one transaction; of
+    several steps of one ladder due at once, only the most severe (`services.sweep.fire`)."""
     return fire(session_factory(), rows, cut, now=now, as_of=as_of)
 
 
@@ -51,7 +52,9 @@ def escalate(rows: list[Any], cut: Cutoffs, now: datetime, as_of: date) -> Sweep
       task_runner=ThreadPoolTaskRunner(max_workers=PARALLEL_PARTS))
 def escalation_sweep(as_of: date | None = None, dry_run: bool = False, batch_size: int = 1000) -> dict[str, Any]:
     """Fire every ladder step due as of `as_of` (default: today in Asia/Shanghai)."""
-    calendar, config, now = default_calendar(), configured_ladder(), utcnow()
+    # The arrangements an admin loaded until now (`hazard calendar set-year`), re-read per sweep.
+    calendar = calendar_years.refresh(session_factory(), force=True)
+    config, now = configured_ladder(), utcnow()
     as_of = as_of or local_date(now)
     if dry_run:  # reads only: no hazard's work is done, nothing to tag
         report = sweep(session_factory(), now=now, calendar=calendar, config=config, as_of=as_of, dry_run=True,
@@ -59,12 +62,12 @@ def escalation_sweep(as_of: date | None = None, dry_run: bool = False, batch_siz
     else:
         report = _fire_all(as_of, now, cutoffs(as_of, calendar, config), batch_size)
     logger = run_logger()
-    logger.info("sweep as of %s: %d hazards, %d steps %s", report.as_of, report.hazards, report.events,
-                report.by_step)
+    logger.info("sweep as of %s: %d hazards, %d steps %s, %d lesser steps skipped", report.as_of, report.hazards,
+                report.events, report.by_step, report.skipped)
     for year in calendar.provisional_years():
         logger.warning("calendar year %s is provisional: statutory holidays only, no 调休", year)
     return {"as_of": report.as_of.isoformat(), "hazards": report.hazards, "events": report.events,
-            "by_step": report.by_step, "batches": report.batches, "retried": report.retried,
+            "by_step": report.by_step, "skipped": report.skipped, "batches": report.batches, "retried": report.retried,
             "dry_run": dry_run}
 
 

@@ -14,11 +14,42 @@ from db.models import ApiToken, Enterprise, Region, User
 from services import regions, uscc
 from services.auth import hash_password, issue_token
 from services.errors import Conflict, invalid_field
+from services.inputs import control_message
 from services.lifecycle import USER_ROLES, Role
 from services.vocab import INDUSTRIES
 
 REGIONS_CSV = Path(__file__).parent / "data" / "regions-shanxi.csv"
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# A username is typed at every login and shown in the audit trail: ASCII letters and digits first,
+# then also . _ - @ (an e-mail address will do), 2 to 64 characters (the column's width).
+USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{1,63}")
+USERNAME_RULE = "用户名为 2 至 64 个字符，以英文字母或数字开头，只能包含英文字母、数字和 . _ - @"
+NAME_MAX = 200  # an enterprise's name (the column's width)
+DISPLAY_NAME_MAX = 100
+PASSWORD_MIN = 8
+
+
+def check_password(password: str) -> None:
+    """The password policy, the same for the CLI and the web pages."""
+    if len(password) < PASSWORD_MIN:
+        raise invalid_field("password", f"密码至少 {PASSWORD_MIN} 位")
+    if len(password) > 256:
+        raise invalid_field("password", "密码最多 256 位")
+    message = control_message(password)
+    if message:
+        raise invalid_field("password", message)
+
+
+def _check_text(field: str, value: str, label: str, limit: int) -> str:
+    value = value.strip()
+    if not value:
+        raise invalid_field(field, f"{label}不能为空")
+    if len(value) > limit:
+        raise invalid_field(field, f"{label}最多 {limit} 个字")
+    message = control_message(value)
+    if message:
+        raise invalid_field(field, message)
+    return value
 
 
 def add_region(session: Session, code: str, name: str, parent: str | None = None) -> Region:
@@ -63,6 +94,7 @@ def add_enterprise(session: Session, code: str, name: str, region_code: str, ind
     reason = uscc.validate(code)
     if reason:
         raise invalid_field("uscc", reason)
+    name = _check_text("name", name, "企业名称", NAME_MAX)
     _require_industry(industry)
     _require_region(session, region_code)
     if session.execute(select(Enterprise.id).where(Enterprise.uscc == code)).first():
@@ -76,9 +108,14 @@ def add_enterprise(session: Session, code: str, name: str, region_code: str, ind
 def add_user(session: Session, username: str, role: str, region_code: str, *, now: datetime,
              enterprise_uscc: str | None = None, password: str | None = None,
              display_name: str | None = None, industry: str | None = None,
-             email: str | None = None) -> tuple[User, str]:
+             email: str | None = None, issue_api_token: bool = True) -> tuple[User, str]:
     """Create a user and a first API token; returns (user, token). With an `email`, the user's
-    notifications are also sent by e-mail when the deployment has an SMTP server."""
+    notifications are also sent by e-mail when the deployment has an SMTP server. Without
+    `issue_api_token` (the web pages: a person signs in with the password) the token is ""."""
+    if not USERNAME.fullmatch(username):
+        raise invalid_field("username", USERNAME_RULE)
+    if display_name is not None:
+        display_name = _check_text("display_name", display_name, "姓名", DISPLAY_NAME_MAX)
     if role not in USER_ROLES:
         raise invalid_field("role", "角色应为：" + "、".join(USER_ROLES))
     _require_region(session, region_code)
@@ -98,8 +135,8 @@ def add_user(session: Session, username: str, role: str, region_code: str, *, no
         enterprise_id = ent.id
     elif enterprise_uscc:
         raise invalid_field("enterprise", "只有企业用户可以绑定企业")
-    if password is not None and len(password) < 8:
-        raise invalid_field("password", "密码至少 8 位")
+    if password is not None:
+        check_password(password)
     email = email.strip() if email else None
     if email and (len(email) > 200 or not _EMAIL.match(email)):
         raise invalid_field("email", "电子邮箱格式不正确")
@@ -111,7 +148,7 @@ def add_user(session: Session, username: str, role: str, region_code: str, *, no
     )
     session.add(user)
     session.flush()
-    token = issue_token(session, user, label="cli", now=now)
+    token = issue_token(session, user, label="cli", now=now) if issue_api_token else ""
     return user, token
 
 
@@ -145,7 +182,16 @@ def set_active(session: Session, username: str, active: bool) -> None:
 
 
 def set_password(session: Session, username: str, password: str) -> None:
-    if len(password) < 8:
-        raise invalid_field("password", "密码至少 8 位")
+    check_password(password)
     _user(session, username).password_hash = hash_password(password)
     session.flush()
+
+
+def set_enterprise_active(session: Session, code: str, active: bool) -> Enterprise:
+    """A disabled enterprise keeps its records (its hazards go on) but takes no new hazards."""
+    ent = session.execute(select(Enterprise).where(Enterprise.uscc == code.strip().upper())).scalar_one_or_none()
+    if ent is None:
+        raise invalid_field("uscc", f"企业 {code} 不存在")
+    ent.active = active
+    session.flush()
+    return ent

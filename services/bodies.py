@@ -199,10 +199,30 @@ class OpinionBody(Body):
     opinion: Text
 
 
+StepName = Literal["remind", "overdue", "urge", "summon", "publicize", "elevate", "refer",
+                   "unregistered_remind", "unregistered_escalate", "review_overdue", "unlisted_escalate"]
+
+
 class EscalateBody(Body):
-    step: Literal["remind", "overdue", "urge", "summon", "publicize", "elevate", "refer",
-                  "unregistered_remind", "unregistered_escalate", "review_overdue"]
+    step: StepName
     as_of: date | None = None  # the day the sweep judged the step due (defaults to today)
+    # Lesser steps of the same ladder that fell due on the same sweep and are fired as this one
+    # (services.escalation.collapse): marked fired, their notices and documents not sent.
+    skipped: Annotated[list[StepName], Field(max_length=10)] = []
+
+    @model_validator(mode="after")
+    def _skipped_are_lesser(self) -> "EscalateBody":
+        from services.escalation import STEP_LABELS, Step, less_severe
+
+        lesser = {s.name for s in less_severe(Step[self.step])}
+        wrong = [s for s in self.skipped if s not in lesser]
+        if wrong or len(set(self.skipped)) != len(self.skipped):
+            raise PydanticCustomError(
+                "zh_skipped", "跳过的督办步骤只能是同一督办阶梯上比“{step}”轻的步骤，且不重复：{wrong}",
+                {"step": STEP_LABELS[Step[self.step]], "field": "skipped",
+                 "wrong": "、".join(f"{STEP_LABELS[Step[s]]}（{s}）" for s in (wrong or self.skipped))},
+            )
+        return self
 
 
 class AttachBody(Body):
@@ -218,6 +238,113 @@ class AttachBody(Body):
 
 class CommentBody(Body):
     text: Text
+
+
+DeadlineStepName = Literal["remind", "overdue", "urge", "summon", "publicize", "elevate", "refer"]
+_PLAN_FIELDS = ("responsible_person", "measures", "funds_wan", "time_limit", "contingency_plan", "plan_filed_on")
+_FIVE_ITEMS = {"responsible_person": "责任", "measures": "措施", "funds_wan": "资金", "time_limit": "时限",
+               "contingency_plan": "预案"}
+
+
+class ImportBody(Body):
+    """A hazard an office moves in from its running 台账 (services/ledger_import.py), created directly
+    in the state the ledger gives (`transitions.import_hazard`) with the facts that state stands on.
+    `ledger_*` name the source row, so the trail says where the hazard's history here began.
+
+    What must hold between the fields is checked here, every problem at once: a 挂牌督办 hazard is
+    major and listed (a major hazard in any running state is listed: it is closed only by 摘牌);
+    整改中 has a plan (for a major hazard all of 五落实); 待验收 has the date acceptance was asked
+    for (and a major one its plan). Rules against today are the transition's."""
+
+    ledger_file: Short
+    ledger_sheet: Short
+    ledger_row: Annotated[int, Field(ge=1, le=1_048_576)]
+    title: Short
+    description: Text
+    location: Short
+    region_code: str
+    industry: str
+    source: str
+    discovered_on: date
+    state: Literal["supervised", "rectifying", "acceptance_requested"]
+    level: Literal["general", "major"]
+    enterprise_uscc: str
+    deadline: date
+    category: Short | None = None
+    listing_level: Literal["county", "city", "province"] | None = None
+    listed_on: date | None = None
+    plan_due: date | None = None
+    suspend_production: bool = False
+    responsible_person: Short | None = None
+    measures: Text | None = None
+    funds_wan: Money | None = None
+    time_limit: date | None = None
+    contingency_plan: Text | None = None
+    plan_filed_on: date | None = None
+    acceptance_requested_on: date | None = None
+    funds_spent_wan: Money | None = None
+    # Deadline steps of the ladder already past on the import day: the office handled that part of
+    # the history on paper, so the ladder goes on from the import day (services/ledger_import.py).
+    ladder_past: Annotated[list[DeadlineStepName], Field(max_length=7)] = []
+
+    _region = field_validator("region_code")(ReportBody._region.__func__)  # type: ignore[attr-defined]
+    _industry = field_validator("industry")(ReportBody._industry.__func__)  # type: ignore[attr-defined]
+    _source = field_validator("source")(ReportBody._source.__func__)  # type: ignore[attr-defined]
+    _check_uscc = field_validator("enterprise_uscc")(classmethod(lambda cls, v: _uscc(v)))
+
+    @model_validator(mode="after")
+    def _facts_of_the_state(self) -> "ImportBody":
+        problems: list[tuple[str, str]] = []
+        major = self.level == "major"
+        listed = self.state == "supervised" or major
+        if self.state == "supervised" and not major:
+            problems.append(("level", "挂牌督办的隐患应为重大隐患"))
+        if listed:
+            why = "挂牌督办的隐患" if self.state == "supervised" else "重大隐患实行挂牌督办，"
+            if self.listing_level is None:
+                problems.append(("listing_level", f"{why}须填写挂牌级别（县级、市级或省级）"))
+            if self.listed_on is None:
+                problems.append(("listed_on", f"{why}须填写挂牌日期"))
+        elif self.listing_level is not None or self.listed_on is not None or self.plan_due is not None:
+            field = "listing_level" if self.listing_level is not None else (
+                "listed_on" if self.listed_on is not None else "plan_due")
+            problems.append((field, "一般隐患不挂牌督办，请删除挂牌信息"))
+        plan_given = any(getattr(self, name) is not None for name in _PLAN_FIELDS)
+        if self.state == "supervised" and plan_given:
+            field = next(name for name in _PLAN_FIELDS if getattr(self, name) is not None)
+            problems.append((field, "已报送整改方案的隐患处于“整改中”：请将状态填为整改中，或删除整改方案的各项"))
+        elif self.state == "rectifying" or (self.state == "acceptance_requested" and major) or plan_given:
+            needed = _FIVE_ITEMS if major else {k: _FIVE_ITEMS[k] for k in ("responsible_person", "measures")}
+            for name, item in needed.items():
+                if getattr(self, name) is None:
+                    what = "重大隐患的整改方案须做到五落实（责任、措施、资金、时限、预案）" if major else "整改方案须有责任人和整改措施"
+                    problems.append((name, f"{what}，缺少{item}"))
+        if self.state == "acceptance_requested":
+            if self.acceptance_requested_on is None:
+                problems.append(("acceptance_requested_on", "待验收的隐患须填写验收申请日期"))
+        elif self.acceptance_requested_on is not None or self.funds_spent_wan is not None:
+            field = "acceptance_requested_on" if self.acceptance_requested_on is not None else "funds_spent_wan"
+            problems.append((field, "只有待验收的隐患填写验收申请日期和实际投入资金"))
+        found = self.discovered_on
+        if self.deadline <= found:
+            problems.append(("deadline", "整改期限应晚于发现日期"))
+        for name, label in (("listed_on", "挂牌日期"), ("plan_filed_on", "方案报送日期"),
+                            ("acceptance_requested_on", "验收申请日期")):
+            day = getattr(self, name)
+            if day is not None and day < found:
+                problems.append((name, f"{label}不能早于发现日期"))
+        for name, label in (("plan_due", "整改方案报送期限"), ("time_limit", "整改时限")):
+            day = getattr(self, name)
+            if day is not None and day > self.deadline:
+                problems.append((name, f"{label}不能晚于整改期限"))
+        if self.plan_filed_on and self.acceptance_requested_on and self.plan_filed_on > self.acceptance_requested_on:
+            problems.append(("plan_filed_on", "方案报送日期不能晚于验收申请日期"))
+        if len(set(self.ladder_past)) != len(self.ladder_past):
+            problems.append(("ladder_past", "督办环节不能重复"))
+        if problems:
+            raise PydanticCustomError("zh_import_facts", problems[0][1],
+                                      {"field": problems[0][0], "fields": problems})
+        return self
 
 
 # --- request examples (the OpenAPI document's; they work against `hazard demo`'s data) -------------

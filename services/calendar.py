@@ -1,6 +1,9 @@
 """Chinese working days: 法定节假日 off, 调休 make-up days on, weekends off otherwise.
 
 Where a year's arrangement comes from, first match wins:
+0. an arrangement an admin loaded into the database (`hazard calendar set-year`, table
+   `calendar_years`): every process of the deployment sees it (services/calendar_years.py keeps
+   this process's copy in step, see `use_loaded_years`);
 1. the deployment's override file (`HAZARD_CALENDAR_OVERRIDES`, TOML; the packaged
    `services/data/calendar_overrides.toml` when unset), for a year the State Council has published
    but the package does not know yet, or to correct one;
@@ -12,7 +15,11 @@ Where a year's arrangement comes from, first match wins:
    which ones were used.
 
 Every caller goes through `WorkCalendar` (or the module functions, which use the process's calendar
-built from settings).
+built from settings and the loaded years).
+
+A changed arrangement moves no stored date: deadlines are dates already written into notices. What
+counts working days from them (the ladder's steps, 待办's due dates, the extension limit) uses the
+calendar of the moment, so it follows the new arrangement from the next computation on.
 """
 
 from __future__ import annotations
@@ -44,7 +51,7 @@ class YearArrangement:
     year: int
     off: frozenset[date]
     on: frozenset[date]
-    source: str  # "override", "package" or "provisional"
+    source: str  # "admin", "override", "package" or "provisional"
 
     def is_working_day(self, day: date) -> bool:
         if day in self.on:
@@ -53,10 +60,26 @@ class YearArrangement:
             return False
         return day.weekday() < 5
 
+    def working_days(self) -> int:
+        """How many working days the year has under this arrangement."""
+        first = date(self.year, 1, 1)
+        return sum(1 for i in range((date(self.year + 1, 1, 1) - first).days)
+                   if self.is_working_day(first + timedelta(days=i)))
+
+
+# Where a year's arrangement came from, as staff read it.
+SOURCE_LABELS = {
+    "admin": "管理员载入",
+    "override": "覆盖文件",
+    "package": "官方安排（软件包）",
+    "provisional": "暂定（按法定节假日推算）",
+}
+
 
 # --- the sources ----------------------------------------------------------------------------------
 
 
+@lru_cache(maxsize=1)
 def _package_years() -> dict[int, YearArrangement]:
     """The package's published arrangements, read once from its tables (its own look-up functions
     re-validate the year range on every call)."""
@@ -141,17 +164,19 @@ def _log_provisional(year: int) -> None:
     structlog.get_logger("hazard.calendar").warning(
         "calendar_provisional", year=year,
         detail="no published arrangement for this year: statutory holidays only, no 调休; "
-               "add the year to the calendar override file",
-        zh=f"{year} 年的节假日安排尚未公布，暂按法定节假日推算（不含调休）；公布后请写入日历覆盖文件"
-           "（HAZARD_CALENDAR_OVERRIDES）")
+               "load it with `hazard calendar set-year` (or add it to the calendar override file)",
+        zh=f"{year} 年的节假日安排尚未公布，暂按法定节假日推算（不含调休）；公布后请用 "
+           f"hazard calendar set-year {year} 载入（或写入日历覆盖文件 HAZARD_CALENDAR_OVERRIDES）")
 
 
 
 class WorkCalendar:
-    """Working-day arithmetic over the three sources; years are resolved once and cached."""
+    """Working-day arithmetic over the sources (loaded years, overrides, package, provisional);
+    years are resolved once and cached, so a changed source needs a new calendar."""
 
     def __init__(self, overrides: Mapping[int, YearArrangement] | None = None, *, use_package: bool = True,
-                 warn: Callable[[int], None] | None = None):
+                 warn: Callable[[int], None] | None = None, loaded: Iterable[YearArrangement] = ()):
+        self._loaded = {a.year: a for a in loaded}
         self._overrides = dict(overrides or {})
         self._warn = warn or _log_provisional
         self._package = _package_years() if use_package else {}
@@ -164,14 +189,24 @@ class WorkCalendar:
         if found is not None:
             return found
         with self._lock:
-            found = self._overrides.get(year) or self._package.get(year)
-            if found is None:
-                found = _provisional(year)
-                if year not in self._warned:
-                    self._warned.add(year)
-                    self._warn(year)
+            found = self.resolve(year)
+            if found.source == "provisional" and year not in self._warned:
+                self._warned.add(year)
+                self._warn(year)
             self._years[year] = found
             return found
+
+    def resolve(self, year: int) -> YearArrangement:
+        """The year's arrangement by the sources' precedence, without the provisional warning (for
+        reports about the calendar itself, such as `hazard calendar status`)."""
+        return (self._loaded.get(year) or self._overrides.get(year) or self._package.get(year)
+                or _provisional(year))
+
+    def with_loaded(self, loaded: Iterable[YearArrangement]) -> WorkCalendar:
+        """The same calendar with other admin-loaded years (what a change would give)."""
+        other = WorkCalendar(self._overrides, use_package=False, warn=self._warn, loaded=loaded)
+        other._package = self._package
+        return other
 
     def source(self, year: int) -> str:
         return self.arrangement(year).source
@@ -218,17 +253,35 @@ class WorkCalendar:
             yield day, self.is_working_day(day)
 
 
+# The admin-loaded years this process knows (services/calendar_years.py replaces them when the
+# table changes), sorted by year: hashable, so it keys the calendar cache below.
+_loaded_years: tuple[YearArrangement, ...] = ()
+
+
+def use_loaded_years(years: Iterable[YearArrangement]) -> bool:
+    """Make `years` the admin-loaded arrangements of this process's calendar; True when that
+    changed anything. The next `default_calendar()` is a calendar built with them; one already
+    handed out (say to a running sweep) keeps the arrangement it started with."""
+    global _loaded_years
+    new = tuple(sorted(years, key=lambda a: a.year))
+    if new == _loaded_years:
+        return False
+    _loaded_years = new
+    return True
+
+
 @lru_cache(maxsize=8)
-def _calendar_for(path: str | None) -> WorkCalendar:
-    return WorkCalendar(load_overrides(Path(path)) if path else load_overrides(PACKAGED_OVERRIDES))
+def _calendar_for(path: str | None, loaded: tuple[YearArrangement, ...] = ()) -> WorkCalendar:
+    return WorkCalendar(load_overrides(Path(path)) if path else load_overrides(PACKAGED_OVERRIDES), loaded=loaded)
 
 
 def default_calendar() -> WorkCalendar:
-    """The process's calendar, from `HAZARD_CALENDAR_OVERRIDES` (or the packaged file)."""
+    """The process's calendar: the loaded years, then `HAZARD_CALENDAR_OVERRIDES` (or the packaged
+    file). Cheap: a cache look-up; nothing here reads the database."""
     from services.settings import get_settings
 
     path = get_settings().calendar_overrides
-    return _calendar_for(str(path) if path else None)
+    return _calendar_for(str(path) if path else None, _loaded_years)
 
 
 def is_working_day(day: date) -> bool:

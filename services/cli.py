@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from db.engine import make_engine, make_session_factory, transaction
 from db.migrate import application_role, grant_application_role, same_database, schema_at_head
 from db.migrate import upgrade as migrate_upgrade, downgrade as migrate_downgrade
-from services import admin, cli_records
+from services import admin, cli_calendar, cli_records
 from services.clock import utcnow
 from services.errors import DomainError
 from services.lifecycle import USER_ROLES
@@ -83,6 +83,34 @@ def cmd_enterprises_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_enterprises_import(args: argparse.Namespace) -> int:
+    """Exit 0 only when every row is valid (and was written, unless --dry-run); 1 otherwise."""
+    from pathlib import Path
+
+    from services import enterprise_import
+
+    try:
+        content = Path(args.file).read_bytes()
+    except OSError as exc:
+        print(f"错误：无法读取文件 {args.file}：{exc.strerror}", file=sys.stderr)
+        return 2
+    report = enterprise_import.run(_factory(), content, now=utcnow(), update=args.update, partial=args.partial,
+                                   dry_run=args.dry_run)
+    if args.json:
+        print(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
+    else:
+        print("\n".join(report.lines()))
+    return 0 if report.ok and (report.committed or report.dry_run) else 1
+
+
+def cmd_enterprises_active(args: argparse.Namespace) -> int:
+    with transaction(_factory()) as s:
+        ent = admin.set_enterprise_active(s, args.uscc, args.active)
+        name = ent.name
+    print(f"企业 {name}（{args.uscc.strip().upper()}）已{'启用' if args.active else '停用（不再登记新的隐患）'}")
+    return 0
+
+
 def cmd_users_add(args: argparse.Namespace) -> int:
     with transaction(_factory()) as s:
         user, token = admin.add_user(
@@ -139,24 +167,26 @@ def _day(text: str):
 
 
 def cmd_escalate(args: argparse.Namespace) -> int:
-    from services import sweep
-    from services.calendar import default_calendar
-    from services.escalation import STEP_LABELS, Step, configured_ladder
+    from services import calendar_years, sweep
+    from services.escalation import STEP_LABELS, Step, configured_ladder, step_label
 
-    calendar = default_calendar()
-    report = sweep.sweep(_factory(), now=utcnow(), calendar=calendar, config=configured_ladder(),
+    factory = _factory()
+    calendar = calendar_years.refresh(factory, force=True)  # the arrangements loaded until now
+    report = sweep.sweep(factory, now=utcnow(), calendar=calendar, config=configured_ladder(),
                          as_of=args.at, dry_run=args.dry_run, keep_details=args.dry_run)
     if args.dry_run:
         for item in report.fired:
-            labels = "、".join(f"{STEP_LABELS[Step[s]]}({s})" for s in item.steps)
+            labels = "、".join(step_label(s, item.skipped.get(s, ()), name=True) for s in item.steps)
             print(f"{item.code}\t{labels}")
-        print(f"演练（未执行）：截至 {report.as_of}，{report.hazards} 条隐患应触发 {report.events} 个督办步骤")
+        skipped = f"（另有 {report.skipped} 个同时到期的较轻步骤跳过）" if report.skipped else ""
+        print(f"演练（未执行）：截至 {report.as_of}，{report.hazards} 条隐患应触发 {report.events} 个督办步骤{skipped}")
     else:
         steps = "，".join(f"{STEP_LABELS[Step[k]]} {v}" for k, v in report.by_step.items()) or "无"
-        print(f"督办升级完成：截至 {report.as_of}，{report.hazards} 条隐患触发 {report.events} 个步骤（{steps}）")
+        skipped = f"，同时到期的较轻步骤跳过 {report.skipped} 个" if report.skipped else ""
+        print(f"督办升级完成：截至 {report.as_of}，{report.hazards} 条隐患触发 {report.events} 个步骤（{steps}）{skipped}")
     for year in calendar.provisional_years():
-        print(f"警告：{year} 年的节假日安排尚未公布，按法定节日推算（无调休），请在日历覆盖文件中补充",
-              file=sys.stderr)
+        print(f"警告：{year} 年的节假日安排尚未公布，按法定节日推算（无调休）；公布后请用 "
+              f"hazard calendar set-year {year} 载入", file=sys.stderr)
     return 0
 
 
@@ -243,12 +273,13 @@ def cmd_import_ledger(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"错误：无法读取文件 {args.file}：{exc.strerror}", file=sys.stderr)
         return 2
-    report = ledger_import.run(_factory(), content, args.username, now=utcnow(), partial=args.partial)
+    report = ledger_import.run(_factory(), content, args.username, now=utcnow(), partial=args.partial,
+                               dry_run=args.dry_run, filename=Path(args.file).name)
     if args.json:
         print(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
     else:
         print("\n".join(report.lines()))
-    return 0 if report.ok and report.committed else 1
+    return 0 if report.ok and (report.committed or report.dry_run) else 1
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -280,6 +311,20 @@ def build_parser() -> argparse.ArgumentParser:
     ea.add_argument("--region", required=True)
     ea.add_argument("--industry", required=True, choices=INDUSTRIES)
     ea.set_defaults(func=cmd_enterprises_add)
+    ei = ents.add_parser("import", help="从 .xlsx 或 .csv 批量导入企业（列：统一社会信用代码、名称、行政区划、行业；"
+                                        "有误时默认全部不导入）")
+    ei.add_argument("file", help=".xlsx 或 .csv 文件")
+    ei.add_argument("--update", action="store_true", help="统一社会信用代码已存在而名称、行政区划或行业不同时，以文件为准更新")
+    ei.add_argument("--partial", action="store_true", help="导入有效的行，列出有误的行")
+    ei.add_argument("--dry-run", action="store_true", help="只检查并报告将发生什么，不写入")
+    ei.add_argument("--json", action="store_true")
+    ei.set_defaults(func=cmd_enterprises_import)
+    edis = ents.add_parser("disable", help="停用企业：保留其记录，不再登记新的隐患")
+    edis.add_argument("--uscc", required=True, help="统一社会信用代码")
+    edis.set_defaults(func=cmd_enterprises_active, active=False)
+    een = ents.add_parser("enable", help="启用企业")
+    een.add_argument("--uscc", required=True, help="统一社会信用代码")
+    een.set_defaults(func=cmd_enterprises_active, active=True)
 
     users = sub.add_parser("users", help="用户").add_subparsers(dest="users_command", required=True)
     ua = users.add_parser("add", help="添加用户并签发 API 令牌（最后一行）")
@@ -314,6 +359,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr.set_defaults(func=cmd_tokens_revoke)
 
     cli_records.add_parsers(sub)  # audit, outbox, documents, issuers
+    cli_calendar.add_parsers(sub)  # calendar status, set-year, unset
 
     es = sub.add_parser("escalate", help="执行一次督办升级扫描（逾期提醒、督办函、约谈、提级等）")
     es.add_argument("--at", type=_day, help="按该日期（YYYY-MM-DD）判断是否到期，默认今天")
@@ -334,10 +380,12 @@ def build_parser() -> argparse.ArgumentParser:
     dm.add_argument("--seed", type=int, default=20261124)
     dm.set_defaults(func=cmd_demo)
 
-    il = sub.add_parser("import-ledger", help="从 Excel 台账导入隐患（列同台账导出；有误时默认全部不导入）")
+    il = sub.add_parser("import-ledger", help="从 Excel 台账导入隐患（列同台账导出，另可有挂牌、整改方案、验收申请的列；"
+                                              "可导入待核查、已登记、挂牌督办、整改中、待验收的隐患；有误时默认全部不导入）")
     il.add_argument("file", help=".xlsx 文件")
     il.add_argument("--username", required=True, help="以该用户身份报告和登记")
     il.add_argument("--partial", action="store_true", help="导入有效的行，列出有误的行")
+    il.add_argument("--dry-run", action="store_true", help="只检查并报告将导入什么，不写入")
     il.add_argument("--json", action="store_true")
     il.set_defaults(func=cmd_import_ledger)
     return p

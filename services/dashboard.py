@@ -22,7 +22,9 @@ from sqlalchemy.orm import Session
 
 from db.base import UTCDateTime
 from db.models import Hazard, Region
+from services import calendar_years
 from services.auth import Principal, scope_clause
+from services.calendar import WorkCalendar
 from services.clock import SHANGHAI, local_date
 from services.lifecycle import FINAL_STATES, STATE_LABELS, State
 from services.vocab import LEVELS
@@ -135,6 +137,12 @@ def headline(by_state: list[tuple[str, int]], overdue_now: int, major_open: int)
     rate = f"{n[State.CLOSED] / registered:.1%}" if registered else "—"
     return [("在办隐患", str(open_n)), ("在办重大隐患", str(major_open)), ("当前逾期", str(overdue_now)),
             ("已销号", str(n[State.CLOSED])), ("销号率", rate)]
+
+
+def provisional_years(session: Session, calendar: WorkCalendar, *, today: date) -> list[tuple[int, int]]:
+    """(year, open hazards with a deadline in it) for each year counted on a provisional calendar
+    (no official arrangement loaded): the admin's panel. Deployment-wide, since the calendar is."""
+    return [(y.year, y.open_deadlines) for y in calendar_years.provisional_with_deadlines(session, calendar, today)]
 
 
 def figures(session: Session, principal: Principal, *, now: datetime) -> dict[str, Any]:

@@ -5,18 +5,26 @@ lifecycle's `escalate` action records.
 At most once: every step has a bit in the hazard's `escalation_fired`; a step fires only while its
 bit is clear. The deadline steps' bits are cleared when the deadline changes (register, supervise,
 a granted extension), so the ladder restarts against the new deadline; the unreviewed-acceptance
-bit is cleared by each new acceptance request.
+bit is cleared by each new acceptance request. The unlisted-major bit is never cleared: a hazard is
+registered once, and once listed the step no longer applies.
 
 When a step is due: on the first sweep on or after the day it falls due (a step n working days
 after the deadline is due on that working day; `overdue` at 0 is due on the deadline day itself,
-when the hazard is still not done). A sweep that finds several steps due (say the service was down
-for a week) fires all of them, in ladder order, each its own event.
+when the hazard is still not done).
+
+Catch-up: a sweep that finds several steps of one ladder due at once (say the service was down for
+a week) fires only the most severe of them, as one event that names the others as `skipped`
+(`collapse`). The skipped steps' bits are set with it, so they never fire later, and their effects
+on the hazard still happen (an `elevate` skipped for `refer` still moves the listing up); their
+notices and documents do not go out, so an enterprise never receives a 督办函 and a 约谈通知书 in
+the same minute. The ladders are independent: the deadline ladder, the unregistered-report pair,
+the unreviewed acceptance and the unlisted major hazard.
 """
 
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from enum import IntFlag
@@ -41,29 +49,64 @@ class Step(IntFlag):
     unregistered_remind = 128  # a report not registered: remind the region's inspectors
     unregistered_escalate = 256  # ... still not: to their supervisor
     review_overdue = 512  # an acceptance request not reviewed: to the supervisor
+    unlisted_escalate = 1024  # a major hazard registered and not listed (挂牌督办): to the 安委办
 
 
 DEADLINE_STEPS = (Step.remind, Step.overdue, Step.urge, Step.summon, Step.publicize, Step.elevate, Step.refer)
 DEADLINE_BITS = sum(DEADLINE_STEPS)
 UNREGISTERED_STEPS = (Step.unregistered_remind, Step.unregistered_escalate)
-LADDER_ORDER = (*UNREGISTERED_STEPS, *DEADLINE_STEPS, Step.review_overdue)
+LADDER_ORDER = (*UNREGISTERED_STEPS, Step.unlisted_escalate, *DEADLINE_STEPS, Step.review_overdue)
+# Independent ladders, each from its least to its most severe step: of the steps of one ladder due
+# on the same sweep only the last fires (`collapse`).
+LADDERS = (UNREGISTERED_STEPS, (Step.unlisted_escalate,), DEADLINE_STEPS, (Step.review_overdue,))
 # States in which the enterprise is working against the deadline. Once acceptance is requested
 # the work is the officials' to review; the deadline ladder waits (and resumes on a rejection).
 # (State values: the lifecycle imports this module, so it cannot import the lifecycle.)
 DEADLINE_STATES = frozenset({"registered", "supervised", "rectifying"})
-REPORTED, ACCEPTANCE_REQUESTED = "reported", "acceptance_requested"
+REPORTED, REGISTERED, ACCEPTANCE_REQUESTED = "reported", "registered", "acceptance_requested"
 
 STEP_LABELS = {
     Step.remind: "整改期限临近提醒", Step.overdue: "逾期预警", Step.urge: "发督办函", Step.summon: "约谈",
     Step.publicize: "通报", Step.elevate: "提级督办", Step.refer: "问责移交",
     Step.unregistered_remind: "举报/报告未登记提醒", Step.unregistered_escalate: "未登记报上级",
-    Step.review_overdue: "验收申请逾期未审",
+    Step.review_overdue: "验收申请逾期未审", Step.unlisted_escalate: "重大隐患逾期未挂牌督办",
 }
+
+
+def ladder_of(step: Step) -> tuple[Step, ...]:
+    return next(ladder for ladder in LADDERS if step in ladder)
+
+
+def less_severe(step: Step) -> tuple[Step, ...]:
+    """The steps a catch-up firing `step` may skip: those before it on its own ladder."""
+    ladder = ladder_of(step)
+    return ladder[:ladder.index(step)]
+
+
+def collapse(steps: list[Step]) -> list[tuple[Step, tuple[Step, ...]]]:
+    """The events for the steps due on one sweep: per ladder, the most severe step, with the
+    lesser ones due with it as skipped; in ladder order."""
+    out = []
+    for ladder in LADDERS:
+        mine = [s for s in ladder if s in steps]
+        if mine:
+            out.append((mine[-1], tuple(mine[:-1])))
+    return sorted(out, key=lambda pair: LADDER_ORDER.index(pair[0]))
+
+
+def step_label(step: str | Step, skipped: Iterable[str | Step] = (), *, name: bool = False) -> str:
+    """`约谈（已跳过：逾期预警、发督办函）`: the step, and the lesser steps it was fired in place of
+    (`name`: `约谈(summon)（已跳过：…）`, for the command line)."""
+    fired = Step[step] if isinstance(step, str) else step
+    label = f"{STEP_LABELS[fired]}({fired.name})" if name else STEP_LABELS[fired]
+    names = [STEP_LABELS[Step[s] if isinstance(s, str) else s] for s in skipped]
+    return f"{label}（已跳过：{'、'.join(names)}）" if names else label
 
 
 class LadderConfig(BaseModel):
     """Offsets in working days. Deadline steps count from the current deadline (negative: before
-    it); the others from the report or the acceptance request."""
+    it); the others from the report, the registration (a major hazard not yet listed) or the
+    acceptance request."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -78,6 +121,7 @@ class LadderConfig(BaseModel):
     unregistered_remind: int = Field(3, ge=1)
     unregistered_escalate: int = Field(5, ge=1)
     review_overdue: int = Field(10, ge=1)
+    unlisted_escalate: int = Field(5, ge=1)  # 重大隐患登记后未挂牌督办
 
     @model_validator(mode="after")
     def _in_order(self) -> "LadderConfig":
@@ -124,6 +168,9 @@ class LadderFacts:
     acceptance_requested_on: date | None
     failed_acceptances: int
     fired: int
+    level: str | None = None
+    listing_level: str | None = None
+    registered_on: date | None = None  # read only for a major hazard registered and not listed
 
 
 @dataclass(frozen=True)
@@ -136,6 +183,7 @@ class Cutoffs:
     reported: Mapping[Step, date]  # reported_on <= cutoff
     review: date  # acceptance_requested_on <= cutoff
     failed_acceptances: int
+    unlisted: date  # registered_on <= cutoff
 
 
 def cutoffs(today: date, calendar: WorkCalendar, config: LadderConfig) -> Cutoffs:
@@ -145,11 +193,17 @@ def cutoffs(today: date, calendar: WorkCalendar, config: LadderConfig) -> Cutoff
         reported={s: calendar.latest_start(today, config.offset(s)) for s in UNREGISTERED_STEPS},
         review=calendar.latest_start(today, config.review_overdue),
         failed_acceptances=config.summon_after_failed_acceptances,
+        unlisted=calendar.latest_start(today, config.unlisted_escalate),
     )
 
 
+def unlisted_major(facts: LadderFacts) -> bool:
+    """A major hazard registered and waiting for its 挂牌督办 (only `supervise` leaves that state)."""
+    return facts.state == REGISTERED and facts.level == "major" and facts.listing_level is None
+
+
 def due(facts: LadderFacts, cut: Cutoffs) -> list[Step]:
-    """The steps due and not yet fired, in ladder order."""
+    """The steps due and not yet fired, in ladder order (several of one ladder: see `collapse`)."""
     steps: list[Step] = []
     state = facts.state
     if state == REPORTED:
@@ -163,7 +217,9 @@ def due(facts: LadderFacts, cut: Cutoffs) -> list[Step]:
     elif state == ACCEPTANCE_REQUESTED and facts.acceptance_requested_on is not None:
         if facts.acceptance_requested_on <= cut.review:
             steps.append(Step.review_overdue)
-    return [s for s in steps if not facts.fired & s]
+    if unlisted_major(facts) and facts.registered_on is not None and facts.registered_on <= cut.unlisted:
+        steps.append(Step.unlisted_escalate)
+    return sorted((s for s in steps if not facts.fired & s), key=LADDER_ORDER.index)
 
 
 def due_steps(facts: LadderFacts, today: date, calendar: WorkCalendar, config: LadderConfig) -> list[Step]:
@@ -171,10 +227,17 @@ def due_steps(facts: LadderFacts, today: date, calendar: WorkCalendar, config: L
     return due(facts, cutoffs(today, calendar, config))
 
 
-def step_changes(step: Step, fired: int, listing_level: str | None) -> dict[str, Any]:
-    """What firing `step` writes on the hazard (the lifecycle's `escalate` applies it)."""
-    changes: dict[str, Any] = {"escalation_step": step.name, "escalation_fired": fired | step}
-    if step == Step.elevate and listing_level:
+def step_changes(step: Step, fired: int, listing_level: str | None,
+                 skipped: Iterable[Step] = ()) -> dict[str, Any]:
+    """What firing `step` writes on the hazard (the lifecycle's `escalate` applies it). The steps it
+    skips are marked fired too, and keep their effect on the hazard: an elevation skipped for the
+    referral still moves the listing up (who supervises is not a notice that can be left out)."""
+    skipped = tuple(skipped)
+    bits = int(step)
+    for s in skipped:
+        bits |= s
+    changes: dict[str, Any] = {"escalation_step": step.name, "escalation_fired": fired | bits}
+    if Step.elevate in (step, *skipped) and listing_level:
         changes["listing_level"] = NEXT_LISTING[listing_level]
     return changes
 

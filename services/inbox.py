@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from db.models import Hazard, InboxItem
@@ -127,14 +127,23 @@ def view(session: Session, principal: Principal, *, now: datetime, cursor: str |
         conditions.append(InboxItem.id < decode_cursor(cursor))
     rows = session.execute(select(InboxItem).where(*conditions).order_by(InboxItem.id.desc()).limit(limit + 1)
                            ).scalars().all()
-    unread = session.execute(select(func.count()).select_from(InboxItem).where(
-        InboxItem.user_id == principal.id, InboxItem.read_at.is_(None))).scalar_one()
+    total, unread = session.execute(select(
+        func.count(), func.count().filter(InboxItem.read_at.is_(None)),
+    ).select_from(InboxItem).where(InboxItem.user_id == principal.id)).one()
     return {
         "todos": todos(session, principal, now=now, ladder=ladder) if not cursor else [],
         "messages": [_message(i) for i in rows[:limit]],
         "next_cursor": encode_cursor(rows[limit - 1].id) if len(rows) > limit else None,
         "unread": unread,
+        "total": total,
     }
+
+
+def mark_all_read(session: Session, principal: Principal, *, now: datetime) -> int:
+    """Every unread message of the caller marked read now; returns how many (0 the second time)."""
+    result = session.execute(update(InboxItem).where(InboxItem.user_id == principal.id, InboxItem.read_at.is_(None))
+                             .values(read_at=now))
+    return result.rowcount or 0
 
 
 def mark_read(session: Session, principal: Principal, item_id: int, *, now: datetime) -> dict[str, Any]:

@@ -39,7 +39,7 @@ class State(StrEnum):
 
 STATE_LABELS = {
     State.REPORTED: "待核查",
-    State.REGISTERED: "已登记(限期整改)",
+    State.REGISTERED: "已登记（限期整改）",
     State.SUPERVISED: "挂牌督办",
     State.RECTIFYING: "整改中",
     State.ACCEPTANCE_REQUESTED: "待验收",
@@ -176,8 +176,9 @@ def _actor_level(actor: Actor) -> str:
 
 
 def _committee_of_listing(facts: Facts, actor: Actor) -> bool:
-    """The committee office of the listing level decides for a listed hazard; before listing, any
-    committee office whose region holds the hazard (scope is checked by the caller)."""
+    """The committee office of the listing level decides for a listed hazard; before listing (an
+    extension of a major hazard not yet listed), any committee office whose region holds the
+    hazard (scope is checked by the caller)."""
     if actor.role != Role.COMMITTEE:
         return True
     return facts.listing_level is None or _actor_level(actor) == facts.listing_level
@@ -230,6 +231,21 @@ GENERAL_OR_PLANNED = Guard(
     "conflict",
     lambda f, a: f.level == "general" or f.plan_filed_at is not None,
 )
+
+
+def _listed_first(then: str) -> Guard:
+    """A major hazard is closed only by 摘牌: the 安委办 lists it (挂牌督办) before its plan, its
+    acceptance and its closing (临县 2021: 县政府对重大安全隐患实施挂牌督办、核查销号). The listing
+    notice sets the plan's due date, and `supervise` leaves only `registered`, so the enterprise
+    is stopped at its first step, not after months of work."""
+    return Guard(
+        "listing_required",
+        f"重大隐患须先由安委办挂牌督办，方可{then}（重大隐患实行挂牌督办、核查销号）",
+        "conflict",
+        lambda f, a: f.level != "major" or f.listing_level is not None,
+    )
+
+
 MAJOR_CLOSE_PREREQUISITES = Guard(
     "close_prerequisites",
     "重大隐患须有整改方案和验收结论才能销号",
@@ -238,7 +254,8 @@ MAJOR_CLOSE_PREREQUISITES = Guard(
 )
 NOT_FIRED = Guard(
     "step_fired", "该督办步骤已针对当前期限执行过", "conflict",
-    lambda f, a, b, c: not f.escalation_fired & Step[b.step], needs_body=True,
+    lambda f, a, b, c: not f.escalation_fired & (Step[b.step] | sum(Step[s] for s in b.skipped)),
+    needs_body=True,
 )
 NOT_SUSPENDED = Guard("already_suspended", "已责令停产整顿", "conflict", lambda f, a: not f.suspended)
 SUSPENDED = Guard("not_suspended", "未处于停产整顿状态", "conflict", lambda f, a: f.suspended)
@@ -429,19 +446,23 @@ def _dismiss(f: Facts, b: bodies.ReasonBody, a: Actor, c: Context) -> dict[str, 
 
 
 def _escalate(f: Facts, b: bodies.EscalateBody, a: Actor, c: Context) -> dict[str, Any]:
-    return step_changes(Step[b.step], f.escalation_fired, f.listing_level)
+    return step_changes(Step[b.step], f.escalation_fired, f.listing_level, [Step[s] for s in b.skipped])
 
 
 def _escalation_notice(b: bodies.EscalateBody, changes: dict[str, Any], c: Context) -> dict[str, Any]:
-    """The step, the sweep's day (delivery sends one digest per recipient and day) and, for an
-    elevation, the new listing level (its 安委办 is told)."""
-    notice = {"step": b.step, "as_of": (b.as_of or c.today).isoformat()}
+    """The step, the sweep's day (delivery sends one digest per recipient and day), the lesser
+    steps it was fired in place of (a catch-up: "（已跳过：…）"), and, for an elevation (also one
+    skipped for a referral), the new listing level (its 安委办 is told)."""
+    notice: dict[str, Any] = {"step": b.step, "as_of": (b.as_of or c.today).isoformat()}
+    if b.skipped:
+        notice["skipped"] = list(b.skipped)
     if "listing_level" in changes:
         notice["listing_level"] = changes["listing_level"]
     return notice
 
 
-# The ladder steps that issue an official document (DESIGN 2.6); the other steps only notify.
+# The ladder steps that issue an official document (DESIGN 2.6); the other steps only notify. Only
+# the fired step's: a 督办函 skipped for a 约谈 is not issued.
 LADDER_DOCUMENTS = {"urge": ("document.urge_letter",), "summon": ("document.summon_notice",)}
 
 
@@ -467,7 +488,15 @@ _SPECS = (
         doc="A new hazard; the public reaches it through the public form only.",
     ),
     ActionSpec(
-        "register", "登记(限期整改)", OFFICIALS, frozenset({State.REPORTED}), bodies.RegisterBody,
+        "import", "台账导入", OFFICIALS | {Role.COMMITTEE}, frozenset(), bodies.ImportBody,
+        targets=(State.SUPERVISED, State.RECTIFYING, State.ACCEPTANCE_REQUESTED),
+        choose_target=lambda f, b: State(b.state), lifecycle=False,
+        doc="A running hazard moved in from an office's ledger (`hazard import-ledger`): like `report` "
+            "it starts a hazard (`transitions.import_hazard`), in the state the ledger gives, with one "
+            "event naming the source row; no state leads to it, and nobody is offered it on a hazard.",
+    ),
+    ActionSpec(
+        "register", "登记（限期整改）", OFFICIALS, frozenset({State.REPORTED}), bodies.RegisterBody,
         targets=(State.REGISTERED, State.CLOSED),
         guards=(DEADLINE_WITHIN_YEAR,),
         choose_target=lambda f, b: State.CLOSED if b.rectified_on_spot else State.REGISTERED,
@@ -487,7 +516,8 @@ _SPECS = (
     ActionSpec(
         "file_plan", "报送整改方案", frozenset({Role.ENTERPRISE}),
         frozenset({State.REGISTERED, State.SUPERVISED}), bodies.FilePlanBody,
-        targets=(State.RECTIFYING,), guards=(*MAJOR_PLAN_COMPLETE, TIME_LIMIT_IN_DEADLINE),
+        targets=(State.RECTIFYING,),
+        guards=(_listed_first("报送整改方案"), *MAJOR_PLAN_COMPLETE, TIME_LIMIT_IN_DEADLINE),
         apply=_file_plan, effects=("notify.supervisors",),
     ),
     ActionSpec(
@@ -514,12 +544,12 @@ _SPECS = (
         "request_acceptance", "申请验收", frozenset({Role.ENTERPRISE}),
         frozenset({State.REGISTERED, State.RECTIFYING}), bodies.AcceptanceRequestBody,
         targets=(State.ACCEPTANCE_REQUESTED,),
-        guards=(GENERAL_OR_PLANNED, MAJOR_ASSESSMENT, COMPLETED_NOT_FUTURE),
+        guards=(_listed_first("申请验收"), GENERAL_OR_PLANNED, MAJOR_ASSESSMENT, COMPLETED_NOT_FUTURE),
         apply=_request_acceptance, effects=("notify.inspectors",),
     ),
     ActionSpec(
         "accept", "验收通过", OFFICIALS, frozenset({State.ACCEPTANCE_REQUESTED}), bodies.AcceptBody,
-        targets=(State.CLOSED, State.ACCEPTED), guards=(NOT_OF_ENTERPRISE, NOT_FUTURE),
+        targets=(State.CLOSED, State.ACCEPTED), guards=(NOT_OF_ENTERPRISE, _listed_first("验收"), NOT_FUTURE),
         choose_target=lambda f, b: State.ACCEPTED if f.level == "major" else State.CLOSED,
         apply=_accept, effects=("document.acceptance_opinion", "notify.enterprise"),
     ),
@@ -529,9 +559,10 @@ _SPECS = (
         effects=("document.acceptance_opinion", "notify.enterprise"),
     ),
     ActionSpec(
-        "close", "销号(摘牌)", frozenset({Role.COMMITTEE}), frozenset({State.ACCEPTED}),
+        "close", "销号（摘牌）", frozenset({Role.COMMITTEE}), frozenset({State.ACCEPTED}),
         bodies.OpinionBody, targets=(State.CLOSED,),
-        guards=(NOT_ACCEPTOR, LISTING_COMMITTEE, MAJOR_CLOSE_PREREQUISITES), apply=_close,
+        guards=(NOT_ACCEPTOR, LISTING_COMMITTEE, _listed_first("摘牌销号"), MAJOR_CLOSE_PREREQUISITES),
+        apply=_close,
         effects=("document.closure_notice", "notify.enterprise"),
     ),
     ActionSpec(
@@ -566,7 +597,9 @@ _SPECS = (
 
 LIFECYCLE: dict[str, ActionSpec] = {spec.action: spec for spec in _SPECS}
 ACTIONS = tuple(LIFECYCLE)
-TRANSITION_ACTIONS = tuple(a for a in ACTIONS if a != "report")
+# The actions that start a hazard (no state leads to them); every other one acts on an existing hazard.
+CREATING_ACTIONS = ("report", "import")
+TRANSITION_ACTIONS = tuple(a for a in ACTIONS if a not in CREATING_ACTIONS)
 
 
 @dataclass(frozen=True)

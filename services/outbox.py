@@ -48,7 +48,7 @@ from services.notify.channels import (
     Channel, DeliveryError, DeliveryJob, TransactionalChannel, default_channels,
 )
 from services.notify.recipients import (
-    ALERTS, DOCUMENTS, ESCALATION, Directory, Person, alert_recipients, load_hazards,
+    ALERTS, DOCUMENTS, ESCALATION, Directory, Person, alert_recipients, load_acts, load_hazards,
 )
 from services.settings import Settings, WebhookSubscription, get_settings
 
@@ -80,14 +80,16 @@ class Target:
     channel: str
     recipient: str
     user_id: int | None
+    reader: str = "official"  # whom a digest's text speaks to: `enterprise` or `official`
 
 
 def _targets(people: list[Person], hooks: list[WebhookSubscription], email: bool) -> list[Target]:
     out = []
     for p in people:
-        out.append(Target("inbox", str(p.id), p.id))
+        reader = "enterprise" if p.role == "enterprise" else "official"
+        out.append(Target("inbox", str(p.id), p.id, reader))
         if email and p.email:
-            out.append(Target("email", p.email, p.id))
+            out.append(Target("email", p.email, p.id, reader))
     return out + [Target("webhook", h.name, None) for h in hooks]
 
 
@@ -176,6 +178,7 @@ def expand(session: Session, *, now: datetime, limit: int = 500, settings: Setti
         return report
     payloads = {r.id: json.loads(r.payload) for r in rows}
     hazards = load_hazards(session, [r.hazard_id for r in rows if r.hazard_id is not None])
+    acts = load_acts(session, [p.get("event_id") for p in payloads.values()])
     directory = Directory(session, hazards.values())
     email = bool(settings.smtp_host)
     planned: dict[str, dict[str, Any]] = {}
@@ -183,6 +186,7 @@ def expand(session: Session, *, now: datetime, limit: int = 500, settings: Setti
     alerted = alert_recipients(session) if any(r.kind.startswith(ALERTS) for r in rows) else []
     for row in rows:
         payload, hazard = payloads[row.id], hazards.get(row.hazard_id)
+        act = acts.get(payload.get("event_id"))
         if row.kind.startswith(ALERTS):
             hooks = [h for h in settings.webhooks if _subscribed(h, row.kind)]
             message = messages.alert(row.kind, payload)
@@ -198,12 +202,12 @@ def expand(session: Session, *, now: datetime, limit: int = 500, settings: Setti
             day = _as_of(row, payload)
             for t in targets:
                 d = drafts.setdefault(f"{DIGESTS}escalation:{day}:{t.channel}:{t.recipient}",
-                                      _DigestDraft(t, messages.Digest(day)))
-                d.digest.add(hazard, payload)
+                                      _DigestDraft(t, messages.Digest(day, t.reader)))
+                d.digest.add(hazard, payload, act)
                 d.outbox_ids.append(row.id)
                 d.hazard_ids.add(hazard.id)
             continue
-        message = messages.single(row.kind, hazard, payload)
+        message = messages.single(row.kind, hazard, payload, act)
         for t in targets:
             key = f"{row.dedupe_key}:{t.channel}:{t.recipient}"
             planned.setdefault(key, _row(key, t, message, now, outbox_id=row.id, hazard_id=hazard.id))

@@ -4,9 +4,11 @@ Selection: the ladder's cutoffs for the day (`escalation.cutoffs`) turn "n worki
 deadline" into "deadline on or before date X", so one indexed query per batch finds the due rows,
 keyset-paginated on the id; no Python loop over all open hazards, no per-row calendar arithmetic.
 
-Firing: each step is the lifecycle's `escalate` action by `system`, decided and recorded by the same
-code as a user's action (`transitions.prepare`: role, state and guards from the table, the changes,
-the hash-chained event, the outbox rows). Only the I/O is batched, one commit per batch: on
+Firing: the steps due on a hazard are collapsed per ladder (`escalation.collapse`: of several due
+at once only the most severe fires, naming the others as skipped), and each is the lifecycle's
+`escalate` action by `system`, decided and recorded by the same code as a user's action
+(`transitions.prepare`: role, state and guards from the table, the changes, the hash-chained
+event, the outbox rows). Only the I/O is batched, one commit per batch: on
 PostgreSQL three statements per batch (the compare-and-set of every hazard, the events, the outbox
 rows), each taking its rows as one JSON parameter; elsewhere one compare-and-set UPDATE per hazard
 sent as one executemany, the events as a multi-row INSERT, the outbox rows as an executemany.
@@ -27,7 +29,7 @@ from functools import lru_cache
 from typing import Any
 
 import structlog
-from sqlalchemy import Connection, Table, TextClause, and_, bindparam, insert, or_, select, text, update
+from sqlalchemy import Connection, Table, TextClause, and_, bindparam, case, func, insert, or_, select, text, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
@@ -40,14 +42,26 @@ from services.calendar import WorkCalendar
 from services.clock import SHANGHAI, local_date
 from services.errors import Conflict
 from services.escalation import (
-    DEADLINE_STATES, DEADLINE_STEPS, UNREGISTERED_STEPS, Cutoffs, LadderConfig, LadderFacts, Step, cutoffs, due,
+    DEADLINE_STATES, DEADLINE_STEPS, UNREGISTERED_STEPS, Cutoffs, LadderConfig, LadderFacts, Step, collapse, cutoffs,
+    due,
 )
 from services.lifecycle import LIFECYCLE, State
 
 log = structlog.get_logger("hazard.sweep")
 
 H = Hazard.__table__
+E, O = AuditEvent.__table__, OutboxMessage.__table__
 SPEC = LIFECYCLE["escalate"]
+
+# A major hazard waiting for its listing: only `supervise` leaves `registered`, so such a row is
+# registered, major and unlisted. When it was registered is the event that brought it into
+# `registered` (the register action, or an import that starts the trail there); the hazard is never
+# registered twice. Read only for such rows (the CASE), through the events' (hazard_id, seq) index.
+_UNLISTED_MAJOR = and_(H.c.state == State.REGISTERED.value, H.c.level == "major", H.c.listing_level.is_(None))
+_REGISTERED_AT = (select(func.min(E.c.occurred_at))
+                  .where(E.c.hazard_id == H.c.id, E.c.to_state == State.REGISTERED.value)
+                  .correlate(H).scalar_subquery())
+REGISTERED_AT = case((_UNLISTED_MAJOR, _REGISTERED_AT), else_=None).label("registered_at")
 
 
 def _clear(step: Step):
@@ -71,22 +85,44 @@ def due_condition(cut: Cutoffs):
              or_(*[and_(H.c.created_at < _day_end_utc(cut.reported[s]), _clear(s)) for s in UNREGISTERED_STEPS])),
         and_(H.c.state == State.ACCEPTANCE_REQUESTED.value,
              H.c.acceptance_requested_at < _day_end_utc(cut.review), _clear(Step.review_overdue)),
+        and_(_UNLISTED_MAJOR, _clear(Step.unlisted_escalate), _REGISTERED_AT < _day_end_utc(cut.unlisted)),
     )
 
 
+def due_rows(cut: Cutoffs):
+    """The hazards due, with when each major hazard waiting for its listing was registered."""
+    return select(H, REGISTERED_AT).where(due_condition(cut))
+
+
 def facts_of(row: Any) -> LadderFacts:
+    """A row of `due_rows` (or any hazard row: without `registered_at` the unlisted step is not due)."""
+    registered_at = getattr(row, "registered_at", None)
     return LadderFacts(
         state=row.state, deadline=row.deadline, reported_on=local_date(row.created_at),
         acceptance_requested_on=local_date(row.acceptance_requested_at) if row.acceptance_requested_at else None,
         failed_acceptances=row.failed_acceptances, fired=row.escalation_fired,
+        level=row.level, listing_level=row.listing_level,
+        registered_on=local_date(registered_at) if registered_at else None,
     )
+
+
+Plan = list[tuple[Step, tuple[Step, ...]]]  # the events to write: (step fired, steps it skips)
+
+
+def plan_of(row: Any, cut: Cutoffs) -> Plan:
+    return collapse(due(facts_of(row), cut))
+
+
+def escalate_body(step: Step, skipped: tuple[Step, ...], as_of: date) -> dict[str, Any]:
+    return {"step": step.name, "skipped": [s.name for s in skipped], "as_of": as_of.isoformat()}
 
 
 @dataclass
 class Fired:
     hazard_id: int
     code: str
-    steps: list[str]
+    steps: list[str]  # one event each
+    skipped: dict[str, list[str]] = field(default_factory=dict)  # step fired -> the lesser steps it skipped
 
 
 @dataclass
@@ -97,22 +133,26 @@ class SweepReport:
     hazards: int = 0
     events: int = 0
     by_step: dict[str, int] = field(default_factory=dict)
+    skipped: int = 0  # steps marked fired without their own event (caught up by a more severe one)
     batches: int = 0
     retried: int = 0
     fired: list[Fired] = field(default_factory=list)  # kept only when asked (dry runs, tests)
 
-    def count(self, hazard_id: int, code: str, steps: list[Step], keep: bool) -> None:
+    def count(self, hazard_id: int, code: str, plan: Plan, keep: bool) -> None:
         self.hazards += 1
-        self.events += len(steps)
-        for s in steps:
+        self.events += len(plan)
+        for s, skipped in plan:
             self.by_step[s.name] = self.by_step.get(s.name, 0) + 1
+            self.skipped += len(skipped)
         if keep:
-            self.fired.append(Fired(hazard_id, code, [s.name for s in steps]))
+            self.fired.append(Fired(hazard_id, code, [s.name for s, _ in plan],
+                                    {s.name: [k.name for k in skipped] for s, skipped in plan if skipped}))
 
     def merge(self, part: SweepReport) -> None:
         """Add what one part of the sweep fired (the flow fires a batch's parts as task runs)."""
         self.hazards += part.hazards
         self.events += part.events
+        self.skipped += part.skipped
         self.retried += part.retried
         for name, n in part.by_step.items():
             self.by_step[name] = self.by_step.get(name, 0) + n
@@ -120,7 +160,7 @@ class SweepReport:
 
 
 def _select_batch(session: Session, cut: Cutoffs, after_id: int, limit: int) -> list[Any]:
-    q = select(H).where(due_condition(cut), H.c.id > after_id).order_by(H.c.id).limit(limit)
+    q = due_rows(cut).where(H.c.id > after_id).order_by(H.c.id).limit(limit)
     return session.connection().execute(q).all()
 
 
@@ -131,7 +171,6 @@ class StaleBatch(Exception):
 _CAS_COLUMNS = ("version", "audit_head", "escalation_step", "escalation_fired", "listing_level", "listing_body",
                 "updated_at")
 _NEW = tuple(f"new_{c}" for c in _CAS_COLUMNS)
-E, O = AuditEvent.__table__, OutboxMessage.__table__
 
 # Any database: one compare-and-set per hazard as an executemany, the events as a multi-row INSERT
 # (its ids come back in parameter order), the outbox rows as an executemany.
@@ -235,42 +274,40 @@ def _fire_batch(session: Session, rows: list[Any], cut: Cutoffs, now: datetime, 
     updates: list[dict[str, Any]] = []
     events: list[dict[str, Any]] = []
     outbox: list[tuple[int, list[dict[str, Any]]]] = []  # (index of the event, rows)
-    planned: list[tuple[Any, list[Step]]] = []
+    planned: list[tuple[Any, Plan]] = []
     for row in rows:
-        steps = due(facts_of(row), cut)
-        if not steps:
+        plan = plan_of(row, cut)
+        if not plan:
             continue
         state = transitions.Working(row)
-        for step in steps:
-            decided = transitions.prepare(session, SPEC, state, SYSTEM,
-                                          {"step": step.name, "as_of": as_of.isoformat()}, now=now)
+        for step, skipped in plan:
+            decided = transitions.prepare(session, SPEC, state, SYSTEM, escalate_body(step, skipped, as_of), now=now)
             events.append(decided.event)
             outbox.append((len(events) - 1, decided.outbox_rows))
             state.apply(decided)
-        planned.append((row, steps))
+        planned.append((row, plan))
         updates.append({"cas_id": row.id, "cas_version": row.version,
                         **{n: getattr(state, c) for c, n in zip(_CAS_COLUMNS, _NEW)}})
     if not updates:
         return
     _write(session.connection(), updates, events, outbox)
-    for row, steps in planned:
-        report.count(row.id, row.code, steps, keep)
+    for row, plan in planned:
+        report.count(row.id, row.code, plan, keep)
 
 
 def _fire_one(factory: sessionmaker[Session], hazard_id: int, cut: Cutoffs, now: datetime, as_of: date,
               report: SweepReport, keep: bool) -> None:
     """The slow path for a batch that lost a race: this hazard alone, re-read and re-decided."""
     with transaction(factory) as session:
-        row = session.connection().execute(select(H).where(H.c.id == hazard_id, due_condition(cut))).first()
+        row = session.connection().execute(due_rows(cut).where(H.c.id == hazard_id)).first()
         if row is None:
             return
-        steps = due(facts_of(row), cut)
-        done = []
-        for step in steps:
+        done: Plan = []
+        for step, skipped in plan_of(row, cut):
             try:
-                transitions.perform(session, SYSTEM, hazard_id, "escalate", {"step": step.name, "as_of": as_of.isoformat()},
+                transitions.perform(session, SYSTEM, hazard_id, "escalate", escalate_body(step, skipped, as_of),
                                     now=now)
-                done.append(step)
+                done.append((step, skipped))
             except Conflict:
                 break
         if done:
@@ -318,9 +355,9 @@ def sweep(factory: sessionmaker[Session], *, now: datetime, calendar: WorkCalend
         report.batches += 1
         if dry_run:
             for row in rows:
-                steps = due(facts_of(row), cut)
-                if steps:
-                    report.count(row.id, row.code, steps, True)
+                plan = plan_of(row, cut)
+                if plan:
+                    report.count(row.id, row.code, plan, True)
             continue
         report.merge(fire(factory, rows, cut, now=now, as_of=as_of, keep_details=keep_details))
     log_report(report)
@@ -329,5 +366,5 @@ def sweep(factory: sessionmaker[Session], *, now: datetime, calendar: WorkCalend
 
 def log_report(report: SweepReport) -> None:
     log.info("escalation_sweep", as_of=report.as_of.isoformat(), dry_run=report.dry_run, selected=report.selected,
-             hazards=report.hazards, events=report.events, batches=report.batches, retried=report.retried,
-             by_step=report.by_step)
+             hazards=report.hazards, events=report.events, skipped=report.skipped, batches=report.batches,
+             retried=report.retried, by_step=report.by_step)

@@ -25,6 +25,7 @@ from services.auth import Principal, in_scope
 from services.bodies import ReportBody
 from services.clock import SHANGHAI, local_date
 from services.errors import Conflict, Forbidden, Invalid, NotFound, invalid_field
+from services.escalation import Step
 from services.inputs import MAX_ID
 from services.lifecycle import LIFECYCLE, ActionSpec, Context, Refusal, Role, State, check_body, check_pre
 from services.validation import parse
@@ -97,7 +98,12 @@ def _enterprise_by_uscc(session: Session, code: str, field: str) -> Enterprise:
     ent = session.execute(_ENTERPRISE_BY_USCC, {"uscc": code}).scalar_one_or_none()
     if ent is None:
         raise invalid_field(field, "未找到该统一社会信用代码对应的企业，请先登记企业")
+    if not ent.active:
+        raise invalid_field(field, DISABLED_ENTERPRISE.format(name=ent.name))
     return ent
+
+
+DISABLED_ENTERPRISE = "{name}已停用，不再登记新的隐患（已有隐患照常办理；如需恢复请联系管理员启用该企业）"
 
 
 def _json_changes(changes: dict[str, Any]) -> dict[str, Any]:
@@ -157,6 +163,9 @@ def report(session: Session, actor: Principal, data: Any, *, now: datetime,
     enterprise_id = None
     if actor.role == Role.ENTERPRISE:
         enterprise_id = actor.enterprise_id
+        own = session.get(Enterprise, actor.enterprise_id) if actor.enterprise_id else None
+        if own is not None and not own.active:
+            raise invalid_field("enterprise_uscc", DISABLED_ENTERPRISE.format(name=own.name))
         if body.enterprise_uscc:
             ent = _enterprise_by_uscc(session, body.enterprise_uscc, "enterprise_uscc")
             if ent.id != actor.enterprise_id:
@@ -197,6 +206,104 @@ def report(session: Session, actor: Principal, data: Any, *, now: datetime,
     event_id = audit.insert_event(session, event)
     _insert_outbox(session, _outbox_rows(hazard, spec, 1, now), event_id)
     return hazard
+
+
+def _local_midnight(day: date) -> datetime:
+    return datetime.combine(day, time(0), SHANGHAI).astimezone(timezone.utc)
+
+
+def _import_dates(body: Any, today: date) -> list[dict[str, str]]:
+    """What an imported row's dates must satisfy against the import day (the body checked the rest)."""
+    problems = []
+    for name, label in (("listed_on", "挂牌日期"), ("plan_filed_on", "方案报送日期"),
+                        ("acceptance_requested_on", "验收申请日期")):
+        day = getattr(body, name)
+        if day is not None and day > today:
+            problems.append({"field": name, "message": f"{label}不能晚于今天"})
+    try:
+        limit = today.replace(year=today.year + 1)
+    except ValueError:  # 29 February
+        limit = today.replace(year=today.year + 1, day=28)
+    if body.deadline > limit:
+        problems.append({"field": "deadline", "message": "整改期限不能晚于一年之后"})
+    return problems
+
+
+def import_hazard(session: Session, actor: Principal, data: Any, *, now: datetime) -> Hazard:
+    """Create a hazard directly in a running state (挂牌督办, 整改中, 待验收) from a row of an office's
+    ledger: the `import` action. Like `report` it starts a chain, with one event (seq 1) whose body
+    names the source row and whose `changes` are every column written, so the trail shows where
+    the history began and replays to the row like any other. Scope is the reporter's (the
+    importer's region and industry); the enterprise must exist, be active and belong to the
+    hazard's region or the importer's. A deadline already past is allowed (a running ledger has
+    overdue hazards): the body's `ladder_past` marks the ladder steps the office handled before."""
+    spec = LIFECYCLE["import"]
+    if actor.role not in spec.roles:
+        raise Forbidden(f"当前角色无权执行“{spec.label}”", code="role")
+    body = parse(spec.body, data)
+    if session.get(Region, body.region_code) is None:
+        raise invalid_field("region_code", "未知的行政区划代码")
+    if not regions.within(body.region_code, actor.region_code):
+        raise Forbidden("只能导入本辖区内的隐患", code="out_of_scope")
+    if actor.industry and body.industry != actor.industry:
+        raise Forbidden(f"只能导入分管行业（{actor.industry}）的隐患", code="out_of_scope")
+    today = local_date(now)
+    problems = _import_dates(body, today)
+    if problems:
+        raise Invalid("提交的内容有误，请按提示修改。", details=problems)
+    ent = _enterprise_by_uscc(session, body.enterprise_uscc, "enterprise_uscc")
+    _check_enterprise_region(ent, body, actor)
+    discovered_at = _discovered_at(body.discovered_on, now)
+    repeat = _earlier_hazard(session, _Facts(id=0, industry=body.industry, discovered_at=discovered_at),
+                             ent.id, body.category)
+    plan = body.responsible_person is not None
+    fired = 0
+    for name in body.ladder_past:
+        fired |= int(Step[name])
+    changes: dict[str, Any] = {
+        "title": body.title, "description": body.description, "location": body.location,
+        "industry": body.industry, "source": body.source, "region_code": body.region_code,
+        "level": body.level, "category": body.category, "deadline": body.deadline, "enterprise_id": ent.id,
+        "repeat_of_id": repeat,
+        "listing_level": body.listing_level,
+        "listing_body": _listing_body(session, body.region_code, body.listing_level) if body.listing_level else None,
+        "listed_at": _local_midnight(body.listed_on) if body.listed_on else None,
+        "plan_due": body.plan_due, "suspended": body.suspend_production,
+        "plan_responsible_person": body.responsible_person, "plan_measures": body.measures,
+        "plan_funds_wan": body.funds_wan, "plan_time_limit": body.time_limit,
+        "plan_contingency": body.contingency_plan,
+        "plan_filed_at": (_local_midnight(body.plan_filed_on) if body.plan_filed_on else now) if plan else None,
+        "acceptance_requested_at": (_local_midnight(body.acceptance_requested_on)
+                                    if body.acceptance_requested_on else None),
+        "funds_spent_wan": body.funds_spent_wan, "escalation_fired": fired,
+    }
+    target = spec.target(None, body)  # type: ignore[arg-type]
+    code = next_hazard_code(session, body.region_code, today.year)
+    values: dict[str, Any] = {
+        **_NEW_HAZARD, **changes, "code": code, "state": target.value, "version": 1,
+        "discovered_at": discovered_at, "reported_by_id": actor.id, "created_at": now, "updated_at": now,
+    }
+    conn = session.connection()
+    hazard_id = conn.execute(_INSERT_HAZARD, values).scalar_one()
+    event = audit.build_event(
+        hazard_id=hazard_id, seq=1, prev_hash=audit.genesis_hash(code), action="import",
+        actor_id=actor.id, actor_role=actor.role, actor_name=actor.display_name, from_state=None,
+        to_state=target, payload={"body": body.model_dump(mode="json"), "changes": _json_changes(changes)},
+        occurred_at=now,
+    )
+    conn.execute(_SET_AUDIT_HEAD, {"head": event["hash"], "hid": hazard_id})
+    hazard = Hazard(**{**values, "id": hazard_id, "audit_head": event["hash"]})
+    make_transient_to_detached(hazard)
+    session.add(hazard)
+    audit.insert_event(session, event)
+    return hazard
+
+
+@dataclass
+class _Facts:
+    id: int
+    industry: str
+    discovered_at: datetime
 
 
 def _tracking_code() -> str:
@@ -300,7 +407,7 @@ def perform(session: Session, actor: Principal, hazard_id: int, action: str, dat
             now: datetime, if_match: int | None = None, extension_min_working_days: int = 15) -> Hazard:
     """Carry out one lifecycle action; returns the hazard as it is after the action."""
     spec = LIFECYCLE.get(action)
-    if spec is None or action == "report":
+    if spec is None or not spec.sources:  # `report` and `import` start a hazard: not an action on one
         raise NotFound(f"没有名为“{action}”的操作", code="unknown_action")
     hazard = load_in_scope(session, actor, hazard_id, for_update=True)
     decision = prepare(session, spec, hazard, actor, data, now=now, if_match=if_match,

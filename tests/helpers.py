@@ -101,6 +101,8 @@ def drive(factory, world, now: datetime, state: str, *, level: str = "general", 
     path = list(PATHS[state])
     if level == "general" and "supervise" in path:
         raise ValueError("a general hazard is never supervised")
+    if level == "major" and "file_plan" in path and "supervise" not in path:
+        path.insert(path.index("file_plan"), "supervise")  # listed before its plan: closed only by 摘牌
     if state == "accepted" and level != "major":
         raise ValueError("only a major hazard waits in accepted")
     today = local_date(now)

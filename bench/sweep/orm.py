@@ -24,7 +24,7 @@ from services import transitions
 from services.auth import SYSTEM
 from services.calendar import WorkCalendar
 from services.escalation import (
-    ACCEPTANCE_REQUESTED, DEADLINE_STATES, DEADLINE_STEPS, REPORTED, UNREGISTERED_STEPS, LadderConfig, Step,
+    ACCEPTANCE_REQUESTED, DEADLINE_STATES, DEADLINE_STEPS, REPORTED, UNREGISTERED_STEPS, LadderConfig, Step, collapse,
 )
 from services.lifecycle import OPEN_STATES
 from services.sweep import facts_of
@@ -60,10 +60,12 @@ def run(factory: sessionmaker[Session], *, now: datetime, as_of: date, calendar:
             steps = naive_due(facts_of(hazard), as_of, calendar, config)
             if not steps:
                 continue
+            plan = collapse(steps)  # as the sweep: of several due at once, the most severe
             with transaction(factory) as session:
-                for step in steps:
+                for step, skipped in plan:
                     transitions.perform(session, SYSTEM, hazard.id, "escalate",
-                                        {"step": step.name, "as_of": body_day}, now=now)
+                                        {"step": step.name, "skipped": [s.name for s in skipped], "as_of": body_day},
+                                        now=now)
             hazards += 1
-            events += len(steps)
+            events += len(plan)
     return {"scanned": scanned, "hazards": hazards, "events": events}

@@ -50,7 +50,7 @@ def check(url: str, k: int, expected: Expected, cut: Cutoffs, result: dict, seed
     if outbox != want_events or linked != want_events:
         problems.append(f"{outbox} escalation outbox rows ({linked} linked to their event), expected {want_events}")
     wrong = [hid for hid, version, fired in rows
-             if fired != expected.final_fired[hid - 1] or version != 1 + expected.due_mask[hid - 1].bit_count()]
+             if fired != expected.final_fired[hid - 1] or version != 1 + expected.event_mask[hid - 1].bit_count()]
     if len(rows) != k or wrong:
         problems.append(f"{len(rows)} hazards (expected {k}); {len(wrong)} with the wrong bits or version, "
                         f"first ids {wrong[:5]}")

@@ -32,7 +32,7 @@ from services import admin, audit, regions
 from services.bodies import ReportBody
 from services.clock import SHANGHAI
 from services.demo.catalogue import CATALOG, FACES, ORGS, STREETS, org_uscc, region_names
-from services.escalation import LADDER_ORDER, Cutoffs, Step
+from services.escalation import LADDER_ORDER, Cutoffs, Step, collapse
 
 HAZARD_COLUMNS = tuple(c.name for c in Hazard.__table__.columns)
 EVENT_COLUMNS = audit.HASHED_FIELDS + ("hash",)
@@ -113,23 +113,26 @@ def seed_orgs(url: str, suffix: str = "") -> list[Org]:
 
 @dataclass
 class Expected:
-    """What the ladder fires per generated row (index = id - 1), and the bits the row ends with."""
+    """What the ladder fires per generated row (index = id - 1), and the bits the row ends with.
+    `due_mask`: every step due (all end up fired); `event_mask`: the steps that get their own event
+    (of several of one ladder due at once, only the most severe: `escalation.collapse`)."""
 
     n: int
     due_count: int
     due_mask: array = field(default_factory=lambda: array("H"))
+    event_mask: array = field(default_factory=lambda: array("H"))
     final_fired: array = field(default_factory=lambda: array("H"))
     shapes: Counter = field(default_factory=Counter)
 
     def events(self, k: int) -> int:
-        return sum(m.bit_count() for m in itertools.islice(self.due_mask, k))
+        return sum(m.bit_count() for m in itertools.islice(self.event_mask, k))
 
     def hazards(self, k: int) -> int:
         return sum(1 for m in itertools.islice(self.due_mask, k) if m)
 
     def by_step(self, k: int) -> dict[str, int]:
         out: Counter = Counter()
-        for m in itertools.islice(self.due_mask, k):
+        for m in itertools.islice(self.event_mask, k):
             if m:
                 for s in LADDER_ORDER:
                     if m & s:
@@ -241,8 +244,10 @@ def generate(folder: Path, orgs: list[Org], n: int, due_count: int, cut: Cutoffs
         hz: list[str] = []
         ev: list[str] = []
         for i, p in enumerate(pop.profiles(n, due_count, cut, seed)):
-            mask = pop.bits(pop.expected_steps(p, cut))
+            steps = pop.expected_steps(p, cut)
+            mask = pop.bits(steps)
             expected.due_mask.append(mask)
+            expected.event_mask.append(pop.bits([s for s, _ in collapse(steps)]))
             expected.final_fired.append(p.fired | mask)
             expected.shapes[p.shape] += 1
             h, e = gen.rows(i + 1, p)

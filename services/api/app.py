@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from db.engine import make_engine, make_session_factory
 from services.api import apidocs, errors, examples
+from services.api.calendar_sync import CalendarSync
 from services.api.input_guard import RefuseControlCharacters
 from services.api.deps import ServiceContext
 from services.api.metrics import Metrics, MetricsMiddleware
@@ -54,6 +55,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utcnow) -> Fa
     apidocs.install(app)  # /docs, /redoc and /static/apidocs: before web's /static mount
     examples.install(app, clock)  # the OpenAPI request examples, dated from the app's today
     web.mount_static(app)
+    app.add_middleware(CalendarSync, factory=app.state.ctx.factory)  # loaded years: services/calendar_years.py
     app.add_middleware(RefuseControlCharacters)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_middleware(SecurityHeadersMiddleware)

@@ -186,6 +186,7 @@ class InboxOut(BaseModel):
     messages: list[MessageOut]
     next_cursor: str | None
     unread: int
+    total: int = 0  # all the caller's messages, read or not
 
 
 class DeadLetterOut(BaseModel):

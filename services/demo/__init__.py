@@ -41,6 +41,9 @@ from services.clock import utcnow
 from services.demo import example, plan, summary
 from services.demo.catalogue import DEMO_PASSWORD, ORGS, PEOPLE, STAFF, org_uscc
 from services.demo.stories import Spec, Step
+from services.documents import issue_pending
+from services.documents.kinds import PREFIX as DOCUMENT_KINDS
+from services.lifecycle import LIFECYCLE
 from services.errors import Conflict, DomainError, invalid_field
 from services.settings import get_settings
 
@@ -130,6 +133,13 @@ def _store(root: Path, data: bytes) -> str:
     return sha
 
 
+class _Step:
+    """Enough of an action's body for `effects_for` (the ladder's documents depend on its step)."""
+
+    def __init__(self, body: dict) -> None:
+        self.step = body.get("step")
+
+
 def _replay(factory: sessionmaker[Session], specs: list[Spec], stories: list[list[Step]],
             principals: dict[str, Principal], *, seed: int, root: Path, ext_days: int) -> None:
     """Run every planned step, all stories merged in time order, through the real transaction path.
@@ -169,6 +179,10 @@ def _replay(factory: sessionmaker[Session], specs: list[Spec], stories: list[lis
                         body[up.field] = att.id
                 transitions.perform(s, actor, ids[i], step.action, body, now=at,
                                     extension_min_working_days=ext_days)
+            if any(k.startswith(DOCUMENT_KINDS) for k in LIFECYCLE[step.action].effects_for(_Step(body))):
+                # The document is issued as part of the story, at its act: numbered in the order
+                # the office would have issued it, dated and recorded when it happened.
+                issue_pending(factory, now=at, limit=10)
         except DomainError as exc:
             raise RuntimeError(
                 f"演示数据的情节违反了业务规则（这是演示脚本的缺陷）：隐患 #{i} 第 {j + 1} 步 {step.action}"

@@ -28,12 +28,14 @@ SOURCE_WEIGHTS = {"inspection": 34, "self_check": 22, "public_report": 12, "expe
 # What the public can see and report (举报); a gas pressure regulator's valve calibration it cannot.
 PUBLIC_INDUSTRIES = {"燃气", "消防", "经营性自建房", "建筑施工", "道路交通", "校园", "养老机构", "文化旅游", "水上交通"}
 
-# Target share of each state, the share of major hazards in it, and of those majors listed (挂牌督办).
+# Target share of each state, the share of major hazards in it, and of those majors listed (挂牌督办):
+# a major hazard still registered is waiting for its listing; past that every one is listed, as its
+# plan, acceptance and closing (摘牌) all follow the listing.
 STATE_WEIGHTS = {State.REPORTED: 8, State.REGISTERED: 12, State.SUPERVISED: 6, State.RECTIFYING: 20,
                  State.ACCEPTANCE_REQUESTED: 9, State.ACCEPTED: 4, State.CLOSED: 34, State.DISMISSED: 7}
 MAJOR_SHARE = {State.REGISTERED: 0.15, State.SUPERVISED: 1.0, State.RECTIFYING: 0.2,
                State.ACCEPTANCE_REQUESTED: 0.2, State.ACCEPTED: 1.0, State.CLOSED: 0.1}
-LISTED_SHARE = {State.REGISTERED: 0.0, State.SUPERVISED: 1.0, State.ACCEPTED: 0.9}
+LISTED_SHARE = {State.REGISTERED: 0.0}
 # An open story's last action was this many days ago (what makes some of them overdue); a finished
 # story started 1–10 months ago.
 IDLE_DAYS = {State.REPORTED: (0, 10), State.REGISTERED: (0, 25), State.SUPERVISED: (0, 25),
@@ -72,7 +74,7 @@ def choose(n: int, rng: random.Random) -> list[Spec]:
             if state not in (State.REPORTED, State.DISMISSED):
                 level = "major" if rng.random() < MAJOR_SHARE.get(state, 0.0) else "general"
             listing = None
-            if level == "major" and rng.random() < LISTED_SHARE.get(state, 0.85):
+            if level == "major" and rng.random() < LISTED_SHARE.get(state, 1.0):
                 listing = forced.pop(0) if forced else rng.choices(("county", "city", "province"), (3, 5, 2))[0]
             orgs = [o for o in ORGS if level != "major" or any("m" in t.levels for t in CATALOG[o.industry])]
             if listing == "county":

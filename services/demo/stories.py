@@ -45,6 +45,8 @@ SUSPENDING_INDUSTRIES = {"煤矿", "非煤矿山", "危险化学品", "冶金工
 
 # The escalation ladder (DESIGN 2.5): working days from the deadline, as the sweep counts them.
 LADDER = tuple((s.name, LadderConfig().offset(s)) for s in DEADLINE_STEPS)
+# A major hazard registered and not listed within this many working days goes to the 安委办.
+UNLISTED_DAYS = LadderConfig().unlisted_escalate
 SWEEP_MIN = 7 * 60
 WORKING = {State.REGISTERED, State.SUPERVISED, State.RECTIFYING}
 LEVEL_ORDER = {"county": 0, "city": 1, "province": 2}
@@ -124,6 +126,7 @@ class _Story:
         self.ext_pending = False
         self.ext_new: date | None = None
         self.fired: set[str] = set()
+        self.unlisted_fired = False  # not a deadline step: a new deadline does not clear it
         self.reporter: str | None = None
         self.has_enterprise = False
         self.planned_funds: float | None = None
@@ -169,20 +172,43 @@ class _Story:
         self.t = at
 
     def _ladder(self, upto: datetime) -> None:
-        if self.state not in WORKING or self.deadline is None:
-            return
-        for step, offset in LADDER:
-            if step in self.fired:
-                continue
-            due = local_at(add_working_days(self.deadline, offset) if offset else self.deadline, SWEEP_MIN)
-            at = max(due, _next_sweep(self.t))
+        """The daily sweeps before `upto`, as `services.sweep` fires them: of the deadline steps due
+        at one sweep only the most severe, the others named as skipped (the service was down, or
+        the ladder waited while acceptance was being reviewed); the unlisted major hazard on its own."""
+        while True:
+            unlisted = self._unlisted_due()
+            pending = [] if self.state not in WORKING or self.deadline is None else [
+                (step, self._step_due(offset)) for step, offset in LADDER if step not in self.fired]
+            first = min([due for _, due in pending] + ([unlisted] if unlisted else []), default=None)
+            if first is None:
+                return
+            at = max(first, _next_sweep(self.t))
             if at >= upto:
                 return
             self.t = at
-            self._emit("escalate", None, {"step": step})
-            self.fired.add(step)
-            if step == "elevate" and self.listing:
-                self.listing = NEXT_LISTING[self.listing]
+            if unlisted is not None and unlisted <= at:
+                self._emit("escalate", None, {"step": "unlisted_escalate"})
+                self.unlisted_fired = True
+            due = [step for step, when in pending if when <= at]
+            if due:
+                body: dict[str, Any] = {"step": due[-1]}
+                if len(due) > 1:
+                    body["skipped"] = due[:-1]
+                self._emit("escalate", None, body)
+                self.fired.update(due)
+                if "elevate" in due and self.listing:
+                    self.listing = NEXT_LISTING[self.listing]
+
+    def _step_due(self, offset: int) -> datetime:
+        assert self.deadline is not None
+        return local_at(add_working_days(self.deadline, offset) if offset else self.deadline, SWEEP_MIN)
+
+    def _unlisted_due(self) -> datetime | None:
+        """When the sweep sends a major hazard still waiting for its 挂牌督办 to the 安委办."""
+        if (self.state != State.REGISTERED or self.spec.level != "major" or self.listing is not None
+                or self.unlisted_fired or self.registered_on is None):
+            return None
+        return local_at(add_working_days(self.registered_on, UNLISTED_DAYS), SWEEP_MIN)
 
     def _set_deadline(self, deadline: date) -> None:
         self.deadline = deadline

@@ -5,14 +5,15 @@ load_in_scope), so neither leaks that it exists; the public sees none."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from db.models import Document
+from db.models import AuditEvent, Document
 from services.auth import Principal
+from services.clock import local_date
 from services.documents.kinds import KINDS
 from services.errors import NotFound
 from services.inputs import MAX_ID
@@ -31,32 +32,39 @@ class DocumentInfo:
     title: str
     issuer_name: str
     sha256: str
-    issued_at: datetime
+    issued_at: datetime  # when the engine issued it (the outbox may get to it later than the act)
+    event_id: int  # the audit event of the act it records
+    dated: date  # 成文日期: the day of that act, as the document itself is dated
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
 _COLUMNS = (Document.id, Document.hazard_id, Document.kind, Document.number, Document.title,
-            Document.issuer_name, Document.sha256, Document.issued_at)
+            Document.issuer_name, Document.sha256, Document.issued_at, Document.event_id,
+            AuditEvent.occurred_at.label("act_at"))
+
+
+def _select(*extra: Any) -> Any:
+    return select(*_COLUMNS, *extra).join(AuditEvent, AuditEvent.id == Document.event_id)
 
 
 def _info(row: Any) -> DocumentInfo:
     return DocumentInfo(id=row.id, hazard_id=row.hazard_id, kind=row.kind, kind_label=KINDS[row.kind].label,
                         number=row.number, title=row.title, issuer_name=row.issuer_name, sha256=row.sha256,
-                        issued_at=row.issued_at)
+                        issued_at=row.issued_at, event_id=row.event_id, dated=local_date(row.act_at))
 
 
 def list_for_hazard(session: Session, principal: Principal, hazard_id: int) -> list[DocumentInfo]:
-    """The hazard's documents in the order they were issued (NotFound when out of scope)."""
+    """The hazard's documents in the order of their acts (NotFound when out of scope)."""
     load_in_scope(session, principal, hazard_id)
-    rows = session.execute(select(*_COLUMNS).where(Document.hazard_id == hazard_id).order_by(Document.id))
+    rows = session.execute(_select().where(Document.hazard_id == hazard_id).order_by(AuditEvent.seq, Document.id))
     return [_info(r) for r in rows]
 
 
 def get_document(session: Session, principal: Principal, document_id: int) -> tuple[DocumentInfo, str]:
     """One document and its HTML exactly as stored (its SHA-256 is the one in the audit trail)."""
-    row = (session.execute(select(*_COLUMNS, Document.html).where(Document.id == document_id)).first()
+    row = (session.execute(_select(Document.html).where(Document.id == document_id)).first()
            if 0 < document_id <= MAX_ID else None)
     if row is None:
         raise NotFound(NOT_FOUND)

@@ -51,6 +51,12 @@ class DeliveryJob:
     def text(self) -> str:
         return json.loads(self.body)["text"]
 
+    @property
+    def occurred_at(self) -> datetime | None:
+        """When what the message tells of happened (the act; a digest's sweep), if it says."""
+        value = json.loads(self.body).get("occurred_at")
+        return datetime.fromisoformat(value) if isinstance(value, str) else None
+
 
 class Channel(Protocol):
     name: str
@@ -97,7 +103,7 @@ class InboxChannel:
         conn = session.connection()
         conn.execute(_INBOX_INSERT[conn.dialect.name], [{
             "user_id": d.user_id, "hazard_id": d.hazard_id, "kind": "message", "title": d.subject,
-            "body": d.text, "dedupe_key": d.dedupe_key, "created_at": now, "read_at": None,
+            "body": d.text, "dedupe_key": d.dedupe_key, "created_at": d.occurred_at or now, "read_at": None,
         } for d in deliveries])
 
 

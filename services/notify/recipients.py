@@ -8,15 +8,17 @@ so a sweep of thousands of hazards is not a query per hazard.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from db.models import Hazard, User
+from db.models import AuditEvent, Enterprise, Hazard, User
 from services import regions
 from services.escalation import Step
 from services.lifecycle import Role
@@ -51,6 +53,9 @@ STEP_AUDIENCES: dict[Step, tuple[Audience, ...]] = {
     Step.unregistered_remind: (A.INSPECTORS,),
     Step.unregistered_escalate: (A.SUPERVISORS,),
     Step.review_overdue: (A.SUPERVISORS,),
+    # Not listed in time: the 安委办 that should list it (the county's, as it is not listed yet)
+    # and the supervising department that registered it.
+    Step.unlisted_escalate: (A.COMMITTEE, A.SUPERVISORS),
 }
 ESCALATION = "escalation"
 ALERTS = "alert."  # about the service itself (the audit trail broken): no hazard, told to ALERTED
@@ -87,6 +92,25 @@ class HazardFacts:
     enterprise_id: int | None
     listing_level: str | None
     reported_by_id: int | None
+    # what a message says of it (services.notify.messages)
+    enterprise_name: str | None = None
+    state: str = ""
+    deadline: date | None = None
+    plan_due: date | None = None
+    listing_body: str | None = None
+    failed_acceptances: int = 0
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Act:
+    """The audit event a message is about: when, by whom, and what was decided."""
+
+    occurred_at: datetime
+    actor_name: str
+    actor_role: str
+    body: dict[str, Any]
+    changes: dict[str, Any]
 
 
 _PERSON_COLUMNS = (User.id, User.role, User.region_code, User.industry, User.enterprise_id, User.email)
@@ -99,9 +123,25 @@ def load_hazards(session: Session, ids: Iterable[int]) -> dict[int, HazardFacts]
         return {}
     rows = session.execute(select(
         Hazard.id, Hazard.code, Hazard.title, Hazard.region_code, Hazard.industry, Hazard.level,
-        Hazard.enterprise_id, Hazard.listing_level, Hazard.reported_by_id,
-    ).where(Hazard.id.in_(ids))).all()
+        Hazard.enterprise_id, Hazard.listing_level, Hazard.reported_by_id, Enterprise.name, Hazard.state,
+        Hazard.deadline, Hazard.plan_due, Hazard.listing_body, Hazard.failed_acceptances, Hazard.created_at,
+    ).outerjoin(Enterprise, Enterprise.id == Hazard.enterprise_id).where(Hazard.id.in_(ids))).all()
     return {r.id: HazardFacts(*r) for r in rows}
+
+
+def load_acts(session: Session, event_ids: Iterable[int]) -> dict[int, Act]:
+    """The audit events the given outbox rows were written with, by id (one query per batch)."""
+    ids = sorted({i for i in event_ids if i is not None})
+    acts: dict[int, Act] = {}
+    for part in range(0, len(ids), 1000):
+        rows = session.execute(select(
+            AuditEvent.id, AuditEvent.occurred_at, AuditEvent.actor_name, AuditEvent.actor_role, AuditEvent.payload,
+        ).where(AuditEvent.id.in_(ids[part:part + 1000]))).all()
+        for r in rows:
+            payload = json.loads(r.payload)
+            acts[r.id] = Act(r.occurred_at, r.actor_name or "", r.actor_role, payload.get("body") or {},
+                             payload.get("changes") or {})
+    return acts
 
 
 class Directory:

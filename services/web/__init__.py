@@ -12,14 +12,16 @@ from fastapi import APIRouter, FastAPI
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
-from services.web import (audit_pages, auth_pages, dashboard_pages, errors, ledger_pages, new_hazard, pages,
-                          public_pages, session)
+from services.web import (audit_pages, auth_pages, dashboard_pages, errors, ledger_pages, message_pages,
+                          new_hazard, pages, public_pages, session)
+from services.web import admin_pages
 
 STATIC_DIR = Path(__file__).parent / "static"
 
 router = APIRouter(include_in_schema=False)
 # new_hazard before pages: `/hazards/new` is not a hazard id.
-for _module in (auth_pages, new_hazard, pages, public_pages, ledger_pages, dashboard_pages, audit_pages):
+for _module in (auth_pages, new_hazard, pages, public_pages, ledger_pages, dashboard_pages, audit_pages,
+                message_pages, admin_pages):
     router.include_router(_module.router)
 
 

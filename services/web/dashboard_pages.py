@@ -8,6 +8,8 @@ from starlette.responses import Response
 
 from db.engine import read_only
 from services import dashboard
+from services.auth import Role
+from services.calendar import default_calendar
 from services.web import charts
 from services.web.render import render
 from services.web.session import WebUser
@@ -20,6 +22,9 @@ def dashboard_page(request: Request, user: WebUser) -> Response:
     ctx = request.app.state.ctx
     with read_only(ctx.factory) as session:
         figures = dashboard.figures(session, user, now=ctx.now())
+        # Admins keep the calendar: the years whose open deadlines are counted on a provisional one.
+        provisional = (dashboard.provisional_years(session, default_calendar(), today=figures["today"])
+                       if user.role == Role.ADMIN else [])
     trend = [(p.label, p.value) for p in figures["overdue_trend"]]
     stock = [(p.label, p.value) for p in figures["major_stock"]]
     sections = [
@@ -37,4 +42,4 @@ def dashboard_page(request: Request, user: WebUser) -> Response:
          charts.line_chart("未销号重大隐患存量（每月末）", stock, x_label="月份", chart_id="c-major")),
     ]
     return render(request, "web/dashboard.html", today=figures["today"], sections=sections,
-                  headline=figures["headline"])
+                  headline=figures["headline"], provisional=provisional)

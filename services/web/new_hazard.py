@@ -51,7 +51,8 @@ def _choices(request: Request, user: Principal) -> dict[str, Any]:
         prefix = own["region_code"] if own else user.region_prefix
         regions = session.execute(select(Region.code, Region.name).where(Region.code.startswith(prefix))
                                   .order_by(Region.code)).all()
-        firms = select(Enterprise.uscc, Enterprise.name).order_by(Enterprise.name).limit(MAX_ENTERPRISES)
+        firms = (select(Enterprise.uscc, Enterprise.name).where(Enterprise.active.is_(True))  # a disabled one takes none
+                 .order_by(Enterprise.name).limit(MAX_ENTERPRISES))
         firms = firms.where(Enterprise.id == own["id"]) if own else firms.where(Enterprise.region_code.startswith(prefix))
         if user.industry:
             firms = firms.where(Enterprise.industry == user.industry)

@@ -37,7 +37,11 @@ from services.web.session import CsrfChecked, WebUser
 router = APIRouter()
 _ladder = lru_cache(maxsize=4)(load_config)  # the reminder offset sets what is "due soon"
 # What the timeline names besides the forms' fields: the ladder's step and the issued document.
-TIMELINE_LABELS = LABELS | {"step": "督办环节", "kind": "文书种类", "number": "文号"}
+TIMELINE_LABELS = LABELS | {"step": "督办环节", "kind": "文书种类", "number": "文号",
+                            # the `import` event: where the hazard's history here began
+                            "ledger_file": "导入文件", "ledger_sheet": "工作表", "ledger_row": "行号",
+                            "state": "导入时状态", "listed_on": "挂牌日期", "plan_filed_on": "方案报送日期",
+                            "acceptance_requested_on": "验收申请日期"}
 
 
 def _ctx(request: Request):
@@ -56,7 +60,8 @@ def todo_page(request: Request, user: WebUser) -> Response:
     ctx = _ctx(request)
     with read_only(ctx.factory) as session:
         data = inbox.view(session, user, now=ctx.now(), limit=20, ladder=_ladder(ctx.settings.escalation_config))
-    return render(request, "web/todo.html", todos=data["todos"], messages=data["messages"], unread=data["unread"])
+    return render(request, "web/todo.html", todos=data["todos"], messages=data["messages"], unread=data["unread"],
+                  total=data["total"])
 
 
 # --- the hazard page ------------------------------------------------------------------------------
@@ -85,6 +90,25 @@ def _documents(session, user, hazard_id: int) -> list[dict[str, Any]] | None:
     if lister is None:
         return None
     return [d if isinstance(d, dict) else getattr(d, "__dict__", {}) for d in lister(session, user, hazard_id)]
+
+
+def _place_documents(events: list[dict[str, Any]], documents: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    """The trail with each document at its act: an `issue_document` event (the engine may get to
+    a decision a while after it was taken) is shown under the event of the act it records, with
+    its own time, rather than as a later line of its own."""
+    by_id = {d.get("id"): d for d in documents or []}
+    acts = {e["id"]: e for e in events}
+    out = []
+    for e in events:
+        e.setdefault("documents", [])
+        body = e["payload"].get("body") if isinstance(e["payload"], dict) else None
+        doc = by_id.get(body.get("document_id")) if e["action"] == "issue_document" and isinstance(body, dict) else None
+        act = acts.get(doc.get("event_id")) if doc else None
+        if act is not None:
+            act.setdefault("documents", []).append({**doc, "issued": e})
+        else:
+            out.append(e)
+    return out
 
 
 def _explanations(hazard, user) -> list[dict[str, str]]:
@@ -121,6 +145,7 @@ def _hazard_page(request: Request, user, hazard_id: int, *, status: int = 200, f
                                      .order_by(Attachment.id)).scalars()
         ]
         documents = _documents(session, user, hazard_id)
+        events = _place_documents(events, documents)
         registration = None
         if hazard.state == State.REPORTED.value:  # a report's own date: its 登记期限, as 待办 shows it
             due, _ = inbox.step_due(hazard, user.role, _ladder(ctx.settings.escalation_config), default_calendar())

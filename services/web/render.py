@@ -76,7 +76,7 @@ def _label(table: dict[str, str]):
 
 # Closed vocabularies an action body carries, shown by their Chinese names in the timeline.
 _VALUE_LABELS: dict[str, dict[str, str]] = {
-    **CHOICES, "source": SOURCES,
+    **CHOICES, "source": SOURCES, "state": {s.value: label for s, label in STATE_LABELS.items()},
     "step": {step.name: label for step, label in STEP_LABELS.items()},
     "kind": {k.name: k.label for k in KINDS.values()},
 }
@@ -113,10 +113,12 @@ env.globals.update(
 # (label, path, roles that see it; None: everyone logged in)
 NAV: tuple[tuple[str, str, frozenset[str] | None], ...] = (
     ("待办", "/", None),
+    ("消息", "/messages", None),
     ("台账", "/ledger", None),
     ("看板", "/dashboard", None),
     ("上报隐患", "/hazards/new", LIFECYCLE["report"].roles - {Role.PUBLIC}),
     ("审计", "/audit", frozenset({Role.AUDITOR, Role.ADMIN})),
+    ("管理", "/admin", frozenset({Role.ADMIN})),
     ("举报", "/report", None),
 )
 

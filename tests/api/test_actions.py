@@ -105,7 +105,8 @@ def test_listing_level_must_be_the_committees_own(client, world, factory, clock)
         ("closed", "general", "ent_coal", "file_plan", "state"),
         ("closed", "general", "inspector", "order_suspension", "state"),
         ("registered", "general", "city_committee", "supervise", "major_only"),
-        ("registered", "major", "ent_coal", "request_acceptance", "plan_required"),
+        ("registered", "major", "ent_coal", "request_acceptance", "listing_required"),  # 挂牌督办 first
+        ("registered", "major", "ent_coal", "file_plan", "listing_required"),
         ("registered", "general", "supervisor", "grant_extension", "no_extension_pending"),
         ("supervised", "major", "inspector", "order_suspension", "already_suspended"),
         ("registered", "general", "inspector", "lift_suspension", "not_suspended"),
@@ -193,7 +194,7 @@ def test_allowed_actions_depend_on_the_caller(client, world, factory, clock):
     assert allowed("auditor", general) == []
 
     major = drive(factory, world, clock(), "registered", level="major")
-    assert allowed("ent_coal", major) == ["file_plan", "request_extension", "comment"]  # no plan yet
+    assert allowed("ent_coal", major) == ["request_extension", "comment"]  # not listed yet: no plan
     assert allowed("city_committee", major) == ["supervise", "order_suspension", "comment"]
     assert allowed("county_committee", major) == ["supervise", "order_suspension", "comment"]
 

@@ -176,6 +176,11 @@ def build(t: Table, hazards: dict[str, int], ids: dict[str, int]) -> dict[tuple[
                        user=ids["item_user"], id_param=True, body=False),
             200: lambda: c("POST", f"{API}/me/inbox/{ids['item']}/read", ids["item_user"]),
         },
+        ("POST", f"{API}/me/inbox/read"): {
+            **t.common("POST", f"{API}/me/inbox/read", f"{API}/me/inbox/read", user=ids["item_user"], id_param=False,
+                       body=False),
+            200: lambda: c("POST", f"{API}/me/inbox/read", ids["item_user"]),
+        },
         ("GET", f"{API}/outbox/dead"): {
             **t.common("GET", f"{API}/outbox/dead", f"{API}/outbox/dead", user="admin", id_param=False, body=False),
             200: lambda: c("GET", f"{API}/outbox/dead", "admin"),

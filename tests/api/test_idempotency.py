@@ -62,7 +62,7 @@ def test_keys_are_per_user(client, world, factory, clock):
 
 def test_refused_requests_are_not_remembered(client, world, factory, clock):
     """A 4xx stores nothing: after fixing the request, the same key does the work."""
-    hid = drive(factory, world, clock(), "registered", level="major")
+    hid = drive(factory, world, clock(), "supervised", level="major")
     body = body_for("file_plan", today=local_date(clock()), level="major", uscc=world.enterprises["coal"])
     incomplete = {k: v for k, v in body.items() if k != "contingency_plan"}
     assert_error(act(client, world, "ent_coal", hid, "file_plan", incomplete, Idempotency_Key="p"), 422, "five_items")

@@ -53,7 +53,7 @@ def test_todos_per_role(client, world, hazards):
     h = hazards
     assert todo_map(client, world, "ent_coal") == {
         h["registered"]: ["file_plan", "request_acceptance"],
-        h["major_registered"]: ["file_plan"],  # a major hazard needs its plan first
+        # a major hazard not yet listed waits for its 挂牌督办, not for the enterprise
         h["extension"]: ["request_acceptance", "report_progress"],  # the extension is not theirs to decide
     }
     # the reporter may register but not dismiss (four-eyes); a colleague may do both
@@ -70,17 +70,18 @@ def test_todos_per_role(client, world, hazards):
     for nobody in ("ent_chem", "xinzhou_inspector", "auditor", "admin"):
         assert todo_map(client, world, nobody) == {}, nobody
     [todo] = [t for t in inbox(client, world, "city_committee")["todos"] if t["hazard_id"] == h["accepted"]]
-    assert todo["state"] == "accepted" and todo["state_label"] == "待销号" and todo["action_labels"] == ["销号(摘牌)"]
+    assert todo["state"] == "accepted" and todo["state_label"] == "待销号" and todo["action_labels"] == ["销号（摘牌）"]
     assert todo["code"].startswith("141102-") and todo["title"] and todo["deadline"]
 
 
 def test_todos_overdue_first_then_by_deadline(client, world, factory, clock, hazards):
     today = local_date(clock())
+    late = drive(factory, world, clock(), "registered")
     with transaction(factory) as s:
-        for key, days in (("registered", 40), ("major_registered", -2), ("extension", 1)):
-            s.execute(update(Hazard).where(Hazard.id == hazards[key]).values(deadline=today + timedelta(days=days)))
+        for hid, days in ((hazards["registered"], 40), (late, -2), (hazards["extension"], 1)):
+            s.execute(update(Hazard).where(Hazard.id == hid).values(deadline=today + timedelta(days=days)))
     todos = inbox(client, world, "ent_coal")["todos"]
-    assert [t["hazard_id"] for t in todos] == [hazards["major_registered"], hazards["extension"], hazards["registered"]]
+    assert [t["hazard_id"] for t in todos] == [late, hazards["extension"], hazards["registered"]]
     assert [(t["overdue"], t["due_soon"]) for t in todos] == [(True, False), (False, True), (False, False)]
 
 
@@ -164,8 +165,8 @@ def test_a_notification_reaches_the_inbox(client, world, factory, clock, db_url)
     settings = notify_settings(db_url)
     outbox.run_once(factory, now=clock(), settings=settings, channels=default_channels(settings))
     [message] = inbox(client, world, "ent_coal")["messages"]
-    assert message["hazard_id"] == hid and message["title"].endswith("：登记(限期整改)")
-    assert "请按要求落实隐患整改" in message["body"]
+    assert message["hazard_id"] == hid and "：已登记，限期整改至" in message["title"]
+    assert "按期完成整改" in message["body"]
 
 
 # --- dead letters ---------------------------------------------------------------------------------
@@ -204,3 +205,19 @@ def test_dead_letters_are_for_the_admin_only(client, world, factory, clock):
     assert_error(client.get(DEAD), 401, "unauthorized")
     assert_error(client.post(f"{DEAD}/{ids[1]}/retry"), 401, "unauthorized")
     assert [d.status for d in deliveries(factory) if d.id in ids[1:]] == ["dead", "dead"]
+
+
+def test_the_inbox_counts_all_messages_and_marks_them_read_at_once(client, world, factory, clock):
+    me, other = world.p("ent_coal").id, world.p("inspector").id
+    with transaction(factory) as s:
+        s.execute(insert(InboxItem), [
+            {"user_id": uid, "hazard_id": None, "kind": "message", "title": f"t{i}", "body": "b",
+             "dedupe_key": f"all:{uid}:{i}", "created_at": clock()} for uid in (me, other) for i in range(3)])
+    first = inbox(client, world, "ent_coal", limit=1)
+    assert (first["total"], first["unread"], len(first["messages"])) == (3, 3, 1)
+    done = client.post(f"{INBOX}/read", headers=world.auth("ent_coal"))
+    assert done.status_code == 200 and done.json() == {"marked": 3}
+    assert client.post(f"{INBOX}/read", headers=world.auth("ent_coal")).json() == {"marked": 0}
+    assert inbox(client, world, "ent_coal")["unread"] == 0
+    assert inbox(client, world, "inspector")["unread"] == 3  # nobody else's
+    assert_error(client.post(f"{INBOX}/read"), 401, "unauthorized")

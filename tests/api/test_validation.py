@@ -106,7 +106,7 @@ def test_deadline_within_a_year(client, world, factory, clock, days, ok):
 
 @pytest.mark.parametrize("missing", ["funds_wan", "time_limit", "contingency_plan"])
 def test_major_plan_needs_all_five_items(client, world, factory, clock, missing):
-    hid = drive(factory, world, clock(), "registered", level="major")
+    hid = drive(factory, world, clock(), "supervised", level="major")  # listed: its plan is due
     body = body_for("file_plan", today=_today(clock), level="major", uscc=world.enterprises["coal"])
     del body[missing]
     before = db_state(factory, hid)
@@ -134,7 +134,7 @@ def test_plan_needs_measures_and_responsible_person(client, world, factory, cloc
 
 
 def test_plan_time_limit_after_deadline(client, world, factory, clock):
-    hid = drive(factory, world, clock(), "registered", level="major")
+    hid = drive(factory, world, clock(), "supervised", level="major")  # listed: its plan is due
     deadline = get(client, world, "ent_coal", hid).json()["deadline"]
     body = body_for("file_plan", today=_today(clock), level="major", uscc=world.enterprises["coal"])
     from datetime import date
@@ -147,7 +147,7 @@ def test_plan_time_limit_after_deadline(client, world, factory, clock):
 
 
 def test_plan_funds_must_be_a_non_negative_amount(client, world, factory, clock):
-    hid = drive(factory, world, clock(), "registered", level="major")
+    hid = drive(factory, world, clock(), "supervised", level="major")  # listed: its plan is due
     body = body_for("file_plan", today=_today(clock), level="major", uscc=world.enterprises["coal"])
     assert "funds_wan" in _invalid(client, world, factory, "ent_coal", hid, "file_plan", {**body, "funds_wan": "很多"})
     assert "funds_wan" in _invalid(client, world, factory, "ent_coal", hid, "file_plan", {**body, "funds_wan": "-1"})

@@ -26,7 +26,7 @@ def test_counts_by_state_level_industry_region(factory, world):
     new_hazard(factory, world, START, reporter="xiaoyi_inspector", region_code="141181", industry="危险化学品")
     f = _figures(factory, world, "city_supervisor", START)
     by_state = dict(f["state"])
-    assert by_state["已登记(限期整改)"] == 2 and by_state["整改中"] == 1 and by_state["不予立案"] == 1
+    assert by_state["已登记（限期整改）"] == 2 and by_state["整改中"] == 1 and by_state["不予立案"] == 1
     assert by_state["待核查"] == 1 and sum(by_state.values()) == 5
     assert dict(f["level"]) == {"一般隐患": 2, "重大隐患": 1, "未定级": 2}
     assert f["industry"] == [("煤矿", 4), ("危险化学品", 1)]

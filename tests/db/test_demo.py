@@ -20,7 +20,7 @@ import pytest
 from sqlalchemy import func, select
 
 from db.engine import make_engine, make_session_factory, read_only
-from db.models import Attachment, AuditEvent, Enterprise, Hazard, User
+from db.models import Attachment, AuditEvent, Document, Enterprise, Hazard, OutboxMessage, User
 from services import audit, demo, uscc
 from services.attachments import path_for, sniff
 from services.auth import authenticate, verify_password
@@ -89,6 +89,23 @@ def test_demo_loads_a_realistic_data_set(factory, backend, tmp_path):
         report = audit.verify(s)
         assert report.ok, report.as_dict()
         assert report.hazards_checked == 200
+
+        # the documents were issued as part of their stories: none left pending, each issued and
+        # recorded at its act, numbered without gaps per 代字, kind and year in the order issued
+        pending = s.scalar(select(func.count()).select_from(OutboxMessage).where(
+            OutboxMessage.kind.startswith("document."), OutboxMessage.status != "done"))
+        assert pending == 0
+        docs = s.execute(select(Document.number, Document.issued_at, Document.year, Document.seq, Document.kind,
+                                AuditEvent.occurred_at).join(AuditEvent, AuditEvent.id == Document.event_id)
+                         .order_by(Document.issued_at, Document.id)).all()
+        assert len(docs) > 300 and all(d.issued_at == d.occurred_at for d in docs)
+        recorded = dict(s.execute(select(AuditEvent.payload, AuditEvent.occurred_at)
+                                  .where(AuditEvent.action == "issue_document")).all())
+        assert sorted(recorded.values()) == sorted(d.issued_at for d in docs)
+        series: dict[tuple[str, int], list[int]] = {}
+        for d in docs:
+            series.setdefault((re.sub(r"〔\d{4}〕\d+号$", "", d.number), d.year), []).append(d.seq)
+        assert all(seqs == list(range(1, len(seqs) + 1)) for seqs in series.values()), series
 
         # evidence files are real, stored under their SHA-256
         files = s.execute(select(Attachment.sha256, Attachment.content_type, Attachment.size)).all()

@@ -76,7 +76,7 @@ def test_one_bad_row_imports_nothing_and_lists_every_problem(factory, world):
         row(world),
         row(world, 隐患名称="", 行政区划代码="149999", 发现日期="2026-02-30"),
         row(world, 统一社会信用代码="91141102MA0HRD9998", 隐患级别="特大", 整改期限=TODAY - timedelta(days=20)),
-        row(world, 状态="整改中"),
+        row(world, 状态="已销号"),
         row(world, 隐患级别="", 统一社会信用代码=""),
     ]
     report = ledger_import.run(factory, xlsx(rows), "inspector", now=START)

@@ -21,7 +21,7 @@ from db.engine import make_engine, make_session_factory, read_only, transaction
 from db.models import Delivery, Hazard
 from services import outbox
 from services.calendar import WorkCalendar
-from services.clock import utcnow
+from services.clock import cn_date, utcnow
 from services.escalation import LadderConfig
 from services.notify.channels import DeliveryJob, default_channels, message_id
 from services.sweep import sweep
@@ -65,10 +65,11 @@ def test_a_sweep_digest_by_inbox_and_real_smtp(factory, world, clock, db_url, sm
     assert report.claimed == report.sent > 0 and report.failed == report.dead == 0
 
     [mail] = [m for m in smtp.messages() if m["To"] == "anquan@jinyuan-coal.example.cn"]
-    assert mail["Subject"] == f"督办提醒（{as_of}）：2 条隐患触发督办升级"
+    assert mail["Subject"] == f"督办提醒（{cn_date(as_of)}）：2 条隐患触发督办升级"
     text_ = mail.get_content().replace("\r\n", "\n")
     for code in codes:
-        assert f"隐患 {code}：整改期限临近提醒；逾期预警" in text_
+        line = next(x for x in text_.splitlines() if f"隐患 {code}（" in x)
+        assert f"整改期限{cn_date(deadline)}已到" in line and "逾期预警" in line
     key = f"digest:escalation:{as_of}:email:anquan@jinyuan-coal.example.cn"
     assert mail["Message-ID"] == message_id(key, "hazard@example.gov.cn")
     assert mail["X-Hazard-Delivery"] == key and mail["From"] == "hazard@example.gov.cn"
@@ -150,7 +151,7 @@ def test_cli_deliver_expands_and_delivers(factory, world, clock, run_cli):
     assert status == 0, err
     assert "展开 4 条待发通知，生成 6 条投递（其中督办汇总 0 条）" in out
     assert "投递：领取 6，成功 6，失败待重试 0，转入失败队列 0，重新排队 0" in out
-    assert {i.title.split("：")[-1] for i in inbox_items(factory, "inspector")} == {"申请验收"}
+    assert {i.title.split("：")[-1] for i in inbox_items(factory, "inspector")} == {"离石区金源煤业有限公司申请验收"}
 
 
 def test_an_email_that_fails_is_retried(factory, world, clock, db_url):

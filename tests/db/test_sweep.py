@@ -40,25 +40,28 @@ def escalations(factory, hid: int) -> list[str]:
         return [json.loads(e.payload)["body"]["step"] for e in rows]
 
 
-def test_fires_due_steps_in_order_as_system_events_with_outbox_rows(factory, world, clock):
+def test_fires_the_most_severe_due_step_as_a_system_event_with_outbox_rows(factory, world, clock):
+    """Three steps due at once (a sweep that missed days): one event, for the most severe
+    (services/escalation.py, catch-up); the others are marked fired with it."""
     hid = drive(factory, world, clock(), "rectifying")
     deadline = deadline_of(factory, hid)
     report = run(factory, clock, CAL.add_working_days(deadline, 5))
-    assert [(f.hazard_id, f.steps) for f in report.fired] == [(hid, ["remind", "overdue", "urge"])]
-    assert (report.hazards, report.events) == (1, 3)
+    assert [(f.hazard_id, f.steps, f.skipped) for f in report.fired] == [(hid, ["urge"], {"urge": ["remind", "overdue"]})]
+    assert (report.hazards, report.events, report.skipped) == (1, 1, 2)
     with read_only(factory) as s:
         h = s.get(Hazard, hid)
         assert h.escalation_step == "urge" and h.escalation_fired == Step.remind | Step.overdue | Step.urge
-        assert h.state == "rectifying" and h.version == 6
+        assert h.state == "rectifying" and h.version == 4
         events = s.execute(select(AuditEvent).where(AuditEvent.hazard_id == hid, AuditEvent.seq > 3)
                            .order_by(AuditEvent.seq)).scalars().all()
-        assert [(e.action, e.actor_role, e.actor_id) for e in events] == [("escalate", "system", None)] * 3
+        assert [(e.action, e.actor_role, e.actor_id) for e in events] == [("escalate", "system", None)]
         outbox = s.execute(select(OutboxMessage).where(OutboxMessage.kind == "escalation")
                            .order_by(OutboxMessage.id)).scalars().all()
         assert [o.event_id for o in outbox] == [e.id for e in events]
-        assert '"step":"remind"' in outbox[0].payload and f'"hazard_id":{hid}' in outbox[0].payload
+        assert '"step":"urge"' in outbox[0].payload and f'"hazard_id":{hid}' in outbox[0].payload
+        assert '"skipped":["remind","overdue"]' in outbox[0].payload
         assert audit.verify(s).ok
-    assert escalations(factory, hid) == ["remind", "overdue", "urge"]
+    assert escalations(factory, hid) == ["urge"]
 
 
 def test_a_step_fires_once_per_deadline_and_later_steps_on_their_day(factory, world, clock):
@@ -68,8 +71,8 @@ def test_a_step_fires_once_per_deadline_and_later_steps_on_their_day(factory, wo
     again = run(factory, clock, CAL.add_working_days(deadline, 4))
     assert again.events == 0
     later = run(factory, clock, CAL.add_working_days(deadline, 10))
-    assert [f.steps for f in later.fired] == [["urge", "summon"]]
-    assert escalations(factory, hid) == ["remind", "overdue", "urge", "summon"]
+    assert [(f.steps, f.skipped) for f in later.fired] == [(["summon"], {"summon": ["urge"]})]
+    assert escalations(factory, hid) == ["overdue", "summon"]  # remind and urge caught up by the next step
 
 
 def test_nothing_is_due_before_the_remind_day_nor_on_closed_or_dismissed(factory, world, clock):
@@ -80,7 +83,8 @@ def test_nothing_is_due_before_the_remind_day_nor_on_closed_or_dismissed(factory
     assert run(factory, clock, CAL.add_working_days(deadline, -4)).events == 0
     report = run(factory, clock, CAL.add_working_days(deadline, 90))
     assert [f.hazard_id for f in report.fired] == [open_id]
-    assert report.fired[0].steps == [s.name for s in DEADLINE_STEPS]
+    assert report.fired[0].steps == ["refer"]
+    assert report.fired[0].skipped == {"refer": [s.name for s in DEADLINE_STEPS[:-1]]}
 
 
 def test_granted_extension_restarts_the_ladder(factory, world, clock):
@@ -175,7 +179,7 @@ def test_dry_run_lists_and_changes_nothing(factory, world, clock):
     with read_only(factory) as s:
         before = s.execute(select(func.count()).select_from(AuditEvent)).scalar_one()
     report = run(factory, clock, as_of, dry_run=True)
-    assert [(f.hazard_id, f.steps) for f in report.fired] == [(hid, ["remind", "overdue"])]
+    assert [(f.hazard_id, f.steps, f.skipped) for f in report.fired] == [(hid, ["overdue"], {"overdue": ["remind"]})]
     with read_only(factory) as s:
         assert s.execute(select(func.count()).select_from(AuditEvent)).scalar_one() == before
         assert s.get(Hazard, hid).escalation_fired == 0
@@ -200,8 +204,9 @@ def test_a_batch_that_loses_a_race_is_redone_hazard_by_hazard(factory, world, cl
     monkeypatch.setattr(sweep_mod, "_select_batch", racing)
     report = run(factory, clock, as_of)
     assert report.retried == 3
-    assert sorted(f.hazard_id for f in report.fired) == ids and report.events == 6
-    assert escalations(factory, ids[1]) == ["remind", "overdue"]
+    assert sorted(f.hazard_id for f in report.fired) == ids and report.events == 3
+    assert all(f.steps == ["overdue"] and f.skipped == {"overdue": ["remind"]} for f in report.fired)
+    assert escalations(factory, ids[1]) == ["overdue"]
     with read_only(factory) as s:
         assert audit.verify(s).ok
 
@@ -271,13 +276,13 @@ def test_cli_dry_run_lists_then_a_run_fires(factory, world, clock, run_cli):
     at = CAL.add_working_days(deadline_of(factory, hid), 5).isoformat()
     status, out, err = run_cli("escalate", "--at", at, "--dry-run")
     assert status == 0, err
-    assert f"{code}\t整改期限临近提醒(remind)、逾期预警(overdue)、发督办函(urge)" in out
-    assert f"演练（未执行）：截至 {at}，1 条隐患应触发 3 个督办步骤" in out
+    assert f"{code}\t发督办函(urge)（已跳过：整改期限临近提醒、逾期预警）" in out
+    assert f"演练（未执行）：截至 {at}，1 条隐患应触发 1 个督办步骤（另有 2 个同时到期的较轻步骤跳过）" in out
     assert escalations(factory, hid) == []
     status, out, _ = run_cli("escalate", "--at", at)
     assert status == 0
-    assert f"督办升级完成：截至 {at}，1 条隐患触发 3 个步骤（整改期限临近提醒 1，逾期预警 1，发督办函 1）" in out
-    assert escalations(factory, hid) == ["remind", "overdue", "urge"]
+    assert f"督办升级完成：截至 {at}，1 条隐患触发 1 个步骤（发督办函 1），同时到期的较轻步骤跳过 2 个" in out
+    assert escalations(factory, hid) == ["urge"]
     status, out, _ = run_cli("escalate", "--at", at)
     assert "0 条隐患触发 0 个步骤（无）" in out
 

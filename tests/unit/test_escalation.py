@@ -52,7 +52,7 @@ def test_at_most_once_per_deadline():
     f = facts()
     today = working(5)
     first = due_steps(f, today, CAL, CONFIG)
-    assert first == [Step.remind, Step.overdue, Step.urge]  # a sweep that missed days fires all, in order
+    assert first == [Step.remind, Step.overdue, Step.urge]  # all due; the sweep fires urge for them (collapse)
     f = fire(f, first)
     assert due_steps(f, today, CAL, CONFIG) == []
     assert due_steps(f, working(9), CAL, CONFIG) == []

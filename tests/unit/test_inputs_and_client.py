@@ -103,7 +103,7 @@ def test_a_warning_for_a_person_is_a_chinese_line(capsys):
         structlog.get_logger("t").warning("something_else", n=3)
         err = capsys.readouterr().err.splitlines()
         assert err[0] == ("警告：2031 年的节假日安排尚未公布，暂按法定节假日推算（不含调休）；"
-                          "公布后请写入日历覆盖文件（HAZARD_CALENDAR_OVERRIDES）")
+                          "公布后请用 hazard calendar set-year 2031 载入（或写入日历覆盖文件 HAZARD_CALENDAR_OVERRIDES）")
         assert err[1] == "警告：something_else（n=3）"
         logs.configure("WARNING")  # and the machines' format stays JSON
         _log_provisional(2031)

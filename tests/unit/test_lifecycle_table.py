@@ -40,7 +40,7 @@ R = Role
 
 DESIGN_STATES = {
     "reported": "待核查",
-    "registered": "已登记(限期整改)",
+    "registered": "已登记（限期整改）",
     "supervised": "挂牌督办",
     "rectifying": "整改中",
     "acceptance_requested": "待验收",
@@ -72,6 +72,8 @@ def row(sources, roles, targets) -> Row:
 EXPECTED: dict[str, Row] = {
     # action: (from, who, to)
     "report": row((), IN_SCOPE_PEOPLE | {R.PUBLIC}, {S.REPORTED}),  # (new) → reported
+    # Issue 11: an office moving its running ledger in creates hazards in these states (one event).
+    "import": row((), OFFICIALS | {R.COMMITTEE}, {S.SUPERVISED, S.RECTIFYING, S.ACCEPTANCE_REQUESTED}),
     "register": row({S.REPORTED}, OFFICIALS, {S.REGISTERED, S.CLOSED}),  # 立查立改 → closed
     "dismiss": row({S.REPORTED}, OFFICIALS, {S.DISMISSED}),
     "supervise": row({S.REGISTERED}, {R.COMMITTEE}, {S.SUPERVISED}),
@@ -112,8 +114,8 @@ def _actual(action: str) -> Row:
 def test_same_actions_as_the_design():
     assert set(LIFECYCLE) == set(EXPECTED)
     assert set(ACTIONS) == set(EXPECTED)
-    assert len(ACTIONS) == len(set(ACTIONS)) == 19
-    assert set(TRANSITION_ACTIONS) == set(EXPECTED) - {"report"}
+    assert len(ACTIONS) == len(set(ACTIONS)) == 20
+    assert set(TRANSITION_ACTIONS) == set(EXPECTED) - {"report", "import"}
     assert all(name == spec.action for name, spec in LIFECYCLE.items())
 
 
@@ -187,7 +189,7 @@ def test_roles_are_the_designs():
     assert {a for a, spec in LIFECYCLE.items() if R.SYSTEM in spec.roles} == {"escalate", "issue_document"}
     assert {a for a, spec in LIFECYCLE.items() if R.PUBLIC in spec.roles} == {"report"}
     # escalate is not offered to people
-    assert [a for a, spec in LIFECYCLE.items() if not spec.lifecycle] == ["escalate", "issue_document", "attach"]
+    assert [a for a, spec in LIFECYCLE.items() if not spec.lifecycle] == ["import", "escalate", "issue_document", "attach"]
 
 
 def test_every_action_has_a_body_and_a_chinese_label():
@@ -363,10 +365,10 @@ def test_close_by_the_committee_of_the_listing_level():
     elevated = replace(ACCEPTED_MAJOR, listing_level="province")
     assert refusal("close", elevated, PROVINCE) is None
     assert refusal("close", elevated, CITY2) == (403, "listing_level")
-    # a major hazard never listed: any committee office in scope
+    # a major hazard never listed is not closed by anyone: it is closed only by 摘牌
     unlisted = replace(ACCEPTED_MAJOR, listing_level=None)
     for actor in (COUNTY, CITY2, PROVINCE):
-        assert refusal("close", unlisted, actor) is None
+        assert refusal("close", unlisted, actor) == (409, "listing_required")
     # officials never close
     assert refusal("close", ACCEPTED_MAJOR, SUPERVISOR) == (403, "role")
 
@@ -461,12 +463,12 @@ def test_major_needs_a_plan_before_acceptance():
         is None
     )
     assert refusal(
-        "request_acceptance", FakeFacts(state="registered", level="major"), ENTERPRISE
+        "request_acceptance", FakeFacts(state="rectifying", level="major", listing_level="city"), ENTERPRISE
     ) == (409, "plan_required")
     assert (
         refusal(
             "request_acceptance",
-            FakeFacts(state="rectifying", level="major", plan_filed_at=NOW),
+            FakeFacts(state="rectifying", level="major", plan_filed_at=NOW, listing_level="city"),
             ENTERPRISE,
         )
         is None

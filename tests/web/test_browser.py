@@ -107,7 +107,7 @@ def test_major_hazard_from_public_report_to_closure(browsers, factory, world, cl
     inspector = browsers.login("inspector")
     page = inspector.go("/")
     row = page.locator("tr", has_text=TITLE)
-    expect(row).to_contain_text("登记(限期整改)")
+    expect(row).to_contain_text("登记（限期整改）")
     inspector.shot("todo")
     row.locator("a").click()
     hid = int(re.search(r"/hazards/(\d+)$", page.url).group(1))
@@ -117,7 +117,7 @@ def test_major_hazard_from_public_report_to_closure(browsers, factory, world, cl
     inspector.shot("hazard-reported")
     _act(inspector, hid, "register", select_={"level": "major"},
          fill={"enterprise_uscc": world.enterprises["coal"], "deadline": day(60), "category": "可燃气体检测报警"},
-         label="登记(限期整改)")
+         label="登记（限期整改）")
     assert _state(factory, hid) == "registered"
     _issue(factory, clock)
 
@@ -171,12 +171,12 @@ def test_major_hazard_from_public_report_to_closure(browsers, factory, world, cl
     county.shot("hazard-accepted-county")
 
     # --- the city 安委办 closes it (销号) ---
-    _act(city, hid, "close", fill={"opinion": "同意销号摘牌"}, label="销号(摘牌)")
+    _act(city, hid, "close", fill={"opinion": "同意销号摘牌"}, label="销号（摘牌）")
     assert _state(factory, hid) == "closed"
     _issue(factory, clock)
     page = city.go(f"/hazards/{hid}")
     expect(page.locator(".badge").first).to_have_text("已销号")
-    expect(page.locator(".timeline")).to_contain_text("销号(摘牌)")
+    expect(page.locator(".timeline")).to_contain_text("销号（摘牌）")
     city.shot("hazard-closed")
     public.go(f"/track?code={tracking}")
     expect(public.page.locator("#track-state")).to_have_text("已销号")
@@ -198,7 +198,7 @@ def test_major_hazard_from_public_report_to_closure(browsers, factory, world, cl
     supervisor.shot("dashboard")
     auditor = browsers.login("auditor")
     page = auditor.go(f"/audit?code={code}")
-    expect(page.locator("main")).to_contain_text("销号(摘牌)")
+    expect(page.locator("main")).to_contain_text("销号（摘牌）")
     auditor.shot("audit")
 
 

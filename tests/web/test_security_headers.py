@@ -36,13 +36,21 @@ PAGES = [
     ("/hazards/{hid}/documents/{did}?format=html", "inspector", 200),
     ("/api/v1/documents/{did}?format=html", "api:inspector", 200),
     ("/ledger", "supervisor", 200),
+    ("/messages", "ent_coal", 200),
     ("/ledger?per_page=0", "supervisor", 400),
     ("/dashboard", "supervisor", 200),
     ("/audit", "auditor", 200),
+    ("/admin/users", "admin", 200),
+    ("/admin/users/new", "admin", 200),
+    ("/admin/users/{uid}", "admin", 200),
+    ("/admin/users/{uid}", "inspector", 403),
+    ("/admin/enterprises", "admin", 200),
+    ("/admin/enterprises/new", "admin", 200),
 ]
 # GET routes of the app that answer something other than HTML, each checked for nosniff below.
 NOT_HTML = {"/ledger.xlsx", "/hazards/{hazard_id}/attachments/{attachment_id}",
-            "/static/apidocs/redoc.standalone.js", "/favicon.ico"}
+            "/static/apidocs/redoc.standalone.js", "/favicon.ico",
+            "/admin"}  # a redirect to /admin/users
 
 
 @pytest.fixture
@@ -58,7 +66,7 @@ def issued(factory, world, clock) -> dict[str, int]:
     assert documents.issue_pending(factory, now=clock()).issued == 2
     with read_only(factory) as s:
         did = documents.list_for_hazard(s, world.p("inspector"), hid)[0].id
-    return {"hid": hid, "did": did}
+    return {"hid": hid, "did": did, "uid": world.p("inspector").id}
 
 
 def _get(browser, world, who: str | None, path: str):

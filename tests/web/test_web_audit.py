@@ -58,9 +58,9 @@ def test_recent_events_in_scope_filtered_by_who_and_what(factory, world, browser
     table = lambda html: html[html.index('id="recent-events"'):html.index("</table>", html.index('id="recent-events"'))]  # noqa: E731
     recent = table(c.get("/audit").text)
     assert _code(factory, mine) in recent and _code(factory, other) not in recent
-    assert recent.index("登记(限期整改)") < recent.index("报告隐患")  # newest first
+    assert recent.index("登记（限期整改）") < recent.index("报告隐患")  # newest first
     only = table(c.get("/audit", params={"action": "register"}).text)
-    assert "登记(限期整改)" in only and "报告隐患" not in only
+    assert "登记（限期整改）" in only and "报告隐患" not in only
     by_name = table(c.get("/audit", params={"actor": "ent_"}).text)
     assert "没有符合条件的记录" in by_name  # nobody of an enterprise acted yet
     assert _code(factory, mine) in table(c.get("/audit", params={"actor": "inspector"}).text)

@@ -33,7 +33,7 @@ def test_dashboard_is_scope_limited(factory, world, browser):
     drive(factory, world, START, "registered")
     html = browser("xinzhou_inspector").get("/dashboard").text
     assert "离石区" not in html
-    assert "<th scope=\"row\">已登记(限期整改)</th><td>0</td>" in html
+    assert "<th scope=\"row\">已登记（限期整改）</th><td>0</td>" in html
 
 
 def test_dashboard_requires_login(client):

@@ -57,7 +57,7 @@ def test_todo_lists_each_roles_hazards_overdue_first(browser, factory, world, cl
     assert _code(factory, waiting) not in page  # not yet registered: nothing for the enterprise
 
     inspector = browser("inspector").get("/").text
-    assert _code(factory, waiting) in inspector and "登记(限期整改)" in inspector
+    assert _code(factory, waiting) in inspector and "登记（限期整改）" in inspector
     assert _code(factory, soon) not in inspector
 
     other = browser("ent_chem").get("/").text
@@ -74,7 +74,7 @@ def test_hazard_page_shows_facts_plan_trail_and_only_allowed_forms(browser, fact
     html = ent.text
     assert "主运输巷道顶板离层" in html and "井下 +450 水平主运输巷" in html
     assert "张建国" in html and "补打锚索" in html and "35.50 万元" in html and "五落实齐全" in html
-    assert "报送整改方案" in html and "登记(限期整改)" in html  # the trail
+    assert "报送整改方案" in html and "登记（限期整改）" in html  # the trail
     assert "剩余" in html and "个工作日" in html
     for action in ("report_progress", "request_extension", "request_acceptance", "comment"):
         assert f'/hazards/{hid}/actions/{action}"' in html
@@ -124,8 +124,8 @@ def test_the_trail_names_values_and_issued_documents_in_chinese(browser, factory
     assert "<dd>重大隐患</dd>" in trail and "<dd>市级</dd>" in trail  # not `major`, `city`
     assert "<dd>major</dd>" not in trail and "<dd>city</dd>" not in trail
     assert trail.count("签发文书") == 2
-    assert f"<dd>{numbers['listing_notice']}</dd>" in trail and "<dd>挂牌督办通知书</dd>" in trail
-    assert f"<dd>{numbers['rectification_notice']}</dd>" in trail and "<dd>限期整改通知书</dd>" in trail
+    assert f"挂牌督办通知书（{numbers['listing_notice']}）" in trail
+    assert f"限期整改通知书（{numbers['rectification_notice']}）" in trail
     assert re.search(r"<dt>整改期限</dt><dd>\d{4}年\d{1,2}月\d{1,2}日</dd>", trail)
 
 
@@ -140,7 +140,7 @@ def test_submitting_a_form_performs_the_action(browser, factory, world, clock):
     assert response.status_code == 303 and response.headers["location"] == f"/hazards/{hid}"
     assert _state(factory, hid) == "registered"
     after = c.get(f"/hazards/{hid}").text
-    assert "已完成：登记(限期整改)" in after
+    assert "已完成：登记（限期整改）" in after
     assert "已完成" not in c.get(f"/hazards/{hid}").text  # a flash shows once
 
 
@@ -354,3 +354,54 @@ def test_favicon_is_served_and_linked(client):
     assert icon.status_code == 200 and icon.headers["content-type"] == "image/x-icon"
     assert icon.content[:4] == b"\x00\x00\x01\x00" and b"\x89PNG" in icon.content  # an ICO holding a PNG
     assert '<link rel="icon" href="/favicon.ico">' in client.get("/login").text
+
+
+def test_a_document_issued_late_is_dated_and_shown_at_its_act(browser, factory, world, clock, client):
+    hid = drive(factory, world, clock(), "registered")
+    registered_on = local_date(clock())
+    clock.advance(days=40)  # the outbox got to it weeks later (a long outage)
+    _register_later = drive(factory, world, clock(), "registered")  # a later act on another hazard
+    assert documents.issue_pending(factory, now=clock(), limit=10).issued == 2
+    [doc] = client.get(f"/api/v1/hazards/{hid}/documents", headers=world.auth("inspector")).json()
+    assert doc["dated"] == registered_on.isoformat() and doc["issued_at"].startswith(local_date(clock()).isoformat())
+    html = client.get(f"/api/v1/documents/{doc['id']}?format=html", headers=world.auth("inspector")).text
+    assert f"{registered_on.year}年{registered_on.month}月{registered_on.day}日" in html
+    page = browser("inspector").get(f"/hazards/{hid}").text
+    trail = page[page.index('id="trail-heading"'):]
+    items = trail.split("<li>")[1:]
+    [registered] = [i for i in items if "登记（限期整改）" in i]
+    assert f"限期整改通知书（{doc['number']}）" in registered and "成文日期" in registered  # at its act
+    assert sum("签发文书" in i for i in items) == 1  # once, under the act, not as a later line of its own
+    assert _register_later != hid
+
+
+def test_todo_says_how_many_more_messages_and_the_messages_page_pages_them(browser, factory, world, clock):
+    from db.models import InboxItem
+
+    me = world.p("ent_coal").id
+    with transaction(factory) as s:
+        for i in range(75):
+            s.add(InboxItem(user_id=me, hazard_id=None, kind="message", title=f"消息{i:02d}", body=f"第{i}条\n第二行",
+                            dedupe_key=f"test:{i}", created_at=clock() + timedelta(minutes=i)))
+    web = browser("ent_coal")
+    todo = web.get("/").text
+    assert "还有 55 条较早的消息" in todo and 'href="/messages"' in todo
+    page = web.get("/messages").text
+    assert "共 75 条，未读 75 条" in page and "消息74" in page and "消息25" in page and "消息24" not in page
+    assert "第74条<br>第二行" in page
+    older = re.search(r'href="/messages\?cursor=([^"]+)"', page).group(1)
+    rest = web.get(f"/messages?cursor={older}").text
+    assert "消息24" in rest and "消息00" in rest and "消息25" not in rest and "更早的消息" not in rest
+    assert web.get("/messages?cursor=not-a-cursor").status_code == 303
+    token = csrf_of(page)
+    with read_only(factory) as s:
+        first = s.execute(select(InboxItem.id).where(InboxItem.title == "消息74")).scalar_one()
+    assert web.post(f"/messages/{first}/read", data={"csrf_token": "wrong"}).status_code == 403
+    assert web.post(f"/messages/{first}/read", data={"csrf_token": token}).status_code == 303
+    assert "共 75 条，未读 74 条" in web.get("/messages").text
+    other = browser("inspector")
+    assert other.post(f"/messages/{first}/read", data={"csrf_token": csrf_of(other.get("/").text)}).status_code == 404
+    done = web.post("/messages/read", data={"csrf_token": token, "back": "https://evil.example/"})
+    assert done.status_code == 303 and done.headers["location"] == "/messages"
+    assert "未读 0 条" in web.get("/messages").text
+    assert web.post("/messages/read", data={"csrf_token": token}).status_code == 303  # again: nothing to mark

@@ -35,10 +35,12 @@ class DocumentOut(BaseModel):
     issuer_name: str
     sha256: str
     issued_at: str
+    event_id: int
+    dated: str  # 成文日期 (YYYY-MM-DD): the day of the act the document records
 
 
 def _out(info: documents.DocumentInfo) -> dict[str, Any]:
-    return {**info.as_dict(), "issued_at": info.issued_at.isoformat()}
+    return {**info.as_dict(), "issued_at": info.issued_at.isoformat(), "dated": info.dated.isoformat()}
 
 
 def content_disposition(filename: str, fallback: str) -> str:

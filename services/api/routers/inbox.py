@@ -6,6 +6,7 @@ from functools import lru_cache
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
+from pydantic import BaseModel
 
 from db.engine import read_only, transaction
 from services import inbox
@@ -30,6 +31,17 @@ def my_inbox(ctx: Ctx, caller: Caller, cursor: str | None = None,
     with read_only(ctx.factory) as session:
         return inbox.view(session, caller, now=ctx.now(), cursor=cursor, limit=limit,
                           ladder=_ladder(ctx.settings.escalation_config))
+
+
+class ReadAllOut(BaseModel):
+    marked: int  # messages that were unread until now
+
+
+@router.post("/me/inbox/read", response_model=ReadAllOut, responses={401: ERRORS[401]}, summary="全部消息标记已读")
+def mark_all_read(ctx: Ctx, caller: Caller) -> dict[str, Any]:
+    """Idempotent: the second call marks nothing."""
+    with transaction(ctx.factory) as session:
+        return {"marked": inbox.mark_all_read(session, caller, now=ctx.now())}
 
 
 @router.post("/me/inbox/{item_id}/read", response_model=MessageOut,
