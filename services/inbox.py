@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from db.models import Hazard, InboxItem
+from db.models import AuditEvent, Hazard, InboxItem
 from services.auth import Principal, scope_clause
 from services.calendar import WorkCalendar, default_calendar
 from services.clock import local_date
@@ -53,11 +53,16 @@ TODOS: dict[str, list[tuple[Any, tuple[str, ...]]]] = {
 PAGE = 200
 
 
-def step_due(hazard: Hazard, role: str, ladder: LadderConfig, calendar: WorkCalendar) -> tuple[date | None, str]:
+def step_due(hazard: Hazard, role: str, ladder: LadderConfig, calendar: WorkCalendar,
+             registered_at: datetime | None = None) -> tuple[date | None, str]:
     """By when this person's step is due, and what that date is: a report is to be registered
-    within the ladder's `unregistered_remind` working days, an acceptance request reviewed within
-    `review_overdue`; an enterprise owes a listed hazard's plan by its 方案报送期限; otherwise the
-    rectification deadline is the date that matters (extensions are decided before it)."""
+    within the ladder's `unregistered_remind` working days, a registered major hazard listed
+    (挂牌督办) within `unlisted_escalate` of its registration (`registered_at`), an acceptance
+    request reviewed within `review_overdue`; an enterprise owes a listed hazard's plan by its
+    方案报送期限; otherwise the rectification deadline is the date that matters (extensions are
+    decided before it)."""
+    if registered_at is not None and _awaits_listing(hazard):
+        return calendar.add_working_days(local_date(registered_at), ladder.unlisted_escalate), "挂牌期限"
     if hazard.state == S.REPORTED.value:
         return calendar.add_working_days(local_date(hazard.created_at), ladder.unregistered_remind), "登记期限"
     if hazard.state == S.ACCEPTANCE_REQUESTED.value and hazard.acceptance_requested_at is not None:
@@ -65,6 +70,22 @@ def step_due(hazard: Hazard, role: str, ladder: LadderConfig, calendar: WorkCale
     if role == Role.ENTERPRISE and hazard.plan_filed_at is None and hazard.plan_due is not None:
         return hazard.plan_due, "方案报送期限"
     return hazard.deadline, "整改期限"
+
+
+def _awaits_listing(hazard: Hazard) -> bool:
+    return hazard.state == S.REGISTERED.value and hazard.level == "major" and hazard.listing_level is None
+
+
+def registered_at(session: Session, hazards: list[Hazard]) -> dict[int, datetime]:
+    """When each of these major hazards waiting for their listing was registered (the event that
+    brought it into `registered`; a hazard is registered once)."""
+    ids = [h.id for h in hazards if _awaits_listing(h)]
+    if not ids:
+        return {}
+    return dict(session.execute(
+        select(AuditEvent.hazard_id, func.min(AuditEvent.occurred_at))
+        .where(AuditEvent.hazard_id.in_(ids), AuditEvent.to_state == S.REGISTERED.value)
+        .group_by(AuditEvent.hazard_id)).all())
 
 
 def todos(session: Session, principal: Principal, *, now: datetime, limit: int = 100,
@@ -87,11 +108,12 @@ def todos(session: Session, principal: Principal, *, now: datetime, limit: int =
     after = 0
     while True:
         page = session.execute(query.where(Hazard.id > after).limit(PAGE)).scalars().all()
+        registered = registered_at(session, page) if principal.role == Role.COMMITTEE else {}
         for hazard in page:
             allowed = set(allowed_actions(hazard, principal))
             actions = [a for a in waiting if a in allowed]
             if actions:
-                due, due_label = step_due(hazard, principal.role, ladder, calendar)
+                due, due_label = step_due(hazard, principal.role, ladder, calendar, registered.get(hazard.id))
                 out.append(_todo(hazard, actions, today, soon, due, due_label))
         if len(page) < PAGE:
             break

@@ -13,6 +13,7 @@ from db.models import Delivery, Hazard, InboxItem
 from services import outbox
 from services.calendar import default_calendar
 from services.clock import local_date
+from services.escalation import LadderConfig
 from services.notify.channels import default_channels
 from tests.api.support import API, MISSING_ID, act, assert_error
 from tests.helpers import body_for, drive, new_hazard
@@ -221,3 +222,17 @@ def test_the_inbox_counts_all_messages_and_marks_them_read_at_once(client, world
     assert inbox(client, world, "ent_coal")["unread"] == 0
     assert inbox(client, world, "inspector")["unread"] == 3  # nobody else's
     assert_error(client.post(f"{INBOX}/read"), 401, "unauthorized")
+
+
+def test_a_major_hazard_awaiting_its_listing_is_due_by_its_listing_date(client, world, factory, clock):
+    """The 安委办's `supervise` to-do is dated by the 挂牌期限 (registration + the ladder's
+    `unlisted_escalate` working days), not by the rectification deadline two months away."""
+    registered_on = local_date(clock())
+    hid = drive(factory, world, clock(), "registered", level="major")
+    due = default_calendar().add_working_days(registered_on, LadderConfig().unlisted_escalate)
+    [todo] = [t for t in inbox(client, world, "county_committee")["todos"] if t["hazard_id"] == hid]
+    assert (todo["due_label"], todo["due"], todo["overdue"]) == ("挂牌期限", due.isoformat(), False)
+    assert todo["deadline"] != todo["due"]
+    clock.current += timedelta(days=(due - registered_on).days + 1)
+    [todo] = [t for t in inbox(client, world, "county_committee")["todos"] if t["hazard_id"] == hid]
+    assert todo["overdue"] and todo["due_label"] == "挂牌期限"

@@ -12,7 +12,6 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 from collections import Counter
 from datetime import datetime, timezone
 
@@ -30,13 +29,9 @@ from services.lifecycle import USER_ROLES, Role, State
 NOW = datetime(2026, 11, 24, 2, 0, tzinfo=timezone.utc)
 
 
-def test_demo_loads_a_realistic_data_set(factory, backend, tmp_path):
+def test_demo_loads_a_realistic_data_set(factory, tmp_path):
     root = tmp_path / "attachments"
-    started = time.perf_counter()
     summary = demo.load(factory, hazards=200, seed=20261124, now=NOW, attachments_root=root)
-    elapsed = time.perf_counter() - started
-    if backend == "sqlite":
-        assert elapsed < 60, f"200 hazards took {elapsed:.1f}s"
 
     with read_only(factory) as s:
         hazards = s.execute(select(Hazard)).scalars().all()
