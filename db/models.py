@@ -165,7 +165,7 @@ class Hazard(Base):
 
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    # One bit per ladder step fired against the current deadline (services.escalation.Step);
+    # One bit per ladder step fired against the current deadline (services.escalation.ladder.Step);
     # last because migration 0002 added it.
     escalation_fired: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
@@ -302,7 +302,7 @@ class PublicSubmission(Base):
 
 
 class Delivery(Base):
-    """One notification to one recipient over one channel (services/outbox.py): what an outbox row
+    """One notification to one recipient over one channel (services/outbox/delivery.py): what an outbox row
     became once its recipients were known. `dedupe_key` names the (message, channel, recipient), or
     the day's escalation digest of one recipient, so a message is queued at most once; receivers
     get it too (the e-mail's Message-ID, the webhook's `X-Hazard-Delivery`).
@@ -361,7 +361,7 @@ class InboxItem(Base):
 
 
 class WebSession(Base):
-    """A login session of the web UI (services/web/session.py). The browser holds a random token;
+    """A login session of the web UI (app/web/session.py). The browser holds a random token;
     only its SHA-256 is kept, so a copy of this table logs nobody in. `csrf_token` is the session's
     form token; `last_seen_at` drives the idle expiry, `expires_at` the absolute one."""
 
@@ -389,7 +389,7 @@ class LoginThrottle(Base):
 
 
 class RateBucket(Base):
-    """A fixed-window request counter (services/ratelimit.py), e.g. tracking-code lookups of one
+    """A fixed-window request counter (services/kernel/ratelimit.py), e.g. tracking-code lookups of one
     client per hour. Bumped by one UPDATE that also restarts an expired window, so concurrent
     requests of every API process are each counted once."""
 
@@ -455,7 +455,7 @@ class CalendarYear(Base):
     """A year's working-day arrangement an admin loaded (`hazard calendar set-year`), from the State
     Council's notice: `holidays` every day off, `workdays` the weekend days worked (调休上班), each a
     JSON list of `YYYY-MM-DD` in that year. It replaces the override file's and the package's
-    arrangement of the year. Every process reads the table (services/calendar_years.py), so the API,
+    arrangement of the year. Every process reads the table (services/calendar/years.py), so the API,
     the flows and the CLI count working days alike; stored deadlines are never recomputed from it."""
 
     __tablename__ = "calendar_years"

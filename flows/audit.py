@@ -10,9 +10,9 @@ from prefect import flow
 
 from db.engine import read_only, transaction
 from flows.context import run_logger, session_factory
-from services import audit, audit_alerts, audit_checkpoints
-from services.clock import utcnow
-from services.settings import get_settings
+from services.audit import chain as audit, alerts as audit_alerts, checkpoints as audit_checkpoints
+from services.kernel.clock import utcnow
+from services.kernel.settings import get_settings
 
 
 class AuditTrailBroken(RuntimeError):

@@ -7,13 +7,13 @@ from functools import lru_cache
 from sqlalchemy.orm import Session, sessionmaker
 
 from db.engine import make_engine, make_session_factory
-from services.settings import get_settings
+from services.kernel.settings import get_settings
 
 
 @lru_cache(maxsize=1)
 def session_factory() -> sessionmaker[Session]:
     """The flow process's engine (built once), with the service's structured logging on stderr."""
-    from services import logs
+    from services.kernel import logs
 
     settings = get_settings()
     logs.configure(settings.log_level)

@@ -15,7 +15,7 @@ from prefect import tags, task
 
 from flows.context import HAZARDS_PER_RUN, hazard_tags, session_factory
 from services import documents
-from services.clock import utcnow
+from services.kernel.clock import utcnow
 
 DOCUMENT_BATCH = 200
 

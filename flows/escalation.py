@@ -1,10 +1,10 @@
 """The escalation sweep as a Prefect flow (every 15 minutes; `hazard escalate` runs the same
 sweep from the command line).
 
-The flow reads the due hazards a batch at a time (`services.sweep.due_batches`) and fires each
+The flow reads the due hazards a batch at a time (`services.escalation.sweep.due_batches`) and fires each
 batch in parts of at most `HAZARDS_PER_RUN` hazards, each part one `escalate` task run named after
 its hazards and tagged `hazard:<code>` for every one of them, so the Prefect UI shows each
-escalation in the hazard's lifecycle. A part is one transaction (`services.sweep.fire`); the parts
+escalation in the hazard's lifecycle. A part is one transaction (`services.escalation.sweep.fire`); the parts
 of a batch are disjoint, so they run side by side on a few threads to hide Prefect's per-run cost.
 """
 
@@ -18,10 +18,10 @@ from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.context import HAZARDS_PER_RUN, hazard_tags, run_logger, session_factory
-from services import calendar_years
-from services.clock import local_date, utcnow
-from services.escalation import Cutoffs, configured_ladder, cutoffs
-from services.sweep import SweepReport, due_batches, fire, log_report, sweep
+from services.calendar import years as calendar_years
+from services.kernel.clock import local_date, utcnow
+from services.escalation.ladder import Cutoffs, configured_ladder, cutoffs
+from services.escalation.sweep import SweepReport, due_batches, fire, log_report, sweep
 
 PARALLEL_PARTS = 3
 
@@ -44,7 +44,7 @@ def _part_name() -> str:
 @task(name="escalate", task_run_name=_part_name, cache_policy=NO_CACHE)
 def escalate(rows: list[Any], cut: Cutoffs, now: datetime, as_of: date) -> SweepReport:
     """Fire the steps due on these hazards (at most `HAZARDS_PER_RUN`), in one transaction; of
-    several steps of one ladder due at once, only the most severe (`services.sweep.fire`)."""
+    several steps of one ladder due at once, only the most severe (`services.escalation.sweep.fire`)."""
     return fire(session_factory(), rows, cut, now=now, as_of=as_of)
 
 

@@ -1,5 +1,5 @@
 """The daily `housekeeping` flow: purge idempotency keys past HAZARD_IDEMPOTENCY_RETENTION_DAYS,
-stale request counters and login throttles (services/housekeeping.py). Idempotent: a second run
+stale request counters and login throttles (services/engine/housekeeping.py). Idempotent: a second run
 the same day finds nothing left to purge."""
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from prefect import flow
 
 from db.engine import transaction
 from flows.context import run_logger, session_factory
-from services import housekeeping
-from services.clock import utcnow
-from services.settings import get_settings
+from services.engine import housekeeping
+from services.kernel.clock import utcnow
+from services.kernel.settings import get_settings
 
 
 @flow(name="housekeeping", flow_run_name="housekeeping")

@@ -1,11 +1,11 @@
 """Stage work and delivery after each committed action (every minute, batched).
 
 1. Stage: the pending outbox rows are expanded into deliveries (whom to notify, on which channel,
-   reminders grouped into one digest per recipient and sweep day) by `services.outbox.expand`. The
+   reminders grouped into one digest per recipient and sweep day) by `services.outbox.delivery.expand`. The
    flow takes the oldest pending rows up to `STAGE_BATCH` rows and `HAZARDS_PER_RUN` hazards, and
    stages exactly those rows in one task run named after its hazards and tagged `hazard:<code>` for
    every one of them, so the Prefect UI shows a hazard's lifecycle; never one flow run per event.
-2. Deliver: due deliveries are claimed in batches and sent (`services.outbox.deliver`), with
+2. Deliver: due deliveries are claimed in batches and sent (`services.outbox.delivery.deliver`), with
    retries, backoff and dead letters handled there. Delivery runs while staging goes on (a
    tagged task run costs Prefect more than an untagged one, and this hides it), except the
    escalation digests, which wait for staging to end.
@@ -28,9 +28,9 @@ from db.engine import read_only, transaction
 from db.models import Hazard, OutboxMessage
 from flows.context import HAZARDS_PER_RUN, hazard_tags, run_logger, session_factory
 from flows.documents import issue_all
-from services import outbox
-from services.clock import utcnow
-from services.settings import get_settings
+from services.outbox import delivery as outbox
+from services.kernel.clock import utcnow
+from services.kernel.settings import get_settings
 
 STAGE_BATCH = 200
 DELIVER_BATCH = 200
@@ -98,7 +98,7 @@ def deliver(batch_size: int = DELIVER_BATCH, digests: bool = True) -> dict[str, 
 
 
 def _run_name() -> str:
-    from services.clock import SHANGHAI
+    from services.kernel.clock import SHANGHAI
 
     return f"outbox {utcnow().astimezone(SHANGHAI):%m-%d %H:%M}"
 

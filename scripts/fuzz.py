@@ -27,10 +27,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from db.engine import make_engine, make_session_factory
 from db.migrate import upgrade
-from services import logs
-from services.api.app import create_app
-from services.clock import utcnow
-from services.settings import Settings
+from services.kernel import logs
+from app.api.app import create_app
+from services.kernel.clock import utcnow
+from services.kernel.settings import Settings
 from tests import pg_provision
 from tests.api import fuzzing
 from tests.conftest import build_world

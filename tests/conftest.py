@@ -22,10 +22,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from db.base import Base
 from db.engine import make_engine, make_session_factory, transaction
 from db.migrate import upgrade
-from services import admin
-from services.auth import Principal, principal_of
-from services.settings import Settings
-from services.uscc import make as make_uscc
+from services.accounts import admin
+from services.accounts.auth import Principal, principal_of
+from services.kernel.settings import Settings
+from services.kernel.uscc import make as make_uscc
 from tests import pg_provision
 
 BACKENDS = ("sqlite", "postgresql")
@@ -54,7 +54,7 @@ def _cheap_password_hashing():
     passwords still go through argon2, only with small parameters."""
     from argon2 import PasswordHasher
 
-    from services import auth
+    from services.accounts import auth
 
     original = auth._hasher
     auth._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
@@ -221,7 +221,7 @@ def settings(db_url, tmp_path) -> Settings:
 
 @pytest.fixture
 def app(settings, clock, world):
-    from services.api.app import create_app
+    from app.api.app import create_app
 
     application = create_app(settings, clock=clock)
     yield application

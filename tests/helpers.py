@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from db.engine import transaction
-from services import transitions
-from services.clock import local_date
+from services.engine import transitions
+from services.kernel.clock import local_date
 
 PATHS: dict[str, list[str]] = {
     # state reached -> actions from `reported`, for a general and a major hazard

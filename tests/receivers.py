@@ -22,7 +22,7 @@ from sqlalchemy import select, update
 
 from db.engine import read_only, transaction
 from db.models import Delivery, InboxItem, User
-from services.settings import Settings
+from services.kernel.settings import Settings
 
 HOOK_SECRET = "webhook-test-secret"
 

@@ -11,9 +11,9 @@ from pathlib import Path
 
 from db.engine import make_engine, make_session_factory, transaction
 from db.migrate import upgrade
-from services import admin
-from services.clock import utcnow
-from services.web import session as web_session
+from services.accounts import admin
+from services.kernel.clock import utcnow
+from app.web import session as web_session
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,8 +4,8 @@
 dropped at the end), with a local Prefect server and a webhook receiver started by the benchmark:
 
 - the world: the Shanxi regions, one enterprise with a few enterprise users, an inspector and a
-  committee user (`services.admin`); N hazards reported and registered through
-  `services.transitions` (`register` writes a `notify.enterprise` outbox row: the event). The
+  committee user (`services.accounts.admin`); N hazards reported and registered through
+  `services.engine.transitions` (`register` writes a `notify.enterprise` outbox row: the event). The
   other rows the two actions write (`stage.reported`, `document.*`) are set aside before timing.
   One webhook subscription (`notify.*`) points at the receiver, so each event becomes one inbox
   delivery per enterprise user and one webhook POST.

@@ -155,9 +155,9 @@ def _inprocess() -> dict[str, int]:
     from flows.context import session_factory
     from flows.outbox import DELIVER_BATCH, next_stage
     from db.engine import transaction
-    from services import outbox
-    from services.clock import utcnow
-    from services.settings import get_settings
+    from services.outbox import delivery as outbox
+    from services.kernel.clock import utcnow
+    from services.kernel.settings import get_settings
 
     settings, factory = get_settings(), session_factory()
     totals = {"messages": 0, "deliveries": 0, "claimed": 0, "sent": 0, "failed": 0, "dead": 0}
@@ -279,8 +279,8 @@ def main(argv: list[str] | None = None) -> int:
                     "HAZARD_WEBHOOKS": json.dumps([{"name": "bench", "url": hook_base + "/hazard",
                                                     "secret": HOOK_SECRET, "kinds": ["notify.*"]}]),
                 })
-                from services import logs
-                from services.settings import get_settings
+                from services.kernel import logs
+                from services.kernel.settings import get_settings
 
                 get_settings.cache_clear()
                 logs.configure("WARNING")  # not 20,000 'outbox_delivered' lines on the terminal

@@ -8,7 +8,7 @@ from prefect import flow, tags
 
 from flows.context import hazard_tags
 from flows.outbox import deliver, next_stage, stage
-from services.clock import utcnow
+from services.kernel.clock import utcnow
 
 BATCH = 8  # more than one event's deliveries (a few inbox items and a webhook)
 

@@ -1,5 +1,5 @@
-"""The benchmark's world (nothing here is timed): organisations through `services.admin`, events
-through `services.transitions`, and the check after each variant."""
+"""The benchmark's world (nothing here is timed): organisations through `services.accounts.admin`, events
+through `services.engine.transitions`, and the check after each variant."""
 
 from __future__ import annotations
 
@@ -12,9 +12,10 @@ import psycopg
 from bench.transitions.world import World, libpq_url, seed
 from bench.transitions.workload import Bodies
 from db.engine import make_engine, make_session_factory, transaction
-from services import admin, transitions
-from services.auth import principal_of
-from services.clock import utcnow
+from services.accounts import admin
+from services.engine import transitions
+from services.accounts.auth import principal_of
+from services.kernel.clock import utcnow
 
 EVENT_KIND = "notify.enterprise"
 CHUNK = 250  # hazards per transaction while making events

@@ -1,7 +1,7 @@
 """The escalation sweep benchmark (issue 3, item 9): `uv run python -m bench.sweep --n 1000000
 --due 100000`, on PostgreSQL; figures and how to read them in bench/RESULTS.md.
 
-- (s) `services.sweep.sweep` over N open hazards of which `--due` have a ladder step due on the
+- (s) `services.escalation.sweep.sweep` over N open hazards of which `--due` have a ladder step due on the
   benchmark day, and again at smaller N (`--scales`, the same share due) to show its memory does
   not grow with N.
 - (o) the per-row ORM loop (`orm.py`) on `--orm-subset` hazards, beside (s) on the very same

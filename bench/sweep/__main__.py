@@ -28,8 +28,8 @@ from bench.sweep.report import Measurement, environment, ratios, render, verdict
 from bench.transitions import machine
 from bench.transitions.world import fresh_database, sqlalchemy_url
 from db.migrate import upgrade
-from services.calendar import WorkCalendar
-from services.escalation import LadderConfig, cutoffs
+from services.calendar.workdays import WorkCalendar
+from services.escalation.ladder import LadderConfig, cutoffs
 
 DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,5 +1,5 @@
 """(o) the per-row ORM loop the issue compares the sweep with: how escalation is usually written
-first, and what `services.sweep` exists to avoid.
+first, and what `services.escalation.sweep` exists to avoid.
 
 Every open hazard is loaded as an ORM object (one `select(Hazard)`, iterated to the end). For each,
 the ladder is worked out row by row, counting working days with the calendar for every step
@@ -20,14 +20,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from db.engine import read_only, transaction
 from db.models import Hazard
-from services import transitions
-from services.auth import SYSTEM
-from services.calendar import WorkCalendar
-from services.escalation import (
+from services.engine import transitions
+from services.accounts.auth import SYSTEM
+from services.calendar.workdays import WorkCalendar
+from services.escalation.ladder import (
     ACCEPTANCE_REQUESTED, DEADLINE_STATES, DEADLINE_STEPS, REPORTED, UNREGISTERED_STEPS, LadderConfig, Step, collapse,
 )
-from services.lifecycle import OPEN_STATES
-from services.sweep import facts_of
+from services.lifecycle.table import OPEN_STATES
+from services.escalation.sweep import facts_of
 
 
 def naive_due(facts: Any, today: date, calendar: WorkCalendar, config: LadderConfig) -> list[Step]:

@@ -24,9 +24,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 
-from services.calendar import WorkCalendar
-from services.clock import SHANGHAI
-from services.escalation import (
+from services.calendar.workdays import WorkCalendar
+from services.kernel.clock import SHANGHAI
+from services.escalation.ladder import (
     DEADLINE_STEPS, Cutoffs, LadderConfig, LadderFacts, Step, cutoffs, due,
 )
 

@@ -14,7 +14,7 @@ from bench.sweep.world import libpq_url
 MIB = 1024 * 1024
 TARGET_SECONDS = 30.0
 FLAT_RATIO = 1.25  # "not growing with N": the largest scale's peak within 25% of the smallest's
-LABELS = {"s": "(s) set-based sweep (services.sweep)", "o": "(o) per-row ORM loop + perform"}
+LABELS = {"s": "(s) set-based sweep (services.escalation.sweep)", "o": "(o) per-row ORM loop + perform"}
 
 
 @dataclass

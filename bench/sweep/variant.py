@@ -28,8 +28,8 @@ from sqlalchemy import text
 from bench.sweep import population as pop
 from bench.transitions import machine
 from db.engine import make_engine, make_session_factory, read_only
-from services.calendar import WorkCalendar
-from services.escalation import LadderConfig, cutoffs
+from services.calendar.workdays import WorkCalendar
+from services.escalation.ladder import LadderConfig, cutoffs
 
 KIB = 1024
 
@@ -67,7 +67,7 @@ def main(spec: dict) -> dict:
     with read_only(factory) as s:
         s.execute(text("SELECT 1"))
     if spec["variant"] == "s":
-        from services.sweep import sweep
+        from services.escalation.sweep import sweep
 
         def work() -> dict:
             r = sweep(factory, now=now, calendar=calendar, config=config, as_of=as_of,

@@ -13,9 +13,9 @@ from sqlalchemy import func, select
 from bench.sweep.world import Expected, libpq_url
 from db.engine import make_engine, make_session_factory, read_only
 from db.models import Hazard
-from services import audit
-from services.escalation import Cutoffs
-from services.sweep import due_condition
+from services.audit import chain as audit
+from services.escalation.ladder import Cutoffs
+from services.escalation.sweep import due_condition
 
 FULL_AUDIT_UP_TO = 200_000  # hazards; above this a seeded sample of chains is verified
 AUDIT_SAMPLE = 5_000

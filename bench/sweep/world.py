@@ -1,5 +1,5 @@
 """The benchmark's database: created for the run, seeded with organisations through
-`services.admin`, loaded with N open hazards by COPY, emptied and reloaded before each variant,
+`services.accounts.admin`, loaded with N open hazards by COPY, emptied and reloaded before each variant,
 dropped at the end. Nothing here is timed.
 
 The hazards are generated once, at the largest N, into two COPY files (hazards, and one genesis
@@ -28,11 +28,13 @@ from bench.sweep import population as pop
 from bench.transitions.world import libpq_url, reset
 from db.engine import make_engine, make_session_factory, transaction
 from db.models import Enterprise, Hazard
-from services import admin, audit, regions
-from services.bodies import ReportBody
-from services.clock import SHANGHAI
-from services.demo.catalogue import CATALOG, FACES, ORGS, STREETS, org_uscc, region_names
-from services.escalation import LADDER_ORDER, Cutoffs, Step, collapse
+from services.accounts import admin
+from services.audit import chain as audit
+from services.kernel import regions
+from services.lifecycle.bodies import ReportBody
+from services.kernel.clock import SHANGHAI
+from app.demo.catalogue import CATALOG, FACES, ORGS, STREETS, org_uscc, region_names
+from services.escalation.ladder import LADDER_ORDER, Cutoffs, Step, collapse
 
 HAZARD_COLUMNS = tuple(c.name for c in Hazard.__table__.columns)
 EVENT_COLUMNS = audit.HASHED_FIELDS + ("hash",)
@@ -65,7 +67,7 @@ class Org:
 
 def seed_orgs(url: str, suffix: str = "") -> list[Org]:
     """The Shanxi regions, the demo catalogue's 24 enterprises, an inspector per county, an enterprise
-    user per enterprise and a committee office per city and the province, through `services.admin`.
+    user per enterprise and a committee office per city and the province, through `services.accounts.admin`.
     In a reused database the enterprises are reused and `suffix` keeps the usernames new."""
     engine = make_engine(url, pool_size=1, max_overflow=0)
     names = region_names()

@@ -1,4 +1,4 @@
-"""The hazard lifecycle as BPMN, generated from `services.lifecycle.LIFECYCLE`, for variant (d).
+"""The hazard lifecycle as BPMN, generated from `services.lifecycle.table.LIFECYCLE`, for variant (d).
 
 The same lifecycle as the service, not a happy path drawn by hand: every open state is an embedded
 sub-process in which every action the table offers in that state is a user task, all of them
@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from services.lifecycle import FINAL_STATES, LIFECYCLE, STATE_LABELS, State
+from services.lifecycle.table import FINAL_STATES, LIFECYCLE, STATE_LABELS, State
 
 PROCESS_ID = "hazard_lifecycle"
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"

@@ -1,5 +1,5 @@
 """(b) The HTTP API under concurrency: the real server (`hazard serve --workers N`, i.e.
-`python -m services.cli serve`) on a loopback port, driven by wrk (compiled, from Debian) so the
+`python -m app.cli.main serve`) on a loopback port, driven by wrk (compiled, from Debian) so the
 client does not eat the CPU the server needs.
 
 A hazard's actions must happen in order, so there is one wrk phase per action over all N hazards:
@@ -55,7 +55,7 @@ def run(w: db.World, n: int, *, connections: int = 16, threads: int = 2, workers
     base = f"http://127.0.0.1:{port}"
     log_path = workdir / "server.log"
     env = {**os.environ, "HAZARD_DATABASE_URL": w.url, "HAZARD_ENVIRONMENT": "development"}
-    cmd = [sys.executable, "-m", "services.cli", "serve", "--api-only", "--host", "127.0.0.1", "--port",
+    cmd = [sys.executable, "-m", "app.cli.main", "serve", "--api-only", "--host", "127.0.0.1", "--port",
            str(port), "--workers", str(workers)]
     result = Result("b", f"(b) HTTP API, wrk, {workers} workers", connections)
     with log_path.open("w") as log:

@@ -10,8 +10,8 @@ from typing import Any
 from bench.transitions import world as db
 from bench.transitions.workload import ACTIONS, ACTOR, Result, run_phase
 from db.engine import make_engine, make_session_factory, transaction
-from services import transitions
-from services.clock import utcnow
+from services.engine import transitions
+from services.kernel.clock import utcnow
 
 
 def run(w: db.World, n: int, concurrency: int, *, engine_hook=None,

@@ -12,7 +12,7 @@ run that it still is:
   UPDATE ... WHERE id AND version; INSERT the audit event (RETURNING id); INSERT the outbox rows.
 
 What is left out is what the service does in Python: validating the body, the lifecycle's role,
-state, scope and guard checks, the ORM. The event hash is computed with `services.audit` (the
+state, scope and guard checks, the ORM. The event hash is computed with `services.audit.chain` (the
 values must be the same, and a run is checked with `audit.verify`); bodies are parsed once,
 before the clock starts, as a hand-written client would hold them as constants.
 """
@@ -30,9 +30,10 @@ import psycopg
 from bench.transitions import world as db
 from bench.transitions.workload import ACTIONS, ACTOR, Result, run_phase
 from db.base import Base
-from services import audit, regions
-from services.escalation import DEADLINE_BITS, Step
-from services.lifecycle import LIFECYCLE
+from services.audit import chain as audit
+from services.kernel import regions
+from services.escalation.ladder import DEADLINE_BITS, Step
+from services.lifecycle.table import LIFECYCLE
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 HAZARD_COLUMNS = [c.name for c in Base.metadata.tables["hazards"].columns]

@@ -18,11 +18,12 @@ from db.base import Base
 from db.engine import make_engine, make_session_factory, read_only, transaction
 from db.migrate import upgrade
 from db.models import Enterprise, Hazard
-from services import admin, audit
-from services.auth import Principal, principal_of
-from services.clock import local_date, utcnow
-from services.lifecycle import LIFECYCLE
-from services.uscc import make as make_uscc
+from services.accounts import admin
+from services.audit import chain as audit
+from services.accounts.auth import Principal, principal_of
+from services.kernel.clock import local_date, utcnow
+from services.lifecycle.table import LIFECYCLE
+from services.kernel.uscc import make as make_uscc
 
 # Organisation tables survive between variants; everything a hazard writes is emptied.
 KEEP = {"regions", "enterprises", "users", "api_tokens", "alembic_version"}
@@ -80,7 +81,7 @@ class World:
 
 def seed(url: str, suffix: str = "") -> World:
     """Regions (Shanxi), one coal enterprise, and the three users the lifecycle needs, through
-    `services.admin` like the CLI does. In a database given with --database-url the enterprise may
+    `services.accounts.admin` like the CLI does. In a database given with --database-url the enterprise may
     exist from an earlier run (it is reused) and `suffix` keeps the usernames new."""
     world = World(url)
     engine = make_engine(url, pool_size=1, max_overflow=0)

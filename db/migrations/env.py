@@ -1,6 +1,8 @@
-"""Alembic environment: the URL comes from the caller (`hazard db upgrade`, the tests) or settings."""
+"""Alembic environment: the URL comes from the caller (`hazard db upgrade`, the tests) or the environment."""
 
 from __future__ import annotations
+
+import os
 
 from alembic import context
 from sqlalchemy import engine_from_config, pool
@@ -16,9 +18,9 @@ def _url() -> str:
     url = config.get_main_option("sqlalchemy.url")
     if url:
         return url
-    from services.settings import get_settings
-
-    return get_settings().database_url
+    # `alembic` run by hand: the variables the service reads (db/ knows nothing of the layers above it)
+    return (os.environ.get("HAZARD_MIGRATION_DATABASE_URL") or os.environ.get("HAZARD_DATABASE_URL")
+            or "sqlite:///./var/hazard.db")
 
 
 def run_migrations_offline() -> None:

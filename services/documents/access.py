@@ -1,5 +1,5 @@
 """Reading issued documents, under the same scope rule as the hazard they belong to: a document
-of a hazard the caller may not see answers 404 exactly like the hazard (services.transitions.
+of a hazard the caller may not see answers 404 exactly like the hazard (services.engine.transitions.
 load_in_scope), so neither leaks that it exists; the public sees none."""
 
 from __future__ import annotations
@@ -12,12 +12,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from db.models import AuditEvent, Document
-from services.auth import Principal
-from services.clock import local_date
+from services.accounts.auth import Principal
+from services.kernel.clock import local_date
 from services.documents.kinds import KINDS
-from services.errors import NotFound
-from services.inputs import MAX_ID
-from services.transitions import load_in_scope
+from services.kernel.errors import NotFound
+from services.kernel.inputs import MAX_ID
+from services.engine.transitions import load_in_scope
 
 NOT_FOUND = "文书不存在或不在您的管辖范围内"
 

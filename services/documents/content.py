@@ -15,8 +15,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from services import regions
-from services.clock import cn_date as chinese_date, local_date
+from services.kernel import regions
+from services.kernel.clock import cn_date as chinese_date, local_date
 from services.documents import issuers
 from services.documents.issuers import BUREAU, COMMITTEE, Issuer
 from services.documents.kinds import Kind

@@ -4,7 +4,7 @@ each recorded in its hazard's audit trail.
 One transaction per document: claim the row (FOR UPDATE SKIP LOCKED on PostgreSQL, so concurrent
 runs take different rows; SQLite's BEGIN IMMEDIATE serialises them), lock the hazard row, take the
 issuing body's next number, render, store the HTML and its SHA-256, record the `issue_document`
-event through `services.transitions` (the same path, chain and version rules as any action) and
+event through `services.engine.transitions` (the same path, chain and version rules as any action) and
 mark the row done. All of it commits together or not at all: a failure leaves no number used, no
 document and the row pending (retried later, with backoff); a run repeated after success finds the
 row done, and `documents.outbox_id` is unique besides, so nothing is issued twice.
@@ -28,8 +28,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from db.engine import read_only, transaction
 from db.models import AuditEvent, Document, Enterprise, Hazard, OutboxMessage, User
-from services import transitions
-from services.auth import SYSTEM
+from services.engine import transitions
+from services.accounts.auth import SYSTEM
 from services.documents import content, issuers
 from services.documents.kinds import PREFIX, kind_of
 from services.documents.render import render_html

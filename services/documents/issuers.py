@@ -28,9 +28,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from db.models import DocumentIssuer, DocumentSequence, Region
-from services import regions
-from services.errors import Conflict, invalid_field
-from services.inputs import control_character
+from services.kernel import regions
+from services.kernel.errors import Conflict, invalid_field
+from services.kernel.inputs import control_character
 
 BUREAU, COMMITTEE = "bureau", "committee"
 

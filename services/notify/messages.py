@@ -26,12 +26,12 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template
 
-from services.clock import cn_date, local_date
-from services.calendar import default_calendar
-from services.escalation import STEP_LABELS, Step, configured_ladder
-from services.lifecycle import LIFECYCLE, STATE_LABELS, State
+from services.kernel.clock import cn_date, local_date
+from services.calendar.workdays import default_calendar
+from services.escalation.ladder import STEP_LABELS, Step, configured_ladder
+from services.lifecycle.table import LIFECYCLE, STATE_LABELS, State
 from services.notify.recipients import Act, HazardFacts
-from services.regions import LEVEL_LABELS
+from services.kernel.regions import LEVEL_LABELS
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates" / "notifications"
 DIGEST_KIND = "escalation.digest"

@@ -1,5 +1,5 @@
 """Who is told about an outbox message: audiences per kind and per ladder step, resolved to active
-users with the same scope rule as `services.auth` (a region subtree by code prefix, and the
+users with the same scope rule as `services.accounts.auth` (a region subtree by code prefix, and the
 industry for inspectors and supervisors bound to one).
 
 A `Directory` is loaded once per expansion batch (two queries), then answers per hazard in memory,
@@ -19,9 +19,9 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from db.models import AuditEvent, Enterprise, Hazard, User
-from services import regions
-from services.escalation import Step
-from services.lifecycle import Role
+from services.kernel import regions
+from services.escalation.ladder import Step
+from services.lifecycle.table import Role
 
 
 class Audience(StrEnum):

@@ -43,8 +43,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from db.engine import read_only, transaction
 from db.models import Delivery, Document, InboxItem
-from services import commands, documents, outbox
-from services.settings import Settings
+from services.engine import commands
+from services import documents
+from services.outbox import delivery as outbox
+from services.kernel.settings import Settings
 from tests.conftest import World
 from tests.helpers import drive, new_hazard
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from services.calendar import default_calendar
-from services.clock import local_date
+from services.calendar.workdays import default_calendar
+from services.kernel.clock import local_date
 from tests.api.support import API, act, assert_error, db_state, get
 from tests.helpers import body_for, drive, new_hazard, report_body
 

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from services.api import apidocs
+from app.api import apidocs
 
 TITLE = "事故隐患闭环管理服务 Hazard closure service"
 URL_ATTRS = {"src", "href", "spec-url", "data-openapi-url"}

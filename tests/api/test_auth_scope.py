@@ -9,9 +9,9 @@ from sqlalchemy import update
 
 from db.engine import transaction
 from db.models import ApiToken, User
-from services.auth import token_digest
-from services.clock import local_date
-from services.lifecycle import LIFECYCLE
+from services.accounts.auth import token_digest
+from services.kernel.clock import local_date
+from services.lifecycle.table import LIFECYCLE
 from tests.api.support import API, MISSING_ID, act, assert_error, png_bytes, upload
 from tests.helpers import body_for, drive, new_hazard
 

@@ -25,11 +25,11 @@ from typing import Any
 import pytest
 
 from db.engine import transaction
-from services import admin
-from services.auth import in_scope, principal_of
-from services.clock import local_date
-from services.lifecycle import LIFECYCLE, USER_ROLES, Context, Role, State, check_body, check_pre
-from services.validation import parse
+from services.accounts import admin
+from services.accounts.auth import in_scope, principal_of
+from services.kernel.clock import local_date
+from services.lifecycle.table import LIFECYCLE, USER_ROLES, Context, Role, State, check_body, check_pre
+from services.kernel.validation import parse
 from tests.api.support import API, MISSING_ID, png_bytes
 from tests.db.test_lifecycle_matrix import Env
 
@@ -193,7 +193,7 @@ class Matrix:
             self.shared_facts[shared] = self.facts(shared)
         facts = self.shared_facts[shared]
         principal = self.env.world.p(caller.username)
-        if in_scope(principal, facts) != caller.in_scope:  # services.auth agrees with the relation
+        if in_scope(principal, facts) != caller.in_scope:  # services.accounts.auth agrees with the relation
             self.problems.append(f"{name}: in_scope says {not caller.in_scope}")
             return
         body = self.body(caller, route, shared, kind.level)

@@ -20,9 +20,10 @@ from sqlalchemy import insert, select
 
 from db.engine import read_only, transaction
 from db.models import Delivery, Document, InboxItem
-from services import documents, outbox
-from services.api.deps import get_context
-from services.lifecycle import LIFECYCLE, State
+from services import documents
+from services.outbox import delivery as outbox
+from app.api.deps import get_context
+from services.lifecycle.table import LIFECYCLE, State
 from tests.api.support import API, MISSING_ID, PDF, assert_error, png_bytes
 from tests.db.test_lifecycle_matrix import ACTOR_OF_ROLE, GUARD_REFUSALS, Env, expectation, variants
 

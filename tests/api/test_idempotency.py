@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 
 from db.engine import read_only
 from db.models import Hazard
-from services.clock import local_date
+from services.kernel.clock import local_date
 from tests.api.support import API, act, assert_error, db_state, events
 from tests.helpers import body_for, drive, new_hazard, report_body
 

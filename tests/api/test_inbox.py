@@ -10,10 +10,10 @@ from sqlalchemy import insert, update
 
 from db.engine import transaction
 from db.models import Delivery, Hazard, InboxItem
-from services import outbox
-from services.calendar import default_calendar
-from services.clock import local_date
-from services.escalation import LadderConfig
+from services.outbox import delivery as outbox
+from services.calendar.workdays import default_calendar
+from services.kernel.clock import local_date
+from services.escalation.ladder import LadderConfig
 from services.notify.channels import default_channels
 from tests.api.support import API, MISSING_ID, act, assert_error
 from tests.helpers import body_for, drive, new_hazard

@@ -11,10 +11,12 @@ from sqlalchemy import func, select
 from db.engine import read_only, transaction
 from db.models import Attachment, IdempotencyKey, User
 from flows.housekeeping import housekeeping_flow
-from services import admin, attachments, commands, housekeeping
-from services.auth import principal_of
-from services.clock import local_date
-from services.uscc import make as make_uscc
+from services.accounts import admin
+from services.engine import attachments, commands
+from services.engine import housekeeping
+from services.accounts.auth import principal_of
+from services.kernel.clock import local_date
+from services.kernel.uscc import make as make_uscc
 from tests.api.support import API, act, assert_error, db_state, events, field_errors, png_bytes, upload
 from tests.helpers import body_for, drive, new_hazard, report_body
 
@@ -48,7 +50,7 @@ def test_keys_are_visible_ascii(client, world, factory, clock, key):
 def test_the_stored_hash_covers_method_route_and_body(client, world, factory, clock):
     hid = new_hazard(factory, world, clock())
     assert act(client, world, "inspector", hid, "comment", {"text": "x"}, Idempotency_Key="k-1").status_code == 200
-    from services.commands import request_hash
+    from services.engine.commands import request_hash
 
     with read_only(factory) as s:
         (stored,) = s.execute(select(IdempotencyKey.request_hash)).scalars().all()

@@ -5,8 +5,8 @@ from __future__ import annotations
 import hashlib
 from datetime import timedelta
 
-from services.clock import local_date
-from services.audit import genesis_hash
+from services.kernel.clock import local_date
+from services.audit.chain import genesis_hash
 from tests.api.support import API, JPEG, PDF, act, events, get, png_bytes, upload
 
 

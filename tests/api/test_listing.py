@@ -9,8 +9,8 @@ from dataclasses import dataclass
 import pytest
 
 from db.engine import transaction
-from services import transitions
-from services.clock import local_date
+from services.engine import transitions
+from services.kernel.clock import local_date
 from tests.api.support import API, assert_error, field_errors
 from tests.helpers import body_for, drive, new_hazard
 

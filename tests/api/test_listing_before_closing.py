@@ -8,7 +8,7 @@ from sqlalchemy import update
 
 from db.engine import transaction
 from db.models import Hazard
-from services.clock import local_date
+from services.kernel.clock import local_date
 from tests.api.support import act, assert_error, get
 from tests.helpers import add_attachment, body_for, drive
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from services.bodies import EXAMPLES, ReportBody
-from services.lifecycle import LIFECYCLE
+from services.lifecycle.bodies import EXAMPLES, ReportBody
+from services.lifecycle.table import LIFECYCLE
 
 ACTIONS = [name for name, spec in LIFECYCLE.items() if name != "report" and spec.lifecycle]
 METHODS = {"get", "post", "put", "patch", "delete"}

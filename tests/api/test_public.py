@@ -7,7 +7,7 @@ import re
 import pytest
 from fastapi.testclient import TestClient
 
-from services.clock import local_date
+from services.kernel.clock import local_date
 from tests.api.support import API, act, assert_error, events, field_errors, has_chinese
 
 PUBLIC = f"{API}/public/reports"

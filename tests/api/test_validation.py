@@ -6,8 +6,8 @@ from datetime import datetime, time, timedelta
 
 import pytest
 
-from services.clock import SHANGHAI, local_date
-from services.uscc import ALPHABET
+from services.kernel.clock import SHANGHAI, local_date
+from services.kernel.uscc import ALPHABET
 from tests.api.support import API, act, assert_error, db_state, events, field_errors, get
 from tests.helpers import add_attachment, body_for, drive, new_hazard, report_body
 
@@ -72,7 +72,7 @@ def test_register_bad_uscc(client, world, factory, clock, mangle, expected):
 
 
 def test_register_unknown_but_valid_uscc(client, world, factory, clock):
-    from services.uscc import make
+    from services.kernel.uscc import make
 
     hid = new_hazard(factory, world, clock())
     body = body_for("register", today=_today(clock), level="general", uscc=make("91141102MA0HRD999"))

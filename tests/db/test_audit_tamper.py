@@ -1,5 +1,5 @@
-"""The audit trail against the database's owner (DESIGN 3; services/audit_checkpoints.py,
-services/audit_keys.py, services/audit_replay.py, db/migrate.py).
+"""The audit trail against the database's owner (DESIGN 3; services/audit/checkpoints.py,
+services/audit/keys.py, services/audit/replay.py, db/migrate.py).
 
 tests/db/test_audit_trail.py tampers with events. Here the attacker owns the database: they also
 rewrite or delete checkpoints, recompute every hash, and update hazard rows directly. What stops
@@ -35,11 +35,13 @@ from sqlalchemy.exc import DBAPIError
 
 from db.engine import make_engine, make_session_factory, read_only, transaction
 from db.migrate import downgrade, grant_application_role, schema_at_head
-from services import audit, audit_checkpoints, audit_keys, audit_replay, cli, transitions
-from services.audit_checkpoints import CheckpointLog, CheckpointLogError, Evidence
-from services.auth import SYSTEM
-from services.clock import local_date
-from services.settings import Settings, get_settings
+from services.audit import chain as audit, checkpoints as audit_checkpoints, keys as audit_keys, replay as audit_replay
+from app.cli import main as cli
+from services.engine import transitions
+from services.audit.checkpoints import CheckpointLog, CheckpointLogError, Evidence
+from services.accounts.auth import SYSTEM
+from services.kernel.clock import local_date
+from services.kernel.settings import Settings, get_settings
 from tests import pg_provision
 from tests.conftest import build_world
 from tests.db.test_audit_trail import (

@@ -1,4 +1,4 @@
-"""The audit trail against an attacker with database access (DESIGN 3; services/audit.py).
+"""The audit trail against an attacker with database access (DESIGN 3; services/audit/chain.py).
 
 Every test builds several hazards whose chains are written through the real transaction path
 (`transitions.report` / `transitions.perform`), advanced round-robin so their events interleave in
@@ -35,8 +35,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from db.engine import read_only, transaction
 from db.models import AuditCheckpoint, AuditCheckpointHead, AuditEvent, Hazard, OutboxMessage
-from services import audit, transitions
-from services.clock import local_date
+from services.audit import chain as audit
+from services.engine import transitions
+from services.kernel.clock import local_date
 from tests.helpers import add_attachment, body_for, drive, new_hazard
 
 TRIGGER = "audit_events_append_only"

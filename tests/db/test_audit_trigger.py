@@ -17,8 +17,9 @@ from sqlalchemy.exc import DBAPIError
 
 from db.engine import read_only, transaction
 from db.models import AuditEvent
-from services import audit, transitions
-from services.clock import local_date
+from services.audit import chain as audit
+from services.engine import transitions
+from services.kernel.clock import local_date
 from tests.helpers import body_for, drive
 
 EV = AuditEvent.__table__

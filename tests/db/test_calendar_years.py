@@ -17,11 +17,12 @@ from sqlalchemy import create_engine, func, select
 
 from db.engine import make_session_factory, read_only, transaction
 from db.models import AuditEvent, CalendarYear, Hazard
-from services import calendar_years, transitions
-from services.calendar import default_calendar
-from services.clock import local_date
-from services.escalation import LadderConfig, Step, cutoffs
-from services.sweep import sweep
+from services.calendar import years as calendar_years
+from services.engine import transitions
+from services.calendar.workdays import default_calendar
+from services.kernel.clock import local_date
+from services.escalation.ladder import LadderConfig, Step, cutoffs
+from services.escalation.sweep import sweep
 from tests.conftest import START
 from tests.helpers import body_for, new_hazard
 from tests.db.test_cli_audit import run_cli  # noqa: F401 - the in-process CLI fixture
@@ -205,7 +206,7 @@ def test_another_process_sees_a_newly_loaded_year_within_the_refresh_interval(fa
     env = {**os.environ, "HAZARD_DATABASE_URL": db_url, "HAZARD_LOG_FORMAT": "json"}
 
     def hazard(*argv: str) -> str:
-        done = subprocess.run([sys.executable, "-m", "services.cli", *argv], cwd=ROOT, env=env,
+        done = subprocess.run([sys.executable, "-m", "app.cli.main", *argv], cwd=ROOT, env=env,
                               capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, done.stderr
         return done.stdout

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from services import cli
-from services.settings import Settings, get_settings
+from app.cli import main as cli
+from services.kernel.settings import Settings, get_settings
 
 
 @pytest.fixture
@@ -46,7 +46,7 @@ def test_operator_sets_up_a_county_and_the_token_works(run, db_url, tmp_path):
     code, _, err = run("users", "add", "--username", "ent", "--role", "enterprise", "--region", "141102")
     assert code == 2 and "所属企业" in err
 
-    from services.api.app import create_app
+    from app.api.app import create_app
 
     app = create_app(Settings(database_url=db_url, data_dir=tmp_path, token_cache_seconds=0))
     with TestClient(app) as client:

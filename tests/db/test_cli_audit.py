@@ -1,6 +1,6 @@
 """`hazard audit verify` and `hazard audit checkpoint` against real databases (both backends).
 
-The CLI runs in-process through `services.cli.main` with `HAZARD_DATABASE_URL` pointing at the
+The CLI runs in-process through `app.cli.main.main` with `HAZARD_DATABASE_URL` pointing at the
 test database and `HAZARD_DATA_DIR` at the test's folder (the signing key and the checkpoint log
 live there; settings cache cleared around it), and once as the installed `hazard` console script
 in a subprocess, the way an operator or the nightly job runs it. Tampering is done as in
@@ -23,8 +23,8 @@ import pytest
 from sqlalchemy import func, select, update
 
 from db.models import AuditCheckpoint, AuditCheckpointHead
-from services import cli
-from services.settings import get_settings
+from app.cli import main as cli
+from services.kernel.settings import get_settings
 from tests.db.test_audit_trail import (
     EV,
     EVENTS_PER_HAZARD,

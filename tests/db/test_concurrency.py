@@ -41,10 +41,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from db.engine import make_engine, make_session_factory, read_only, transaction
 from db.models import AuditEvent, Hazard, HazardSequence, IdempotencyKey
-from services import admin, audit, commands
-from services.api.app import create_app
-from services.clock import local_date
-from services.settings import Settings
+from services.accounts import admin
+from services.audit import chain as audit
+from services.engine import commands
+from app.api.app import create_app
+from services.kernel.clock import local_date
+from services.kernel.settings import Settings
 from tests.conftest import FakeClock, World, build_world
 from tests.helpers import body_for, new_hazard, report_body
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from db.engine import read_only, transaction
-from services import dashboard, transitions
-from services.clock import local_date
+from services.reads import dashboard
+from services.engine import transitions
+from services.kernel.clock import local_date
 from tests.conftest import START
 from tests.helpers import add_attachment, body_for, drive, new_hazard
 

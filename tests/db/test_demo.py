@@ -20,11 +20,13 @@ from sqlalchemy import func, select
 
 from db.engine import make_engine, make_session_factory, read_only
 from db.models import Attachment, AuditEvent, Document, Enterprise, Hazard, OutboxMessage, User
-from services import audit, demo, uscc
-from services.attachments import path_for, sniff
-from services.auth import authenticate, verify_password
-from services.errors import DomainError
-from services.lifecycle import USER_ROLES, Role, State
+from services.audit import chain as audit
+from app import demo
+from services.kernel import uscc
+from services.engine.attachments import path_for, sniff
+from services.accounts.auth import authenticate, verify_password
+from services.kernel.errors import DomainError
+from services.lifecycle.table import USER_ROLES, Role, State
 
 NOW = datetime(2026, 11, 24, 2, 0, tzinfo=timezone.utc)
 
@@ -150,7 +152,7 @@ def test_cli_demo_end_to_end(tmp_path):
     env = {**os.environ, "HAZARD_DATABASE_URL": f"sqlite:///{tmp_path}/x.db", "HAZARD_DATA_DIR": str(tmp_path / "var"),
            "HAZARD_ENVIRONMENT": "development"}
     uv = shutil.which("uv")
-    cmd = [uv, "run", "hazard", "demo"] if uv else [sys.executable, "-m", "services.cli", "demo"]
+    cmd = [uv, "run", "hazard", "demo"] if uv else [sys.executable, "-m", "app.cli.main", "demo"]
     cwd = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     done = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr

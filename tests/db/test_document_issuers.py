@@ -15,12 +15,14 @@ from sqlalchemy.exc import IntegrityError
 
 from db.engine import read_only, transaction
 from db.models import Document, DocumentIssuer, OutboxMessage, Region
-from services import admin, documents, transitions
-from services.auth import principal_of
-from services.clock import local_date, utcnow
+from services.accounts import admin
+from services import documents
+from services.engine import transitions
+from services.accounts.auth import principal_of
+from services.kernel.clock import local_date, utcnow
 from services.documents import issuers
-from services.errors import Conflict, Invalid
-from services.uscc import make as make_uscc
+from services.kernel.errors import Conflict, Invalid
+from services.kernel.uscc import make as make_uscc
 from tests.db.test_cli_audit import run_cli  # noqa: F401 - the in-process CLI fixture
 from tests.helpers import body_for, new_hazard
 
@@ -120,8 +122,8 @@ def test_issuers_list_and_set_commands(run_cli, factory, world, clock):
 def test_the_demo_issues_every_document(db_url, tmp_path, monkeypatch):
     """`hazard documents issue` on the demo: every pending document issues, none fails for good."""
     from db.engine import make_engine, make_session_factory
-    from services import demo
-    from services.settings import get_settings
+    from app import demo
+    from services.kernel.settings import get_settings
 
     monkeypatch.setenv("HAZARD_DATA_DIR", str(tmp_path / "var"))
     get_settings.cache_clear()

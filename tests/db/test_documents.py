@@ -14,12 +14,14 @@ from sqlalchemy import func, select
 
 from db.engine import make_engine, make_session_factory, read_only, transaction
 from db.models import AuditEvent, Document, DocumentSequence, Hazard, OutboxMessage
-from services import audit, documents, transitions
-from services.calendar import WorkCalendar
-from services.clock import local_date
+from services.audit import chain as audit
+from services import documents
+from services.engine import transitions
+from services.calendar.workdays import WorkCalendar
+from services.kernel.clock import local_date
 from services.documents import engine as doc_engine
-from services.escalation import LadderConfig
-from services.sweep import sweep
+from services.escalation.ladder import LadderConfig
+from services.escalation.sweep import sweep
 from tests.conftest import FakeClock, build_world
 from tests.helpers import body_for, drive, new_hazard
 
@@ -153,8 +155,8 @@ def test_numbers_gapless_after_a_rollback_and_per_year(factory, world, clock, mo
 
 
 def test_cli_issues_pending_documents(factory, world, clock, db_url, monkeypatch, capsys):
-    from services import cli
-    from services.settings import get_settings
+    from app.cli import main as cli
+    from services.kernel.settings import get_settings
 
     drive(factory, world, clock(), "registered")
     monkeypatch.setenv("HAZARD_DATABASE_URL", db_url)

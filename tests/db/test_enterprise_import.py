@@ -15,9 +15,11 @@ from sqlalchemy import func, select
 
 from db.engine import read_only, transaction
 from db.models import Enterprise
-from services import admin, enterprise_import, transitions
-from services.errors import Invalid
-from services.uscc import make
+from services.accounts import admin
+from services.imports import enterprises as enterprise_import
+from services.engine import transitions
+from services.kernel.errors import Invalid
+from services.kernel.uscc import make
 from tests.conftest import START
 from tests.db.test_cli_audit import run_cli  # noqa: F401 - the in-process CLI fixture
 from tests.helpers import report_body

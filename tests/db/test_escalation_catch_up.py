@@ -13,13 +13,15 @@ from sqlalchemy import select
 
 from db.engine import read_only, transaction
 from db.models import AuditEvent, Hazard, OutboxMessage
-from services import audit, sweep as sweep_mod, transitions
-from services.auth import SYSTEM
-from services.calendar import WorkCalendar
-from services.clock import local_date
-from services.errors import Conflict, Invalid
-from services.escalation import DEADLINE_STEPS, LadderConfig, Step
-from services.sweep import sweep
+from services.audit import chain as audit
+from services.escalation import sweep as sweep_mod
+from services.engine import transitions
+from services.accounts.auth import SYSTEM
+from services.calendar.workdays import WorkCalendar
+from services.kernel.clock import local_date
+from services.kernel.errors import Conflict, Invalid
+from services.escalation.ladder import DEADLINE_STEPS, LadderConfig, Step
+from services.escalation.sweep import sweep
 from tests.helpers import drive, new_hazard
 
 CAL = WorkCalendar()

@@ -10,7 +10,7 @@ requests still in flight. Then, from the database alone:
 - every 2xx has its audit event (hazard, seq = the answered version, action) and exactly the outbox
   rows the lifecycle table declares for that action (documents and notifications are outbox kinds);
 - no hazard has an event its row does not count, or the other way round (events 1..version);
-- `services.audit.verify` finds the trail intact.
+- `services.audit.chain.verify` finds the trail intact.
 
 The server is started again: it answers, a replayed Idempotency-Key gets the stored answer without
 a second effect, and a keyed report whose answer was lost in the crash, sent again, exists once.
@@ -38,9 +38,9 @@ from sqlalchemy import func, select
 
 from db.engine import make_engine, make_session_factory, read_only
 from db.models import AuditEvent, Hazard, OutboxMessage
-from services import audit
-from services.clock import local_date, utcnow
-from services.lifecycle import LIFECYCLE
+from services.audit import chain as audit
+from services.kernel.clock import local_date, utcnow
+from services.lifecycle.table import LIFECYCLE
 from tests.conftest import build_world
 from tests.helpers import report_body
 
@@ -60,7 +60,7 @@ def free_port() -> int:
 
 
 class Server:
-    """`python -m services.cli serve --api-only` in a process group of its own."""
+    """`python -m app.cli.main serve --api-only` in a process group of its own."""
 
     def __init__(self, db_url: str, tmp: Path) -> None:
         self.env = {**os.environ, "HAZARD_DATABASE_URL": db_url, "HAZARD_DATA_DIR": str(tmp / "var"),
@@ -74,7 +74,7 @@ class Server:
         self.url = f"http://127.0.0.1:{port}"
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "services.cli", "serve", "--api-only", "--port", str(port)],
+                [sys.executable, "-m", "app.cli.main", "serve", "--api-only", "--port", str(port)],
                 cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:  # polling for the port, the only wait in this test

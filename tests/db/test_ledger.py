@@ -9,8 +9,8 @@ import pytest
 from openpyxl import load_workbook
 
 from db.engine import read_only
-from services import ledger
-from services.errors import Invalid
+from services.reads import ledger
+from services.kernel.errors import Invalid
 from tests.conftest import START
 from tests.helpers import drive, new_hazard
 

@@ -12,8 +12,10 @@ from sqlalchemy import func, select
 
 from db.engine import read_only
 from db.models import AuditEvent, Hazard
-from services import audit, ledger, ledger_import
-from services.clock import local_date
+from services.audit import chain as audit
+from services.reads import ledger
+from services.imports import ledger as ledger_import
+from services.kernel.clock import local_date
 from tests.conftest import START
 from tests.helpers import drive
 from tests.db.test_cli_audit import run_cli  # noqa: F401 - the in-process CLI fixture

@@ -15,11 +15,16 @@ from sqlalchemy import func, select
 
 from db.engine import read_only, transaction
 from db.models import AuditEvent, Enterprise, Hazard
-from services import admin, audit, ledger, ledger_import, sweep, transitions
-from services.calendar import default_calendar
-from services.clock import local_date
-from services.escalation import LadderConfig
-from services.uscc import make
+from services.accounts import admin
+from services.audit import chain as audit
+from services.reads import ledger
+from services.imports import ledger as ledger_import
+from services.escalation import sweep
+from services.engine import transitions
+from services.calendar.workdays import default_calendar
+from services.kernel.clock import local_date
+from services.escalation.ladder import LadderConfig
+from services.kernel.uscc import make
 from tests.conftest import START
 from tests.db.test_cli_audit import run_cli  # noqa: F401 - the in-process CLI fixture
 

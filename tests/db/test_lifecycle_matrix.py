@@ -24,12 +24,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from db.engine import read_only, transaction
 from db.models import AuditEvent, Hazard, OutboxMessage
-from services import audit, transitions
-from services.auth import SYSTEM, Principal, public_principal
-from services.clock import local_date
-from services.errors import DomainError
-from services.lifecycle import LIFECYCLE, TRANSITION_ACTIONS, USER_ROLES, Role, State
-from services.validation import parse
+from services.audit import chain as audit
+from services.engine import transitions
+from services.accounts.auth import SYSTEM, Principal, public_principal
+from services.kernel.clock import local_date
+from services.kernel.errors import DomainError
+from services.lifecycle.table import LIFECYCLE, TRANSITION_ACTIONS, USER_ROLES, Role, State
+from services.kernel.validation import parse
 from tests.conftest import World
 from tests.helpers import add_attachment, body_for, drive, new_hazard
 
@@ -53,7 +54,7 @@ ACTOR_OF_ROLE: dict[Role, str | None] = {
     Role.COMMITTEE: "city_committee2",
     Role.AUDITOR: "auditor",
     Role.ADMIN: "admin",
-    Role.SYSTEM: None,  # services.auth.SYSTEM: the escalation job has no user row
+    Role.SYSTEM: None,  # services.accounts.auth.SYSTEM: the escalation job has no user row
 }
 
 # Cells the table allows by role and state, but where no hazard in that state can satisfy a

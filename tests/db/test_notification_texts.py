@@ -12,14 +12,15 @@ from sqlalchemy import select
 
 from db.engine import read_only, transaction
 from db.models import AuditEvent, Hazard, InboxItem
-from services import outbox, transitions
-from services.calendar import WorkCalendar, default_calendar
-from services.clock import cn_date, local_date
-from services.escalation import LadderConfig, Step
-from services.lifecycle import LIFECYCLE
+from services.outbox import delivery as outbox
+from services.engine import transitions
+from services.calendar.workdays import WorkCalendar, default_calendar
+from services.kernel.clock import cn_date, local_date
+from services.escalation.ladder import LadderConfig, Step
+from services.lifecycle.table import LIFECYCLE
 from services.notify import messages
 from services.notify.channels import default_channels
-from services.sweep import sweep
+from services.escalation.sweep import sweep
 from tests.helpers import ACTOR_OF, add_attachment, body_for, new_hazard
 from tests.receivers import notify_settings
 

@@ -20,15 +20,17 @@ from sqlalchemy import select
 
 from db.engine import read_only, transaction
 from db.models import Attachment, Enterprise, Hazard, User
-from services import audit, bodies, demo
-from services.api.app import create_app
-from services.api.examples import action_of
-from services.auth import in_scope, issue_token, principal_of
-from services.clock import local_date
-from services.demo import example
-from services.lifecycle import LIFECYCLE, Context, State, check_body, check_pre
-from services.settings import Settings
-from services.validation import parse
+from services.audit import chain as audit
+from services.lifecycle import bodies
+from app import demo
+from app.api.app import create_app
+from app.api.examples import action_of
+from services.accounts.auth import in_scope, issue_token, principal_of
+from services.kernel.clock import local_date
+from app.demo import example
+from services.lifecycle.table import LIFECYCLE, Context, State, check_body, check_pre
+from services.kernel.settings import Settings
+from services.kernel.validation import parse
 from tests.conftest import FakeClock
 
 NOW = datetime(2026, 11, 24, 2, 0, tzinfo=timezone.utc)

@@ -1,4 +1,4 @@
-"""Delivering (services/outbox.py `deliver`) to real receivers started by the test: an SMTP server
+"""Delivering (services/outbox/delivery.py `deliver`) to real receivers started by the test: an SMTP server
 (aiosmtpd) and a webhook endpoint that checks the HMAC signature. Retries with backoff on an
 injected clock, dead letters and their retry (service and `hazard outbox`), a worker killed in the
 middle of a batch (a subprocess), and two workers at once on PostgreSQL."""
@@ -19,12 +19,12 @@ from sqlalchemy import insert, text
 
 from db.engine import make_engine, make_session_factory, read_only, transaction
 from db.models import Delivery, Hazard
-from services import outbox
-from services.calendar import WorkCalendar
-from services.clock import cn_date, utcnow
-from services.escalation import LadderConfig
+from services.outbox import delivery as outbox
+from services.calendar.workdays import WorkCalendar
+from services.kernel.clock import cn_date, utcnow
+from services.escalation.ladder import LadderConfig
 from services.notify.channels import DeliveryJob, default_channels, message_id
-from services.sweep import sweep
+from services.escalation.sweep import sweep
 from tests.db.test_cli_audit import run_cli  # noqa: F401 - the in-process CLI fixture
 from tests.helpers import drive
 from tests.receivers import (  # noqa: F401 - fixtures
@@ -193,9 +193,9 @@ DYING_WORKER = r"""
 import os, sys
 from datetime import datetime
 from db.engine import make_engine, make_session_factory
-from services import outbox
+from services.outbox import delivery as outbox
 from services.notify.channels import default_channels
-from services.settings import Settings
+from services.kernel.settings import Settings
 
 after = int(sys.argv[2])
 sent = 0

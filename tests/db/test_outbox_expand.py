@@ -1,4 +1,4 @@
-"""Expanding the outbox into deliveries (services/outbox.py `expand`), on both backends: who hears
+"""Expanding the outbox into deliveries (services/outbox/delivery.py `expand`), on both backends: who hears
 of what, on which channel, the escalation digest, and that a second run adds nothing."""
 
 from __future__ import annotations
@@ -11,12 +11,13 @@ from sqlalchemy import select, update
 
 from db.engine import read_only, transaction
 from db.models import Delivery, Hazard, OutboxMessage, User
-from services import outbox, transitions
-from services.clock import cn_date, local_date
-from services.calendar import WorkCalendar
-from services.escalation import LadderConfig
+from services.outbox import delivery as outbox
+from services.engine import transitions
+from services.kernel.clock import cn_date, local_date
+from services.calendar.workdays import WorkCalendar
+from services.escalation.ladder import LadderConfig
 from services.notify.recipients import Directory, load_hazards
-from services.sweep import sweep
+from services.escalation.sweep import sweep
 from tests.db.test_cli_audit import run_cli  # noqa: F401 - the in-process CLI fixture
 from tests.helpers import body_for, drive, new_hazard
 from tests.receivers import body, detached, deliveries, notify_settings, set_email, user_id

@@ -6,8 +6,9 @@ from sqlalchemy import func, select
 
 from db.engine import read_only, transaction
 from db.models import AuditEvent, Hazard, OutboxMessage
-from services import audit, transitions
-from services.clock import local_date
+from services.audit import chain as audit
+from services.engine import transitions
+from services.kernel.clock import local_date
 from tests.helpers import body_for, drive
 
 
@@ -31,7 +32,7 @@ def test_major_hazard_full_lifecycle(factory, world, clock):
 
 
 def test_elevation_moves_the_listing_and_its_body_one_level_up(factory, world, clock):
-    from services.auth import SYSTEM
+    from services.accounts.auth import SYSTEM
 
     hid = drive(factory, world, clock(), "supervised", level="major")
     with transaction(factory) as s:

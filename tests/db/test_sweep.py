@@ -13,11 +13,13 @@ from sqlalchemy import func, select, update
 
 from db.engine import read_only, transaction
 from db.models import AuditEvent, Hazard, OutboxMessage
-from services import audit, sweep as sweep_mod, transitions
-from services.calendar import WorkCalendar
-from services.clock import local_date
-from services.escalation import DEADLINE_STEPS, LadderConfig, Step
-from services.sweep import sweep
+from services.audit import chain as audit
+from services.escalation import sweep as sweep_mod
+from services.engine import transitions
+from services.calendar.workdays import WorkCalendar
+from services.kernel.clock import local_date
+from services.escalation.ladder import DEADLINE_STEPS, LadderConfig, Step
+from services.escalation.sweep import sweep
 from tests.helpers import body_for, drive, new_hazard
 
 CAL = WorkCalendar()
@@ -42,7 +44,7 @@ def escalations(factory, hid: int) -> list[str]:
 
 def test_fires_the_most_severe_due_step_as_a_system_event_with_outbox_rows(factory, world, clock):
     """Three steps due at once (a sweep that missed days): one event, for the most severe
-    (services/escalation.py, catch-up); the others are marked fired with it."""
+    (services/escalation/ladder.py, catch-up); the others are marked fired with it."""
     hid = drive(factory, world, clock(), "rectifying")
     deadline = deadline_of(factory, hid)
     report = run(factory, clock, CAL.add_working_days(deadline, 5))

@@ -11,12 +11,12 @@ from sqlalchemy import select
 
 from db.engine import read_only, transaction
 from db.models import AuditEvent, Hazard, OutboxMessage, User
-from services import transitions
-from services.calendar import WorkCalendar
-from services.clock import local_date
-from services.escalation import LadderConfig, Step
+from services.engine import transitions
+from services.calendar.workdays import WorkCalendar
+from services.kernel.clock import local_date
+from services.escalation.ladder import LadderConfig, Step
 from services.notify.recipients import Directory, load_hazards
-from services.sweep import sweep
+from services.escalation.sweep import sweep
 from tests.helpers import body_for, drive, new_hazard
 
 CAL = WorkCalendar()

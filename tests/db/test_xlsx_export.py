@@ -1,7 +1,7 @@
 """The 台账 export is safe with whatever old records hold: titles, descriptions, locations and
 categories that start like a formula stay text (read back with openpyxl and opened in real
 LibreOffice), and a control character, which the API refuses today but older rows may carry, is
-replaced instead of failing the export for everyone in scope. Through `services.ledger.export_xlsx`
+replaced instead of failing the export for everyone in scope. Through `services.reads.ledger.export_xlsx`
 and through the web route `/ledger.xlsx`, on both backends."""
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from sqlalchemy import update
 
 from db.engine import read_only, transaction
 from db.models import Hazard
-from services import ledger
-from services.xlsx import FORMULA_LEADS, clean_text
+from services.reads import ledger
+from services.kernel.xlsx import FORMULA_LEADS, clean_text
 from tests.calc import shown
 from tests.conftest import START
 from tests.helpers import new_hazard

@@ -18,10 +18,10 @@ from flows import audit as audit_flows, context, escalation as escalation_flows,
 from flows.context import HAZARDS_PER_RUN, hazard_tags
 from flows.escalation import escalation_sweep
 from flows.outbox import outbox_delivery
-from services import outbox
-from services.calendar import WorkCalendar
-from services.clock import cn_date, utcnow
-from services.settings import get_settings
+from services.outbox import delivery as outbox
+from services.calendar.workdays import WorkCalendar
+from services.kernel.clock import cn_date, utcnow
+from services.kernel.settings import get_settings
 from tests.db.test_audit_trail import attacker
 from tests.helpers import drive
 

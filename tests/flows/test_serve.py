@@ -30,10 +30,10 @@ from sqlalchemy import func, select
 from db.engine import make_engine, make_session_factory, read_only, transaction
 from db.migrate import upgrade
 from db.models import OutboxMessage
-from services import admin
+from services.accounts import admin
 from tests.conftest import ENTERPRISES, START
 from tests.helpers import body_for, report_body
-from services.uscc import make as make_uscc
+from services.kernel.uscc import make as make_uscc
 
 REPO = Path(__file__).resolve().parents[2]
 WAIT = 150.0
@@ -135,7 +135,7 @@ class Served:
     def start(self) -> None:
         self.log = (self.tmp / "serve.log").open("w")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "services.cli", "serve", "--port", str(self.port),
+            [sys.executable, "-m", "app.cli.main", "serve", "--port", str(self.port),
              "--prefect-port", str(self.prefect_port)],
             cwd=REPO, env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
 

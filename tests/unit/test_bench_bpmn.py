@@ -8,7 +8,7 @@ from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 
 from bench.transitions import bpmn, spiff
-from services.lifecycle import FINAL_STATES, LIFECYCLE, State
+from services.lifecycle.table import FINAL_STATES, LIFECYCLE, State
 
 SPECS = spiff.load_specs()
 

@@ -10,8 +10,8 @@ import pytest
 
 from bench.sweep import population as pop
 from bench.sweep.orm import naive_due
-from services.calendar import WorkCalendar
-from services.escalation import LadderConfig, due
+from services.calendar.workdays import WorkCalendar
+from services.escalation.ladder import LadderConfig, due
 
 CAL = WorkCalendar()
 CONFIG = LadderConfig()

@@ -9,7 +9,7 @@ from datetime import date, timedelta
 import pytest
 from structlog.testing import capture_logs
 
-from services.calendar import (
+from services.calendar.workdays import (
     CalendarError, WorkCalendar, load_overrides, statutory_holidays,
 )
 
@@ -114,7 +114,7 @@ def test_a_year_nobody_published_is_provisional_and_warns_once():
 
 def test_the_provisional_warning_is_logged_as_a_warning():
     with capture_logs() as logs:
-        from services.calendar import _log_provisional
+        from services.calendar.workdays import _log_provisional
 
         _log_provisional(2031)
     assert logs == [{"event": "calendar_provisional", "year": 2031, "log_level": "warning",
@@ -152,6 +152,6 @@ def test_bad_override_files_are_refused_with_the_reason(tmp_path, text, message)
 
 
 def test_the_packaged_override_file_loads():
-    from services.calendar import PACKAGED_OVERRIDES
+    from services.calendar.workdays import PACKAGED_OVERRIDES
 
     assert isinstance(load_overrides(PACKAGED_OVERRIDES), dict)

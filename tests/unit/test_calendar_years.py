@@ -9,10 +9,10 @@ from datetime import date, datetime, timezone
 
 import pytest
 
-from services import calendar as cal
-from services import calendar_years as cy
-from services.calendar import WorkCalendar, YearArrangement, default_calendar, load_overrides
-from services.errors import Invalid
+from services.calendar import workdays as cal
+from services.calendar import years as cy
+from services.calendar.workdays import WorkCalendar, YearArrangement, default_calendar, load_overrides
+from services.kernel.errors import Invalid
 
 HOLIDAYS_2027 = "2027-01-01..2027-01-03,2027-02-05..2027-02-12，2027-04-05 2027-05-01..2027-05-05"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from services.web import charts
+from app.web import charts
 
 NS = {"s": "http://www.w3.org/2000/svg"}
 EVIL = '<script>alert("x")</script>&'

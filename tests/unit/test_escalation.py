@@ -7,8 +7,8 @@ from datetime import date
 
 import pytest
 
-from services.calendar import WorkCalendar
-from services.escalation import (
+from services.calendar.workdays import WorkCalendar
+from services.escalation.ladder import (
     DEADLINE_BITS, DEADLINE_STEPS, LadderConfig, LadderFacts, Step, cutoffs, due, due_steps, load_config,
     step_changes,
 )

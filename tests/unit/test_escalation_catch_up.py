@@ -9,15 +9,15 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from services import bodies
-from services.calendar import WorkCalendar
-from services.escalation import (
+from services.lifecycle import bodies
+from services.calendar.workdays import WorkCalendar
+from services.escalation.ladder import (
     DEADLINE_STEPS, LadderConfig, LadderFacts, Step, collapse, due_steps, load_config, step_changes, step_label,
 )
-from services.lifecycle import LIFECYCLE, allowed_actions, check_pre
+from services.lifecycle.table import LIFECYCLE, allowed_actions, check_pre
 from services.notify.recipients import STEP_AUDIENCES, Audience
-from services.validation import parse
-from services.errors import Invalid
+from services.kernel.validation import parse
+from services.kernel.errors import Invalid
 
 CAL = WorkCalendar()
 CONFIG = LadderConfig()

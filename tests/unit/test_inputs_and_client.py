@@ -1,11 +1,11 @@
-"""The shared input rules (services.inputs) and who the client is (services.api.client)."""
+"""The shared input rules (services.kernel.inputs) and who the client is (app.api.client)."""
 
 from __future__ import annotations
 
 import pytest
 
-from services.api.client import client_address
-from services.inputs import ascii_id, control_character, form_text, valid_idempotency_key
+from app.api.client import client_address
+from services.kernel.inputs import ascii_id, control_character, form_text, valid_idempotency_key
 
 
 @pytest.mark.parametrize("text,expected", [
@@ -58,11 +58,11 @@ def test_uvicorn_trusts_no_forwarded_header(monkeypatch):
     worker or several."""
     import uvicorn
 
-    from services import cli
+    from app.cli import main as cli
 
     calls = []
     monkeypatch.setattr(uvicorn, "run", lambda *a, **kw: calls.append(kw))
-    monkeypatch.setattr("services.api.app.create_app", lambda: object())
+    monkeypatch.setattr("app.api.app.create_app", lambda: object())
     cli.run_api("127.0.0.1", 8000, 1)
     cli.run_api("127.0.0.1", 8000, 3)
     assert [(kw["proxy_headers"], kw["forwarded_allow_ips"]) for kw in calls] == [(False, ""), (False, "")]
@@ -83,7 +83,7 @@ def test_audit_alert_text_never_says_none():
 
 
 def test_the_start_banner_names_the_web_ui_and_the_docs_once():
-    from services.serve import banner
+    from app.serve import banner
 
     text = banner("127.0.0.1", 8000, 4200)
     assert text.count("/login") == 1 and text.count("/docs") == 1 and "网页界面" in text
@@ -94,8 +94,8 @@ def test_a_warning_for_a_person_is_a_chinese_line(capsys):
     """At a terminal the CLI's warnings read as sentences (issue 11 item 6), not raw JSON."""
     import structlog
 
-    from services import logs
-    from services.calendar import _log_provisional
+    from services.kernel import logs
+    from services.calendar.workdays import _log_provisional
 
     try:
         logs.configure("WARNING", text=True)

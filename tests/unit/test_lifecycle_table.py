@@ -1,7 +1,7 @@
 """The lifecycle table against DESIGN 2.2 / 2.3, without a database.
 
 `EXPECTED` below is transcribed by hand from the table in DESIGN 2.2 (sources, roles, targets of
-every action). It is deliberately not derived from `services.lifecycle`: when the code's table and
+every action). It is deliberately not derived from `services.lifecycle.table`: when the code's table and
 the design drift apart, one of these tests fails and someone has to decide which one is right.
 """
 
@@ -13,8 +13,8 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from services import bodies
-from services.lifecycle import (
+from services.lifecycle import bodies
+from services.lifecycle.table import (
     ACTIONS,
     FINAL_STATES,
     LIFECYCLE,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from services.lifecycle import mermaid
+from services.lifecycle.table import mermaid
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -17,7 +17,7 @@ def test_readme_diagram_matches_lifecycle_table():
     )
     assert match, "README lacks the lifecycle diagram block"
     assert match.group(1) == mermaid(), (
-        "README diagram is stale: replace it with the output of `uv run python -m services.lifecycle`"
+        "README diagram is stale: replace it with the output of `uv run python -m services.lifecycle.table`"
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from services.settings import Settings
+from services.kernel.settings import Settings
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "deploy" / "hazard.env.example"
 

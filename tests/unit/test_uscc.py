@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from services import bodies, uscc
-from services.errors import Invalid
-from services.validation import parse
+from services.lifecycle import bodies
+from services.kernel import uscc
+from services.kernel.errors import Invalid
+from services.kernel.validation import parse
 from tests.helpers import report_body
 
 # Published codes of real organisations (they are printed on business licences).

@@ -33,7 +33,7 @@ from sqlalchemy import select
 from db.engine import read_only
 from db.models import Document, Hazard
 from services import documents
-from services.clock import local_date
+from services.kernel.clock import local_date
 from tests.helpers import report_body
 from tests.web.browser_support import Session, browsers, chromium, live_server  # noqa: F401 (fixtures)
 

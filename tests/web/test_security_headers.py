@@ -16,7 +16,7 @@ from fastapi.routing import APIRoute
 
 from db.engine import read_only
 from services import documents
-from services.api.security_headers import CONTENT_SECURITY_POLICY, SecurityHeadersMiddleware, with_security_headers
+from app.api.security_headers import CONTENT_SECURITY_POLICY, SecurityHeadersMiddleware, with_security_headers
 from tests.helpers import drive
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"

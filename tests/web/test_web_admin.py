@@ -11,8 +11,8 @@ from sqlalchemy import select
 
 from db.engine import read_only, transaction
 from db.models import Enterprise, User
-from services import accounts, admin
-from services.uscc import make
+from services.accounts import manage as accounts, admin
+from services.kernel.uscc import make
 from tests.conftest import START
 from tests.helpers import report_body
 from tests.web.conftest import PASSWORD, csrf_of, login
@@ -254,7 +254,7 @@ def test_enterprises_added_searched_disabled_and_enabled(browser, factory, world
 
 
 def test_an_imported_hazards_page_shows_where_its_history_began(browser, factory, world):
-    from services import ledger_import
+    from services.imports import ledger as ledger_import
     from tests.db.test_ledger_import_running import rectifying, xlsx
 
     report = ledger_import.run(factory, xlsx([rectifying(world)]), "inspector", now=START, filename="离石区台账.xlsx")

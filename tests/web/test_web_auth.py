@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from db.engine import read_only, transaction
 from db.models import Hazard, WebSession
-from services import admin
+from services.accounts import admin
 from tests.web.conftest import PASSWORD, csrf_of, login
 
 

@@ -1,6 +1,6 @@
 """The admin's 看板 names the years whose open deadlines are counted on a provisional calendar and
 says how to load the arrangement; the running app picks up an arrangement loaded by another
-process within the refresh interval (services/api/calendar_sync.py), without a restart."""
+process within the refresh interval (app/api/calendar_sync.py), without a restart."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from datetime import date, timedelta
 import pytest
 
 from db.engine import make_engine, make_session_factory, transaction
-from services import calendar_years
-from services.calendar import default_calendar
+from services.calendar import years as calendar_years
+from services.calendar.workdays import default_calendar
 from tests.conftest import START
 from tests.helpers import drive
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from services import auth
-from services.web import session as web_session
+from services.accounts import auth
+from app.web import session as web_session
 from tests.web.conftest import PASSWORD, login
 
 
@@ -93,7 +93,7 @@ class CountingHasher:
     ("supervisor", PASSWORD),  # success
 ])
 def test_every_attempt_costs_one_verification(settings, clock, world, monkeypatch, username, password):
-    from services.api.app import create_app
+    from app.api.app import create_app
 
     counting = CountingHasher(auth._hasher)
     monkeypatch.setattr(auth, "_hasher", counting)

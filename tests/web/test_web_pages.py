@@ -9,8 +9,9 @@ from db.engine import read_only, transaction
 from sqlalchemy import select
 
 from db.models import Attachment, Document, Hazard
-from services import documents, transitions
-from services.clock import local_date
+from services import documents
+from services.engine import transitions
+from services.kernel.clock import local_date
 from tests.helpers import body_for, drive, new_hazard
 from tests.web.conftest import csrf_of
 

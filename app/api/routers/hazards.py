@@ -1,0 +1,147 @@
+"""Hazards: report, list, read, act, audit trail, attachments.
+
+One route per lifecycle action is generated from `LIFECYCLE`, so each action's body has its own
+schema and example in the OpenAPI document, and a new action needs no router change.
+"""
+
+# No `from __future__ import annotations`: the per-action routes need their body types evaluated.
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, File, Query, Response, UploadFile
+from fastapi.responses import JSONResponse
+
+from db.engine import read_only
+from services.engine import attachments, commands
+from services.reads import hazards
+from app.api.schemas import AttachmentOut, ErrorOut, EventOut, HazardOut, HazardPage
+from app.api.deps import Caller, Ctx, IdempotencyKeyHeader, IdPath, IfMatch, parse_if_match
+from services.lifecycle.bodies import EXAMPLES, ReportBody
+from services.lifecycle.table import LIFECYCLE, STATE_LABELS, State
+from services.kernel.vocab import INDUSTRIES
+
+router = APIRouter(prefix="/api/v1", tags=["hazards"])
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "未登录或令牌无效", "model": ErrorOut},
+    403: {"description": "角色无权执行，或违反四眼原则", "model": ErrorOut},
+    404: {"description": "隐患不存在或不在管辖范围内", "model": ErrorOut},
+    409: {"description": "状态不允许，版本已变化（If-Match），或 Idempotency-Key 已用于另一个请求", "model": ErrorOut},
+    422: {"description": "请求体不合法（字段级中文提示）", "model": ErrorOut},
+}
+# A body that cannot be read at all (not UTF-8 JSON, broken multipart) is refused before validation.
+BAD_BODY: dict[int | str, dict[str, Any]] = {
+    400: {"description": "请求体无法解析（不是 UTF-8 编码的 JSON，或 multipart 格式错误）", "model": ErrorOut}}
+
+
+def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """The statuses of ERRORS a route can really answer (tests/api/test_documented_statuses.py)."""
+    return {code: ERRORS[code] for code in codes}
+
+
+HAZARD = {"model": HazardOut, "description": "隐患（含当前用户可执行的操作）"}
+
+
+def _json(outcome: commands.Outcome) -> JSONResponse:
+    headers = {"ETag": f'"{outcome.body["version"]}"'} if "version" in outcome.body else {}
+    if outcome.replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return JSONResponse(outcome.body, status_code=outcome.status, headers=headers)
+
+
+@router.post("/hazards", status_code=201, responses={**errors(401, 403, 409, 422), **BAD_BODY, 201: HAZARD},
+             summary="报告隐患 (report)")
+def report_hazard(
+    ctx: Ctx,
+    caller: Caller,
+    body: Annotated[ReportBody, Body(openapi_examples={"煤矿": {"value": EXAMPLES["report"]}})],
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> JSONResponse:
+    outcome = commands.report_hazard(ctx.factory, caller, body, now=ctx.now(), idempotency_key=idempotency_key)
+    return _json(outcome)
+
+
+@router.get("/hazards", response_model=HazardPage, responses=errors(401, 422),
+            summary="隐患台账 (list, keyset pagination)")
+def list_hazards(
+    ctx: Ctx,
+    caller: Caller,
+    state: Annotated[list[State] | None, Query(description="可多次给出")] = None,
+    level: Annotated[str | None, Query(pattern="^(general|major)$")] = None,
+    region: Annotated[str | None, Query(pattern=r"^[0-9]{6}([0-9]{3}){0,2}$", description="行政区划代码（含下级）")] = None,
+    industry: Annotated[str | None, Query(description="、".join(INDUSTRIES))] = None,
+    enterprise: Annotated[str | None, Query(description="统一社会信用代码")] = None,
+    overdue: bool | None = None,
+    q: Annotated[str | None, Query(max_length=100)] = None,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> dict[str, Any]:
+    with read_only(ctx.factory) as session:
+        return hazards.list_view(
+            session, caller, now=ctx.now(), state=[s.value for s in state] if state else None, level=level,
+            region=region, industry=industry, enterprise=enterprise, overdue=overdue, q=q, cursor=cursor,
+            limit=limit,
+        )
+
+
+@router.get("/hazards/{hazard_id}", response_model=HazardOut, responses=errors(401, 404, 422),
+            summary="隐患详情，含当前用户可执行的操作")
+def get_hazard(ctx: Ctx, caller: Caller, hazard_id: IdPath, response: Response) -> dict[str, Any]:
+    with read_only(ctx.factory) as session:
+        data = hazards.get_view(session, caller, hazard_id, now=ctx.now())
+    response.headers["ETag"] = f'"{data["version"]}"'
+    return data
+
+
+@router.get("/hazards/{hazard_id}/events", response_model=list[EventOut], responses=errors(401, 404, 422),
+            summary="审计轨迹")
+def hazard_events(ctx: Ctx, caller: Caller, hazard_id: IdPath) -> list[dict[str, Any]]:
+    with read_only(ctx.factory) as session:
+        return hazards.events_view(session, caller, hazard_id)
+
+
+@router.post("/hazards/{hazard_id}/attachments", status_code=201, response_model=AttachmentOut,
+             responses={**ERRORS, **BAD_BODY},
+             summary="上传附件（JPEG/PNG/WebP/PDF，记录 SHA-256）")
+def upload_attachment(ctx: Ctx, caller: Caller, hazard_id: IdPath, file: Annotated[UploadFile, File()],
+                      response: Response) -> dict[str, Any]:
+    """Each accepted file is an `attach` event, so the hazard's version moves on: the answer's
+    `hazard_version` (and ETag) is what a following action's If-Match should carry."""
+    saved = attachments.save(
+        ctx.factory, caller, hazard_id, filename=file.filename or "upload", stream=file.file,
+        root=ctx.settings.attachments_dir, max_bytes=ctx.settings.max_attachment_bytes, now=ctx.now(),
+    )
+    response.headers["ETag"] = f'"{saved["hazard_version"]}"'
+    return saved
+
+
+def _action_route(action: str):
+    spec = LIFECYCLE[action]
+    model = spec.body
+    sources = "、".join(STATE_LABELS[s] for s in spec.sources) or "—"
+
+    def act(
+        ctx: Ctx,
+        caller: Caller,
+        hazard_id: IdPath,
+        body: Annotated[model, Body(openapi_examples={"示例": {"value": EXAMPLES.get(action, {})}})],  # type: ignore[valid-type]
+        if_match: IfMatch = None,
+        idempotency_key: IdempotencyKeyHeader = None,
+    ) -> JSONResponse:
+        outcome = commands.perform_action(
+            ctx.factory, ctx.settings, caller, hazard_id, action, body, now=ctx.now(),
+            if_match=parse_if_match(if_match), idempotency_key=idempotency_key,
+        )
+        return _json(outcome)
+
+    act.__name__ = f"action_{action}"
+    router.add_api_route(
+        f"/hazards/{{hazard_id}}/actions/{action}", act, methods=["POST"], responses={**ERRORS, **BAD_BODY, 200: HAZARD},
+        summary=f"{spec.label} ({action})",
+        description=f"允许的角色：{'、'.join(sorted(spec.roles))}；允许的状态：{sources}。",
+    )
+
+
+for _name, _spec in LIFECYCLE.items():
+    if _name != "report" and _spec.lifecycle:
+        _action_route(_name)

@@ -1,0 +1,44 @@
+"""The public 举报 form's API: no token, rate-limited, and it shows a state and nothing else."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Request
+
+from services.engine import commands
+from app.api.client import client_ip
+from app.api.deps import Ctx
+from app.api.schemas import ErrorOut, PublicReceipt, PublicStatus
+from services.lifecycle.bodies import PublicReportBody
+
+router = APIRouter(prefix="/api/v1/public", tags=["public"])
+
+_EXAMPLE = {
+    "title": "小区地下车库堆放大量液化气钢瓶",
+    "description": "某小区地下车库内长期堆放二十余个液化气钢瓶，无人看管。",
+    "location": "吕梁市离石区滨河北路某小区地下车库",
+    "region_code": "141102",
+    "industry": "燃气",
+    "contact": "13800000000",
+}
+
+
+@router.post("/reports", status_code=201, response_model=PublicReceipt, summary="群众举报（无需登录，限频）",
+             responses={400: {"description": "请求体无法解析（不是 UTF-8 编码的 JSON）", "model": ErrorOut},
+                        422: {"description": "内容不合法", "model": ErrorOut},
+                        429: {"description": "提交过于频繁", "model": ErrorOut}})
+def public_report(
+    ctx: Ctx, request: Request,
+    body: Annotated[PublicReportBody, Body(openapi_examples={"燃气": {"value": _EXAMPLE}})],
+) -> dict[str, Any]:
+    return commands.public_report(ctx.factory, ctx.settings, body, client=client_ip(request), now=ctx.now())
+
+
+@router.get("/reports/{tracking_code}", response_model=PublicStatus, summary="举报办理状态查询",
+            responses={404: {"description": "查询码不存在", "model": ErrorOut},
+                       422: {"description": "查询码不合法", "model": ErrorOut},  # not FastAPI's default shape
+                       429: {"description": "查询过于频繁", "model": ErrorOut}})
+def public_status(ctx: Ctx, request: Request, tracking_code: str) -> dict[str, Any]:
+    return commands.public_status(ctx.factory, ctx.settings, tracking_code, client=client_ip(request),
+                                  now=ctx.now())

@@ -1,0 +1,72 @@
+"""Audit verification, health and metrics."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends
+from fastapi.security import HTTPAuthorizationCredentials
+from fastapi.responses import PlainTextResponse
+from sqlalchemy import text
+
+from db.engine import read_only
+from services.audit import chain as audit, checkpoints as audit_checkpoints
+from app.api.deps import Caller, Ctx, _bearer, current_principal
+from app.api.schemas import ErrorOut, VerifyOut
+from services.kernel.errors import Forbidden, Unauthorized
+from services.lifecycle.table import Role
+
+router = APIRouter(tags=["system"])
+
+VERIFIERS = {Role.AUDITOR, Role.ADMIN, Role.COMMITTEE, Role.SUPERVISOR}
+
+
+@router.get("/api/v1/audit/verify", response_model=VerifyOut, summary="审计链校验",
+            responses={401: {"model": ErrorOut}, 403: {"model": ErrorOut}})
+def verify_audit(ctx: Ctx, caller: Caller) -> dict[str, Any]:
+    """Recompute every hash chain, check them against the last checkpoint and the checkpoint log,
+    and replay every hazard's events against its row."""
+    if caller.role not in VERIFIERS:
+        raise Forbidden("当前角色无权执行审计校验", code="role")
+    evidence = audit_checkpoints.evidence(ctx.settings)
+    with read_only(ctx.factory) as session:
+        return audit.verify(session, evidence=evidence, now=ctx.now()).as_dict()
+
+
+@router.get("/healthz", summary="健康检查")
+def healthz(ctx: Ctx) -> dict[str, Any]:
+    with read_only(ctx.factory) as session:
+        session.execute(text("select 1"))
+    return {"status": "ok"}
+
+
+METRICS_READERS = {Role.ADMIN, Role.AUDITOR}
+
+
+async def _metrics_reader(ctx: Ctx, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> None:
+    """/metrics tells request counts and timings per route: open only when `HAZARD_METRICS_PUBLIC`
+    says so; otherwise the scraper sends `HAZARD_METRICS_TOKEN`, or an admin's or auditor's token."""
+    if ctx.settings.metrics_public:
+        return
+    token = credentials.credentials if credentials is not None else ""
+    expected = ctx.settings.metrics_token
+    if token and expected is not None and hmac.compare_digest(token.encode(), expected.get_secret_value().encode()):
+        return
+    if not token:
+        raise Unauthorized("读取指标须带 Authorization: Bearer <令牌>（HAZARD_METRICS_TOKEN 或管理员、审计人员的令牌）")
+    caller = await current_principal(ctx, credentials)
+    if caller.role not in METRICS_READERS:
+        raise Forbidden("当前角色无权读取服务指标", code="role")
+
+
+def _json_error(description: str) -> dict[str, Any]:
+    # Spelled out: the route's own media type is text/plain, its errors are the usual JSON.
+    return {"description": description,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}}}
+
+
+@router.get("/metrics", response_class=PlainTextResponse, summary="Prometheus 指标",
+            responses={401: _json_error("未带令牌或令牌无效"), 403: _json_error("角色无权读取指标")})
+def metrics(ctx: Ctx, _: Annotated[None, Depends(_metrics_reader)]) -> str:
+    return ctx.metrics.render()

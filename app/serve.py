@@ -1,0 +1,180 @@
+"""`hazard serve`: the API, a local Prefect server and the served flows, started and stopped as one.
+
+Three child processes, started in this order and stopped in the reverse one:
+1. the Prefect server (UI and API on `--prefect-port`), on SQLite under the data folder, or on
+   `HAZARD_PREFECT_DATABASE_URL` (PostgreSQL) when set;
+2. the flow runner (`python -m flows.serve`), which serves the deployments of
+   `flows/deployments.py` against that server;
+3. the HTTP API (`hazard serve --api-only`).
+
+The API never waits on Prefect: it starts once the Prefect server answers or after a bounded
+wait, and if the Prefect server or the runner dies it is restarted while the API keeps answering.
+Committed work waits in the outbox meanwhile, so nothing is lost. If the API dies, everything
+stops. Ctrl-C (SIGINT) or SIGTERM stops all three: SIGTERM first, then SIGKILL after a grace
+period, and the exit status is 0.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+
+import structlog
+
+from services.kernel.settings import Settings
+
+log = structlog.get_logger("hazard.serve")
+
+GRACE_SECONDS = 15.0
+PREFECT_START_TIMEOUT = 90.0
+
+
+@dataclass
+class Child:
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    process: subprocess.Popen | None = None
+    restarts: int = 0
+    next_start: float = 0.0
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(self.argv, env=self.env, start_new_session=True)
+        log.info("child_started", child=self.name, pid=self.process.pid)
+
+    @property
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def stop(self, grace: float = GRACE_SECONDS) -> None:
+        if not self.alive:
+            return
+        assert self.process is not None
+        try:
+            os.killpg(self.process.pid, signal.SIGTERM)  # its own children too (flow runs, workers)
+        except ProcessLookupError:
+            return
+        try:
+            self.process.wait(grace)
+        except subprocess.TimeoutExpired:
+            log.warning("child_killed", child=self.name, pid=self.process.pid)
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+        log.info("child_stopped", child=self.name, code=self.process.returncode)
+
+
+def prefect_environment(settings: Settings, prefect_port: int) -> dict[str, str]:
+    """The Prefect settings shared by the server, the runner and the API's children."""
+    home = (settings.data_dir / "prefect").resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    env = {
+        "PREFECT_HOME": str(home),
+        "PREFECT_API_URL": f"http://127.0.0.1:{prefect_port}/api",
+        "PREFECT_SERVER_API_HOST": "127.0.0.1",
+        "PREFECT_SERVER_API_PORT": str(prefect_port),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_UI_API_URL": f"http://127.0.0.1:{prefect_port}/api",
+    }
+    if settings.prefect_database_url:
+        env["PREFECT_API_DATABASE_CONNECTION_URL"] = settings.prefect_database_url.get_secret_value()
+    return env
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as r:  # noqa: S310 - a loopback health check
+            return r.status == 200
+    except OSError:
+        return False
+
+
+@dataclass
+class Supervisor:
+    settings: Settings
+    host: str
+    port: int
+    workers: int
+    prefect_port: int
+    children: list[Child] = field(default_factory=list)
+    stopping: bool = False
+
+    def build(self) -> None:
+        env = {**os.environ, **prefect_environment(self.settings, self.prefect_port)}
+        py = sys.executable
+        self.prefect = Child("prefect-server", [py, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
+                                                "--port", str(self.prefect_port)], env)
+        self.runner = Child("flow-runner", [py, "-m", "flows.serve"], env)
+        self.api = Child("api", [py, "-m", "app.cli.main", "serve", "--api-only", "--host", self.host,
+                                 "--port", str(self.port), "--workers", str(self.workers)], env)
+        self.children = [self.prefect, self.runner, self.api]
+
+    def prefect_ready(self) -> bool:
+        return _answers(f"http://127.0.0.1:{self.prefect_port}/api/health")
+
+    def run(self) -> int:
+        self.build()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, self._on_signal)
+        try:
+            self.prefect.start()
+            deadline = time.monotonic() + PREFECT_START_TIMEOUT
+            while not self.stopping and not self.prefect_ready() and time.monotonic() < deadline:
+                if not self.prefect.alive:
+                    break
+                time.sleep(0.5)
+            if self.prefect_ready():
+                self.runner.start()
+            else:
+                log.warning("prefect_not_ready", port=self.prefect_port,
+                            detail="the API starts anyway; flows start once Prefect answers")
+            if not self.stopping:
+                self.api.start()
+                print(banner(self.host, self.port, self.prefect_port), flush=True)
+            return self._watch()
+        finally:
+            self.shutdown()
+
+    def _watch(self) -> int:
+        while not self.stopping:
+            if not self.api.alive:
+                log.error("api_exited", code=self.api.process.returncode if self.api.process else None)
+                return 1
+            for child in (self.prefect, self.runner):
+                if child.alive:
+                    continue
+                if child is self.runner and not self.prefect_ready():
+                    continue  # the runner needs the server; it starts once the server answers
+                now = time.monotonic()
+                if now >= child.next_start:
+                    if child.process is not None:
+                        child.restarts += 1
+                        log.warning("child_restarting", child=child.name, restarts=child.restarts)
+                    child.start()
+                    child.next_start = now + min(60.0, 2.0 ** min(child.restarts, 6))
+            time.sleep(0.5)
+        return 0
+
+    def _on_signal(self, signum, _frame) -> None:
+        self.stopping = True
+
+    def shutdown(self) -> None:
+        self.stopping = True
+        for child in reversed(self.children):
+            child.stop()
+
+
+def banner(host: str, port: int, prefect_port: int | None = None) -> str:
+    """What a person opens first: the web UI's login page, then the API documentation (and the
+    Prefect UI when it runs here), each named once."""
+    base = f"http://{host}:{port}"
+    text = f"事故隐患闭环管理服务已启动。网页界面：{base}/login ；API 文档：{base}/docs"
+    return text + (f" ；Prefect 界面：http://127.0.0.1:{prefect_port}" if prefect_port else "")
+
+
+def serve_all(settings: Settings, *, host: str, port: int, workers: int, prefect_port: int) -> int:
+    return Supervisor(settings, host, port, workers, prefect_port).run()

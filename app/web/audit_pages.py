@@ -1,0 +1,53 @@
+"""The 审计 page, for auditors and admins: the hash-chain verification (the same check as
+`hazard audit verify` and GET /api/v1/audit/verify), the latest events in scope (filtered by who
+acted and what they did), and any hazard's trail looked up by its code.
+Other roles get the 403 page; a code outside the auditor's scope reads as unknown (no leak)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query, Request
+from sqlalchemy import select
+from starlette.responses import Response
+
+from db.engine import read_only
+from db.models import Hazard
+from services.audit import chain as audit, checkpoints as audit_checkpoints
+from services.kernel.errors import NotFound
+from services.reads.hazards import events_view, recent_events
+from services.lifecycle.table import LIFECYCLE, Role
+from app.web.errors import ErrorPage
+from app.web.render import render
+from app.web.session import WebUser
+
+router = APIRouter()
+AUDIT_ROLES = frozenset({Role.AUDITOR, Role.ADMIN})
+
+
+@router.get("/audit")
+def audit_page(request: Request, user: WebUser, code: str = Query("", max_length=40),
+               actor: str = Query("", max_length=100), action: str = Query("", max_length=32)) -> Response:
+    if user.role not in AUDIT_ROLES:
+        raise ErrorPage(403, "无权访问", "审计页面仅向审计人员和管理员开放。")
+    ctx = request.app.state.ctx
+    code = code.strip().upper()
+    actor = actor.strip()
+    action = action if action in LIFECYCLE else ""
+    trail: dict[str, Any] | None = None
+    lookup_error = None
+    evidence = audit_checkpoints.evidence(ctx.settings)
+    with read_only(ctx.factory) as session:
+        report = audit.verify(session, evidence=evidence, now=ctx.now()).as_dict()
+        recent = recent_events(session, user, actor=actor, action=action)
+        if code:
+            hazard_id = session.execute(select(Hazard.id).where(Hazard.code == code)).scalar_one_or_none()
+            try:
+                if hazard_id is None:
+                    raise NotFound("隐患不存在或不在您的管辖范围内")
+                trail = {"id": hazard_id, "code": code, "events": events_view(session, user, hazard_id)}
+            except NotFound as exc:
+                lookup_error = f"未找到编号为 {code} 的隐患：{exc.message}"
+    return render(request, "web/audit.html", status=404 if lookup_error else 200, report=report, code=code,
+                  trail=trail, lookup_error=lookup_error, recent=recent, actor=actor, action=action,
+                  actions=[(name, spec.label) for name, spec in LIFECYCLE.items()])

@@ -1,0 +1,74 @@
+"""Login and logout pages."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import math
+
+from fastapi import APIRouter, Form, Request
+from starlette.responses import RedirectResponse, Response
+
+from app.api.client import client_ip
+from services.kernel.inputs import control_character
+from app.web import session as web_session
+from app.web.render import render
+from app.web.session import CsrfChecked, LoginFailed, OptionalLive, safe_next
+
+router = APIRouter()
+
+FormText = Annotated[str, Form(max_length=2000)]
+
+
+def _login_page(request: Request, *, next_path: str, username: str = "", error: str | None = None,
+                status: int = 200) -> Response:
+    token = web_session.login_csrf(request)
+    response = render(request, "web/login.html", status=status, login_csrf=token, next=next_path,
+                      username=username, error=error)
+    web_session.set_login_csrf_cookie(request, response, token)
+    return response
+
+
+@router.get("/login")
+def login_form(request: Request, live: OptionalLive, next: str = "/") -> Response:
+    if live is not None:
+        return RedirectResponse(safe_next(next), status_code=303)
+    return _login_page(request, next_path=safe_next(next))
+
+
+@router.post("/login")
+def login_submit(request: Request, live: OptionalLive, username: FormText = "", password: FormText = "",
+                 csrf_token: FormText = "", next: FormText = "/") -> Response:
+    web_session.check_login_csrf(request, csrf_token)
+    target = safe_next(next)
+    username = username.strip()
+    if not username or not password:
+        return _login_page(request, next_path=target, username=username, error="请输入用户名和密码", status=400)
+    if control_character(username) or control_character(password):
+        return _login_page(request, next_path=target, username="", status=422,
+                           error="用户名或密码含有不可见的控制字符，请重新输入")
+    ctx = request.app.state.ctx
+    try:
+        token, new = web_session.login(ctx.factory, username, password, now=ctx.now(), client=client_ip(request))
+    except LoginFailed as exc:
+        response = _login_page(request, next_path=target, username=username, error=exc.message,
+                               status=429 if exc.retry_after is not None else 400)
+        if exc.retry_after is not None:
+            response.headers["Retry-After"] = str(math.ceil(exc.retry_after.total_seconds()))
+        return response
+    old = request.cookies.get(web_session.SESSION_COOKIE)
+    if old:  # a fresh token at every login: a planted cookie never becomes a logged-in session
+        web_session.logout(ctx.factory, old, now=ctx.now())
+    response = RedirectResponse(target, status_code=303)
+    web_session.set_session_cookie(request, response, token)
+    response.delete_cookie(web_session.LOGIN_CSRF_COOKIE, path="/")
+    return response
+
+
+@router.post("/logout")
+def logout(request: Request, _: CsrfChecked) -> Response:
+    ctx = request.app.state.ctx
+    web_session.logout(ctx.factory, request.cookies.get(web_session.SESSION_COOKIE, ""), now=ctx.now())
+    response = RedirectResponse("/login", status_code=303)
+    web_session.clear_session_cookie(request, response)
+    return response

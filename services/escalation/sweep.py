@@ -1,0 +1,370 @@
+"""The escalation sweep: select everything due in one set-based query, fire it in batches.
+
+Selection: the ladder's cutoffs for the day (`escalation.cutoffs`) turn "n working days after the
+deadline" into "deadline on or before date X", so one indexed query per batch finds the due rows,
+keyset-paginated on the id; no Python loop over all open hazards, no per-row calendar arithmetic.
+
+Firing: the steps due on a hazard are collapsed per ladder (`escalation.collapse`: of several due
+at once only the most severe fires, naming the others as skipped), and each is the lifecycle's
+`escalate` action by `system`, decided and recorded by the same code as a user's action
+(`transitions.prepare`: role, state and guards from the table, the changes, the hash-chained
+event, the outbox rows). Only the I/O is batched, one commit per batch: on
+PostgreSQL three statements per batch (the compare-and-set of every hazard, the events, the outbox
+rows), each taking its rows as one JSON parameter; elsewhere one compare-and-set UPDATE per hazard
+sent as one executemany, the events as a multi-row INSERT, the outbox rows as an executemany.
+
+Concurrency: a batch whose compare-and-set does not match every row (a user acted, or another
+sweep fired first) is rolled back whole and redone hazard by hazard, each re-read under its own
+transaction and re-decided from its fresh facts; a step already fired has its bit set and is not
+due any more. So two sweeps at once never fire a step twice.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
+from functools import lru_cache
+from typing import Any
+
+import structlog
+from sqlalchemy import Connection, Table, TextClause, and_, bindparam, case, func, insert, or_, select, text, update
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session, sessionmaker
+
+from db.engine import read_only, transaction
+from db.models import AuditEvent, Hazard, OutboxMessage
+from services.engine import transitions
+from services.accounts.auth import SYSTEM
+from services.calendar.workdays import WorkCalendar
+from services.kernel.clock import SHANGHAI, local_date
+from services.kernel.errors import Conflict
+from services.escalation.ladder import (
+    DEADLINE_STATES, DEADLINE_STEPS, UNREGISTERED_STEPS, Cutoffs, LadderConfig, LadderFacts, Step, collapse, cutoffs,
+    due,
+)
+from services.lifecycle.table import LIFECYCLE, State
+
+log = structlog.get_logger("hazard.sweep")
+
+H = Hazard.__table__
+E, O = AuditEvent.__table__, OutboxMessage.__table__
+SPEC = LIFECYCLE["escalate"]
+
+# A major hazard waiting for its listing: only `supervise` leaves `registered`, so such a row is
+# registered, major and unlisted. When it was registered is the event that brought it into
+# `registered` (the register action, or an import that starts the trail there); the hazard is never
+# registered twice. Read only for such rows (the CASE), through the events' (hazard_id, seq) index.
+_UNLISTED_MAJOR = and_(H.c.state == State.REGISTERED.value, H.c.level == "major", H.c.listing_level.is_(None))
+_REGISTERED_AT = (select(func.min(E.c.occurred_at))
+                  .where(E.c.hazard_id == H.c.id, E.c.to_state == State.REGISTERED.value)
+                  .correlate(H).scalar_subquery())
+REGISTERED_AT = case((_UNLISTED_MAJOR, _REGISTERED_AT), else_=None).label("registered_at")
+
+
+def _clear(step: Step):
+    return H.c.escalation_fired.op("&")(int(step)) == 0
+
+
+def _day_end_utc(day: date) -> datetime:
+    """The first instant after `day` ends in Asia/Shanghai, in UTC: `ts < this` ⇔ local date ≤ day."""
+    return datetime.combine(day + timedelta(days=1), time(0), SHANGHAI).astimezone(timezone.utc)
+
+
+def due_condition(cut: Cutoffs):
+    """The SQL form of `escalation.due` (a row it selects may still be refused by the lifecycle)."""
+    deadline_due = or_(
+        *[and_(H.c.deadline <= cut.deadline[s], _clear(s)) for s in DEADLINE_STEPS],
+        and_(H.c.failed_acceptances >= cut.failed_acceptances, _clear(Step.summon)),
+    )
+    return or_(
+        and_(H.c.state.in_(sorted(DEADLINE_STATES)), H.c.deadline.is_not(None), deadline_due),
+        and_(H.c.state == State.REPORTED.value,
+             or_(*[and_(H.c.created_at < _day_end_utc(cut.reported[s]), _clear(s)) for s in UNREGISTERED_STEPS])),
+        and_(H.c.state == State.ACCEPTANCE_REQUESTED.value,
+             H.c.acceptance_requested_at < _day_end_utc(cut.review), _clear(Step.review_overdue)),
+        and_(_UNLISTED_MAJOR, _clear(Step.unlisted_escalate), _REGISTERED_AT < _day_end_utc(cut.unlisted)),
+    )
+
+
+def due_rows(cut: Cutoffs):
+    """The hazards due, with when each major hazard waiting for its listing was registered."""
+    return select(H, REGISTERED_AT).where(due_condition(cut))
+
+
+def facts_of(row: Any) -> LadderFacts:
+    """A row of `due_rows` (or any hazard row: without `registered_at` the unlisted step is not due)."""
+    registered_at = getattr(row, "registered_at", None)
+    return LadderFacts(
+        state=row.state, deadline=row.deadline, reported_on=local_date(row.created_at),
+        acceptance_requested_on=local_date(row.acceptance_requested_at) if row.acceptance_requested_at else None,
+        failed_acceptances=row.failed_acceptances, fired=row.escalation_fired,
+        level=row.level, listing_level=row.listing_level,
+        registered_on=local_date(registered_at) if registered_at else None,
+    )
+
+
+Plan = list[tuple[Step, tuple[Step, ...]]]  # the events to write: (step fired, steps it skips)
+
+
+def plan_of(row: Any, cut: Cutoffs) -> Plan:
+    return collapse(due(facts_of(row), cut))
+
+
+def escalate_body(step: Step, skipped: tuple[Step, ...], as_of: date) -> dict[str, Any]:
+    return {"step": step.name, "skipped": [s.name for s in skipped], "as_of": as_of.isoformat()}
+
+
+@dataclass
+class Fired:
+    hazard_id: int
+    code: str
+    steps: list[str]  # one event each
+    skipped: dict[str, list[str]] = field(default_factory=dict)  # step fired -> the lesser steps it skipped
+
+
+@dataclass
+class SweepReport:
+    as_of: date
+    dry_run: bool
+    selected: int = 0
+    hazards: int = 0
+    events: int = 0
+    by_step: dict[str, int] = field(default_factory=dict)
+    skipped: int = 0  # steps marked fired without their own event (caught up by a more severe one)
+    batches: int = 0
+    retried: int = 0
+    fired: list[Fired] = field(default_factory=list)  # kept only when asked (dry runs, tests)
+
+    def count(self, hazard_id: int, code: str, plan: Plan, keep: bool) -> None:
+        self.hazards += 1
+        self.events += len(plan)
+        for s, skipped in plan:
+            self.by_step[s.name] = self.by_step.get(s.name, 0) + 1
+            self.skipped += len(skipped)
+        if keep:
+            self.fired.append(Fired(hazard_id, code, [s.name for s, _ in plan],
+                                    {s.name: [k.name for k in skipped] for s, skipped in plan if skipped}))
+
+    def merge(self, part: SweepReport) -> None:
+        """Add what one part of the sweep fired (the flow fires a batch's parts as task runs)."""
+        self.hazards += part.hazards
+        self.events += part.events
+        self.skipped += part.skipped
+        self.retried += part.retried
+        for name, n in part.by_step.items():
+            self.by_step[name] = self.by_step.get(name, 0) + n
+        self.fired += part.fired
+
+
+def _select_batch(session: Session, cut: Cutoffs, after_id: int, limit: int) -> list[Any]:
+    q = due_rows(cut).where(H.c.id > after_id).order_by(H.c.id).limit(limit)
+    return session.connection().execute(q).all()
+
+
+class StaleBatch(Exception):
+    """The batch's compare-and-set did not match every row."""
+
+
+_CAS_COLUMNS = ("version", "audit_head", "escalation_step", "escalation_fired", "listing_level", "listing_body",
+                "updated_at")
+_NEW = tuple(f"new_{c}" for c in _CAS_COLUMNS)
+
+# Any database: one compare-and-set per hazard as an executemany, the events as a multi-row INSERT
+# (its ids come back in parameter order), the outbox rows as an executemany.
+_BATCH_CAS = update(H).where(H.c.id == bindparam("cas_id"), H.c.version == bindparam("cas_version")).values(
+    {c: bindparam(n) for c, n in zip(_CAS_COLUMNS, _NEW)}
+)
+_BATCH_EVENTS = insert(E).returning(E.c.id, sort_by_parameter_order=True)
+_BATCH_OUTBOX = insert(O)
+
+# PostgreSQL: each of the three is one short statement whatever the batch size, its rows passed as
+# one JSON parameter that the server turns back into typed rows (`json_to_recordset`). A multi-row
+# INSERT of a 1000-hazard batch has over 13,000 parameters: psycopg's parsing of a statement that
+# long, and the server's, cost more than the rest of the batch; so did passing one array per
+# column, which psycopg quotes element by element (bench/sweep, bench/RESULTS.md).
+_PG = postgresql.dialect()
+
+
+def _quoted(name: str) -> str:
+    return _PG.identifier_preparer.quote(name)
+
+
+def _recordset(table: Table, columns: tuple[str, ...], names: tuple[str, ...]) -> str:
+    fields = ", ".join(f"{_quoted(n)} {table.c[c].type.compile(dialect=_PG)}" for c, n in zip(columns, names))
+    return f"json_to_recordset(CAST(:rows AS JSON)) AS u({fields})"
+
+
+_PG_CAS = text(
+    f"UPDATE hazards SET {', '.join(f'{_quoted(c)} = u.{n}' for c, n in zip(_CAS_COLUMNS, _NEW))} "
+    f"FROM {_recordset(H, ('id', 'version', *_CAS_COLUMNS), ('cas_id', 'cas_version', *_NEW))} "
+    "WHERE hazards.id = u.cas_id AND hazards.version = u.cas_version"
+)
+
+
+@lru_cache(maxsize=16)
+def _pg_insert(table: Table, keys: tuple[str, ...], returning: tuple[str, ...] = ()) -> TextClause | None:
+    """INSERT … SELECT … FROM json_to_recordset(…) of exactly these columns; None when a column left
+    out has a Python-side default (only the Core insert applies those)."""
+    if any(c.default is not None or c.onupdate is not None for c in table.columns
+           if c.name not in keys and not c.primary_key):
+        return None
+    cols = ", ".join(_quoted(k) for k in keys)
+    sql = f"INSERT INTO {_quoted(table.name)} ({cols}) SELECT {cols} FROM {_recordset(table, keys, keys)}"
+    if returning:
+        sql += " RETURNING " + ", ".join(_quoted(r) for r in returning)
+    return text(sql)
+
+
+def _json_value(value: Any) -> str:
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ValueError("naive datetime refused: store timezone-aware UTC")
+        return value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    raise TypeError(f"cannot pass {type(value).__name__} to json_to_recordset")
+
+
+def _rows_param(rows: list[dict[str, Any]]) -> dict[str, str]:
+    return {"rows": json.dumps(rows, ensure_ascii=False, default=_json_value)}
+
+
+# A batch that deadlocked with another writer lost a race like any other: redo it hazard by hazard.
+# (The UPDATE locks the rows in the order its plan visits them: by id through the primary key for
+# any batch of real size, the order every sweep uses; this is for a plan that ever differs.)
+_LOST_RACE = {"40P01", "40001"}  # deadlock detected, serialization failure
+
+
+def _write(conn: Connection, updates: list[dict[str, Any]], events: list[dict[str, Any]],
+           outbox: list[tuple[int, list[dict[str, Any]]]]) -> None:
+    """The batch's compare-and-set, events and outbox rows; StaleBatch when a row had moved on."""
+    pg = conn.dialect.name == "postgresql"
+    keys = tuple(c.name for c in E.columns if c.name in events[0])
+    event_insert = _pg_insert(E, keys, ("id", "hazard_id", "seq")) if pg else None
+    try:
+        result = conn.execute(_PG_CAS, _rows_param(updates)) if pg else conn.execute(_BATCH_CAS, updates)
+    except DBAPIError as exc:
+        if getattr(exc.orig, "sqlstate", None) in _LOST_RACE:
+            raise StaleBatch from exc
+        raise
+    if result.rowcount != len(updates):
+        raise StaleBatch
+    if event_insert is not None:
+        # Matched on (hazard, seq), unique per chain: no reliance on the order RETURNING gives.
+        by_key = {(r.hazard_id, r.seq): r.id for r in conn.execute(event_insert, _rows_param(events))}
+        ids = [by_key[(e["hazard_id"], e["seq"])] for e in events]
+    else:
+        ids = [r[0] for r in conn.execute(_BATCH_EVENTS, events)]
+    rows_out = [p for i, batch in outbox for p in transitions.outbox_params(batch, ids[i])]
+    if not rows_out:
+        return
+    keys = tuple(c.name for c in O.columns if c.name in rows_out[0])
+    outbox_insert = _pg_insert(O, keys) if pg else None
+    if outbox_insert is not None:
+        conn.execute(outbox_insert, _rows_param(rows_out))
+    else:
+        conn.execute(_BATCH_OUTBOX, rows_out)
+
+
+def _fire_batch(session: Session, rows: list[Any], cut: Cutoffs, now: datetime, as_of: date,
+                report: SweepReport, keep: bool) -> None:
+    updates: list[dict[str, Any]] = []
+    events: list[dict[str, Any]] = []
+    outbox: list[tuple[int, list[dict[str, Any]]]] = []  # (index of the event, rows)
+    planned: list[tuple[Any, Plan]] = []
+    for row in rows:
+        plan = plan_of(row, cut)
+        if not plan:
+            continue
+        state = transitions.Working(row)
+        for step, skipped in plan:
+            decided = transitions.prepare(session, SPEC, state, SYSTEM, escalate_body(step, skipped, as_of), now=now)
+            events.append(decided.event)
+            outbox.append((len(events) - 1, decided.outbox_rows))
+            state.apply(decided)
+        planned.append((row, plan))
+        updates.append({"cas_id": row.id, "cas_version": row.version,
+                        **{n: getattr(state, c) for c, n in zip(_CAS_COLUMNS, _NEW)}})
+    if not updates:
+        return
+    _write(session.connection(), updates, events, outbox)
+    for row, plan in planned:
+        report.count(row.id, row.code, plan, keep)
+
+
+def _fire_one(factory: sessionmaker[Session], hazard_id: int, cut: Cutoffs, now: datetime, as_of: date,
+              report: SweepReport, keep: bool) -> None:
+    """The slow path for a batch that lost a race: this hazard alone, re-read and re-decided."""
+    with transaction(factory) as session:
+        row = session.connection().execute(due_rows(cut).where(H.c.id == hazard_id)).first()
+        if row is None:
+            return
+        done: Plan = []
+        for step, skipped in plan_of(row, cut):
+            try:
+                transitions.perform(session, SYSTEM, hazard_id, "escalate", escalate_body(step, skipped, as_of),
+                                    now=now)
+                done.append((step, skipped))
+            except Conflict:
+                break
+        if done:
+            report.count(row.id, row.code, done, keep)
+
+
+def due_batches(factory: sessionmaker[Session], cut: Cutoffs, batch_size: int) -> Iterator[list[Any]]:
+    """The due rows in id order, a batch at a time, each read in its own short transaction (the
+    previous batch is committed by then, so a batch never sees its own writes half done)."""
+    after = 0
+    while True:
+        with read_only(factory) as session:
+            rows = _select_batch(session, cut, after, batch_size)
+        if not rows:
+            return
+        yield rows
+        after = rows[-1].id
+
+
+def fire(factory: sessionmaker[Session], rows: list[Any], cut: Cutoffs, *, now: datetime, as_of: date,
+         keep_details: bool = False) -> SweepReport:
+    """Fire the steps due on these rows (from `due_batches`) in one transaction; a batch that lost a
+    race is redone hazard by hazard. Returns what was fired (`selected` and `batches` are the
+    caller's to count)."""
+    report = SweepReport(as_of=as_of, dry_run=False)
+    try:
+        with transaction(factory) as session:
+            _fire_batch(session, rows, cut, now, as_of, report, keep_details)
+    except StaleBatch:
+        report = SweepReport(as_of=as_of, dry_run=False, retried=len(rows))
+        for row in rows:
+            _fire_one(factory, row.id, cut, now, as_of, report, keep_details)
+    return report
+
+
+def sweep(factory: sessionmaker[Session], *, now: datetime, calendar: WorkCalendar, config: LadderConfig,
+          as_of: date | None = None, dry_run: bool = False, batch_size: int = 1000,
+          keep_details: bool = False) -> SweepReport:
+    """Fire every step due as of `as_of` (default: today in Asia/Shanghai). Events carry `now`."""
+    as_of = as_of or local_date(now)
+    cut = cutoffs(as_of, calendar, config)
+    report = SweepReport(as_of=as_of, dry_run=dry_run)
+    for rows in due_batches(factory, cut, batch_size):
+        report.selected += len(rows)
+        report.batches += 1
+        if dry_run:
+            for row in rows:
+                plan = plan_of(row, cut)
+                if plan:
+                    report.count(row.id, row.code, plan, True)
+            continue
+        report.merge(fire(factory, rows, cut, now=now, as_of=as_of, keep_details=keep_details))
+    log_report(report)
+    return report
+
+
+def log_report(report: SweepReport) -> None:
+    log.info("escalation_sweep", as_of=report.as_of.isoformat(), dry_run=report.dry_run, selected=report.selected,
+             hazards=report.hazards, events=report.events, skipped=report.skipped, batches=report.batches,
+             retried=report.retried, by_step=report.by_step)
