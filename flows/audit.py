@@ -10,7 +10,7 @@ from prefect import flow
 
 from db.engine import read_only, transaction
 from flows.context import run_logger, session_factory
-from services.audit import chain as audit, alerts as audit_alerts, checkpoints as audit_checkpoints
+from services.audit import alerts as audit_alerts, checkpoints as audit_checkpoints, verification as audit
 from services.kernel.clock import utcnow
 from services.kernel.settings import get_settings
 

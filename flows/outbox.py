@@ -1,11 +1,11 @@
 """Stage work and delivery after each committed action (every minute, batched).
 
 1. Stage: the pending outbox rows are expanded into deliveries (whom to notify, on which channel,
-   reminders grouped into one digest per recipient and sweep day) by `services.outbox.delivery.expand`. The
+   reminders grouped into one digest per recipient and sweep day) by `services.outbox.expand.expand`. The
    flow takes the oldest pending rows up to `STAGE_BATCH` rows and `HAZARDS_PER_RUN` hazards, and
    stages exactly those rows in one task run named after its hazards and tagged `hazard:<code>` for
    every one of them, so the Prefect UI shows a hazard's lifecycle; never one flow run per event.
-2. Deliver: due deliveries are claimed in batches and sent (`services.outbox.delivery.deliver`), with
+2. Deliver: due deliveries are claimed in batches and sent (`services.outbox.deliver.deliver`), with
    retries, backoff and dead letters handled there. Delivery runs while staging goes on (a
    tagged task run costs Prefect more than an untagged one, and this hides it), except the
    escalation digests, which wait for staging to end.
@@ -28,7 +28,8 @@ from db.engine import read_only, transaction
 from db.models import Hazard, OutboxMessage
 from flows.context import HAZARDS_PER_RUN, hazard_tags, run_logger, session_factory
 from flows.documents import issue_all
-from services.outbox import delivery as outbox
+from services.notify.channels import default_channels
+from services.outbox import deliver as outbox_deliver, expand as outbox_expand
 from services.kernel.clock import utcnow
 from services.kernel.settings import get_settings
 
@@ -72,7 +73,7 @@ def stage(ids: list[int], codes: list[str]) -> dict[str, int]:
     """Expand these outbox rows (those still pending: a concurrent run may have taken some).
     `codes`, their hazards, name the run; its tags carry them too."""
     with transaction(session_factory()) as session:
-        report = outbox.expand(session, now=utcnow(), limit=len(ids), settings=get_settings(), ids=ids)
+        report = outbox_expand.expand(session, now=utcnow(), limit=len(ids), settings=get_settings(), ids=ids)
     return {"messages": report.messages, "deliveries": report.deliveries}
 
 
@@ -85,10 +86,10 @@ def _task_name() -> str:
 @task(name="deliver", task_run_name="deliver")
 def deliver(batch_size: int = DELIVER_BATCH, digests: bool = True) -> dict[str, int]:
     settings = get_settings()
-    channels = outbox.default_channels(settings)
+    channels = default_channels(settings)
     try:
-        report = outbox.deliver(session_factory(), channels, now=utcnow(), settings=settings,
-                                batch_size=batch_size, digests=digests)
+        report = outbox_deliver.deliver(session_factory(), channels, now=utcnow(), settings=settings,
+                                        batch_size=batch_size, digests=digests)
     finally:
         for channel in channels:
             close = getattr(channel, "close", None)

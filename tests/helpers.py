@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from db.engine import transaction
-from services.engine import transitions
+from services.engine import creation, transitions
 from services.kernel.clock import local_date
 
 PATHS: dict[str, list[str]] = {
@@ -92,7 +92,7 @@ def add_attachment(factory: sessionmaker[Session], hazard_id: int, now: datetime
 
 def new_hazard(factory, world, now: datetime, reporter: str = "inspector", **over: Any) -> int:
     with transaction(factory) as s:
-        return transitions.report(s, world.p(reporter), report_body(**over), now=now).id
+        return creation.report(s, world.p(reporter), report_body(**over), now=now).id
 
 
 def drive(factory, world, now: datetime, state: str, *, level: str = "general", enterprise: str = "coal") -> int:

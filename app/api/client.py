@@ -4,7 +4,7 @@ The TCP peer, unless it is a proxy the operator named in `HAZARD_TRUSTED_PROXIES
 X-Forwarded-For chain is read from the right, skipping trusted proxies, and the first address that
 is not one is the client. With no trusted proxies (the default) the header is ignored, so a client
 cannot pick a fresh address per request by writing one. uvicorn's own X-Forwarded-For handling is
-switched off (`proxy_headers=False` in app/cli/main.py), so this is the one place that decides.
+switched off (`proxy_headers=False` in app/cli/run.py), so this is the one place that decides.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """The request examples of the OpenAPI document, dated from today.
 
-The routes declare their examples once, at import (`services.lifecycle.bodies.EXAMPLES`); a deadline or a
+The routes declare their examples once, at import (`services.lifecycle.body_examples.EXAMPLES`); a deadline or a
 review date written there would, some day, be in the past or in the future and the example refused.
 So the served document is built once per day of the app's clock, with every action's example
-replaced by `services.lifecycle.bodies.examples(today)` and its note on where ids come from. What must hold:
+replaced by `services.lifecycle.body_examples.examples(today)` and its note on where ids come from. What must hold:
 every example works, as is, against the data `hazard demo` loads (tests/db/test_openapi_examples.py).
 """
 
@@ -13,7 +13,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from services.lifecycle import bodies
+from services.lifecycle import body_examples
 from services.kernel.clock import Clock, local_date
 
 METHODS = ("get", "post", "put", "patch", "delete")
@@ -37,8 +37,8 @@ def refresh(doc: dict[str, Any], fresh: dict[str, dict]) -> None:
             content = item[method].get("requestBody", {}).get("content", {}).get("application/json", {})
             for example in content.get("examples", {}).values():
                 example["value"] = fresh[action]
-                if action in bodies.EXAMPLE_NOTES:
-                    example["description"] = bodies.EXAMPLE_NOTES[action]
+                if action in body_examples.EXAMPLE_NOTES:
+                    example["description"] = body_examples.EXAMPLE_NOTES[action]
 
 
 def install(app: FastAPI, clock: Clock) -> None:
@@ -51,7 +51,7 @@ def install(app: FastAPI, clock: Clock) -> None:
         if built.get("day") != today:
             app.openapi_schema = None  # FastAPI's own cache: build afresh
             doc = generate()
-            refresh(doc, bodies.examples(today))
+            refresh(doc, body_examples.examples(today))
             built.update(day=today, doc=doc)
         return built["doc"]
 

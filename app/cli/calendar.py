@@ -1,6 +1,6 @@
 """`hazard calendar status|set-year|unset`: which years' working days are official, and loading a
-year's arrangement once the State Council publishes it (services/calendar/years.py). Registered by
-app/cli/main.py (`add_parsers`), whose engine it uses."""
+year's arrangement once the State Council publishes it (services/calendar/arrangements.py,
+years.py). Registered by app/cli/main.py (`add_parsers`); the connection is app/cli/database.py's."""
 
 from __future__ import annotations
 
@@ -10,21 +10,16 @@ import json
 import sys
 from pathlib import Path
 
+from app.cli.database import session_factory
 from db.engine import read_only, transaction
-from services.calendar import years as calendar_years
+from services.calendar import arrangements, years as calendar_years
 from services.kernel.clock import local_date, utcnow
 
 
-def _factory():
-    from app.cli import main as cli# the CLI's engine (tests patch `cli.make_engine`)
-
-    return cli._factory()
-
-
 def _year(text: str) -> int:
-    if not text.isdigit() or calendar_years.check_year(int(text)):
+    if not text.isdigit() or arrangements.check_year(int(text)):
         raise argparse.ArgumentTypeError(
-            f"年份应为 {calendar_years.FIRST_YEAR} 至 {calendar_years.LAST_YEAR} 之间的四位数字：{text}")
+            f"年份应为 {arrangements.FIRST_YEAR} 至 {arrangements.LAST_YEAR} 之间的四位数字：{text}")
     return int(text)
 
 
@@ -43,7 +38,7 @@ def _print(change: calendar_years.Change, as_json: bool) -> None:
 
 
 def cmd_calendar_status(args: argparse.Namespace) -> int:
-    factory = _factory()
+    factory = session_factory()
     calendar = calendar_years.refresh(factory, force=True)
     today = local_date(utcnow())
     with read_only(factory) as s:
@@ -62,14 +57,14 @@ def cmd_calendar_set_year(args: argparse.Namespace) -> int:
         if args.holidays or args.workdays:
             print("错误：--file 与 --holidays/--workdays 只能选一种", file=sys.stderr)
             return 2
-        new, file_note = calendar_years.from_file(args.year, Path(args.file))
+        new, file_note = arrangements.from_file(args.year, Path(args.file))
         note = note or file_note
     elif args.holidays is None:
         print("错误：请用 --holidays（及 --workdays）给出安排，或用 --file 指定文件", file=sys.stderr)
         return 2
     else:
-        new = calendar_years.from_text(args.year, args.holidays, args.workdays)
-    factory = _factory()
+        new = arrangements.from_text(args.year, args.holidays, args.workdays)
+    factory = session_factory()
     calendar = calendar_years.refresh(factory, force=True)
     with transaction(factory) as s:
         change = calendar_years.set_year(s, new, calendar=calendar, note=note, by=args.by or _operator(),
@@ -80,7 +75,7 @@ def cmd_calendar_set_year(args: argparse.Namespace) -> int:
 
 
 def cmd_calendar_unset(args: argparse.Namespace) -> int:
-    factory = _factory()
+    factory = session_factory()
     calendar = calendar_years.refresh(factory, force=True)
     with transaction(factory) as s:
         change = calendar_years.unset_year(s, args.year, calendar=calendar)

@@ -1,6 +1,6 @@
 """The `hazard` commands about what the service has recorded and sends: the audit trail (verify,
-checkpoint, keygen), the outbox's deliveries, official documents and their issuing bodies. Split
-from app/cli/main.py, which registers them (`add_parsers`) and owns the engine they use."""
+checkpoint, keygen), the outbox's deliveries, official documents and their issuing bodies.
+Registered by app/cli/main.py (`add_parsers`); the connection is app/cli/database.py's."""
 
 from __future__ import annotations
 
@@ -8,21 +8,16 @@ import argparse
 import json
 import sys
 
+from app.cli.database import session_factory
 from db.engine import read_only, transaction
-from services.audit import chain as audit, checkpoints as audit_checkpoints
+from services.audit import checkpoints as audit_checkpoints, verification as audit
 from services.kernel.clock import utcnow
 from services.kernel.settings import get_settings
 
 
-def _factory():
-    from app.cli import main as cli# the CLI's engine (tests patch `cli.make_engine`)
-
-    return cli._factory()
-
-
 def cmd_audit_verify(args: argparse.Namespace) -> int:
     evidence = audit_checkpoints.evidence(get_settings())
-    with read_only(_factory()) as s:
+    with read_only(session_factory()) as s:
         report = audit.verify(s, evidence=evidence, now=utcnow())
     if args.json:
         print(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
@@ -43,13 +38,11 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
     return 1
 
 
-
 def cmd_audit_checkpoint(args: argparse.Namespace) -> int:
-    with transaction(_factory()) as s:
+    with transaction(session_factory()) as s:
         cp = audit_checkpoints.checkpoint(s, get_settings(), now=utcnow())
         print(f"已建立检查点 {cp.id}：{cp.leaf_count} 条审计链，Merkle 根 {cp.merkle_root}，签名密钥 {cp.key_id}")
     return 0
-
 
 
 def cmd_audit_keygen(args: argparse.Namespace) -> int:
@@ -65,12 +58,10 @@ def cmd_audit_keygen(args: argparse.Namespace) -> int:
     return 0
 
 
-
 def cmd_outbox_deliver(args: argparse.Namespace) -> int:
-    from services.outbox import delivery as outbox
+    from services.outbox.deliver import run_once
 
-    expanded, report = outbox.run_once(_factory(), now=utcnow(), settings=get_settings(),
-                                       batch_size=args.batch_size)
+    expanded, report = run_once(session_factory(), now=utcnow(), settings=get_settings(), batch_size=args.batch_size)
     print(f"展开 {expanded.messages} 条待发通知，生成 {expanded.deliveries} 条投递"
           f"（其中督办汇总 {expanded.digests} 条），并入已排队的督办汇总 {expanded.digests_grown} 条")
     print(f"投递：领取 {report.claimed}，成功 {report.sent}，失败待重试 {report.failed}，"
@@ -78,12 +69,11 @@ def cmd_outbox_deliver(args: argparse.Namespace) -> int:
     return 0
 
 
-
 def cmd_outbox_dead(args: argparse.Namespace) -> int:
-    from services.outbox import delivery as outbox
+    from services.outbox import dead_letters
 
-    with read_only(_factory()) as s:
-        items = outbox.list_dead(s, limit=args.limit)
+    with read_only(session_factory()) as s:
+        items = dead_letters.list_dead(s, limit=args.limit)
     if args.json:
         print(json.dumps(items, ensure_ascii=False, indent=2))
         return 0
@@ -98,35 +88,32 @@ def cmd_outbox_dead(args: argparse.Namespace) -> int:
     return 0
 
 
-
 def cmd_outbox_retry(args: argparse.Namespace) -> int:
-    from services.outbox import delivery as outbox
+    from services.outbox import dead_letters
 
     if (args.id is None) == (not args.all):
         print("错误：请给出一个投递编号，或 --all", file=sys.stderr)
         return 2
-    with transaction(_factory()) as s:
-        n = outbox.retry(s, "all" if args.all else args.id, now=utcnow())
+    with transaction(session_factory()) as s:
+        n = dead_letters.retry(s, "all" if args.all else args.id, now=utcnow())
     print(f"已重新排队 {n} 条通知")
     return 0
-
 
 
 def cmd_documents_issue(args: argparse.Namespace) -> int:
     from services import documents
 
-    report = documents.issue_pending(_factory(), now=utcnow(), limit=args.limit)
+    report = documents.issue_pending(session_factory(), now=utcnow(), limit=args.limit)
     print(f"签发公文 {report.issued} 份，失败待重试 {report.failed} 份")
     for number in report.numbers:
         print(f"  {number}")
     return 0
 
 
-
 def cmd_issuers_list(args: argparse.Namespace) -> int:
     from services.documents import issuers
 
-    with read_only(_factory()) as s:
+    with read_only(session_factory()) as s:
         rows = [(r.key, r.code, r.name) for r in issuers.list_issuers(s)]
     if not rows:
         print("还没有发文机关：各机关在签发第一份公文时取得默认代字")
@@ -137,11 +124,10 @@ def cmd_issuers_list(args: argparse.Namespace) -> int:
     return 0
 
 
-
 def cmd_issuers_set(args: argparse.Namespace) -> int:
     from services.documents import issuers
 
-    with transaction(_factory()) as s:
+    with transaction(session_factory()) as s:
         row = issuers.set_code(s, args.key, args.code, now=utcnow())
         print(f"已设定 {row.name}（{row.key}）的机关代字：{row.code}（此后的文号按新代字从 1 号起编）")
     return 0

@@ -1,6 +1,6 @@
 """`hazard demo`: a realistic data set to try the service with (山西省：吕梁市、忻州市).
 
-What must hold: every hazard is created and moved only through `services.engine.transitions`, one
+What must hold: every hazard is created and moved only through `services.engine` (creation, transitions), one
 transaction per action at a simulated moment, so each carries its full real audit trail and every
 rule (scope, role, state, guards, four-eyes) is checked exactly as for a real user. A story that
 breaks a rule fails loudly; nothing is forced into the tables.
@@ -14,9 +14,11 @@ on the seed and `now` (API tokens excepted: they are secrets).
 The demo refuses to load into a database that already holds users, enterprises or hazards.
 
 The pieces: `catalogue` (enterprises, people and texts, from `app/demo/demo_catalogue.json`),
-`plan` (what to create and when each story starts), `stories` (one hazard's steps), `example` (the
-hazard the API documentation's request examples work on, one of the `hazards`) and `summary` (what
-is printed); this module loads it all in.
+`plan` (what to create and when each story starts), `plots` (which acts bring a hazard to its
+target state), `stories` (those acts: who does what, with which body), `timeline` (a story's
+clock and the escalations a daily sweep fires on the way), `example` (the hazard the API
+documentation's request examples work on, one of the `hazards`) and `summary` (what is printed);
+this module loads it all in.
 """
 
 from __future__ import annotations
@@ -36,15 +38,16 @@ from sqlalchemy.orm import Session, sessionmaker
 from db.engine import read_only, transaction
 from db.models import Attachment, Enterprise, Hazard, User
 from services.accounts import admin
-from services.engine import attachments, transitions
+from services.engine import attachments, creation, transitions
 from services.accounts.auth import SYSTEM, Principal, hash_password, principal_of, public_principal
 from services.kernel.clock import utcnow
 from app.demo import example, plan, summary
 from app.demo.catalogue import DEMO_PASSWORD, ORGS, PEOPLE, STAFF, org_uscc
-from app.demo.stories import Spec, Step
+from app.demo.stories import Spec
+from app.demo.timeline import Step
 from services.documents import issue_pending
-from services.documents.kinds import PREFIX as DOCUMENT_KINDS
 from services.lifecycle.table import LIFECYCLE
+from services.outbox import kinds as outbox_kinds
 from services.kernel.errors import Conflict, DomainError, invalid_field
 from services.kernel.settings import get_settings
 
@@ -155,7 +158,7 @@ def _replay(factory: sessionmaker[Session], specs: list[Spec], stories: list[lis
             if step.action == "report":
                 actor = public_principal(specs[i].org.region) if step.actor is None else principals[step.actor]
                 with transaction(factory) as s:
-                    ids[i] = transitions.report(s, actor, step.body, now=at, public_contact=step.contact).id
+                    ids[i] = creation.report(s, actor, step.body, now=at, public_contact=step.contact).id
                 continue
             actor = SYSTEM if step.actor is None else principals[step.actor]
             body = dict(step.body)
@@ -180,7 +183,7 @@ def _replay(factory: sessionmaker[Session], specs: list[Spec], stories: list[lis
                         body[up.field] = att.id
                 transitions.perform(s, actor, ids[i], step.action, body, now=at,
                                     extension_min_working_days=ext_days)
-            if any(k.startswith(DOCUMENT_KINDS) for k in LIFECYCLE[step.action].effects_for(_Step(body))):
+            if any(outbox_kinds.is_document(k) for k in LIFECYCLE[step.action].effects_for(_Step(body))):
                 # The document is issued as part of the story, at its act: numbered in the order
                 # the office would have issued it, dated and recorded when it happened.
                 issue_pending(factory, now=at, limit=10)

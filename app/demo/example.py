@@ -1,6 +1,6 @@
 """The demo's example hazard: the one the API documentation's examples point at.
 
-The request examples (`services.lifecycle.bodies.examples`) name an enterprise, and `request_acceptance`
+The request examples (`services.lifecycle.body_examples.examples`) name an enterprise, and `request_acceptance`
 names attachment ids; an id means something only for the hazard it was uploaded to. So the demo
 tells one story first, before any other in simulated time: 宏岩煤业's major roof-support hazard
 (the `report` example's text), registered, listed at city level, its plan filed, and a progress
@@ -13,12 +13,13 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from services.lifecycle import bodies
+from services.lifecycle import body_examples
 from services.calendar.workdays import add_working_days, is_working_day
 from services.kernel.clock import local_date
 from app.demo.catalogue import CATALOG, ORGS, org_uscc
-from app.demo.stories import Spec, Step, Upload, local_at
-from services.lifecycle.table import State
+from app.demo.stories import Spec
+from app.demo.timeline import Step, Upload, local_at
+from services.lifecycle.states import State
 
 ORG = next(o for o in ORGS if o.key == "hongyan")
 INSPECTOR, COMMITTEE, ENTERPRISE = "lishi_inspector", "lvliang_committee1", f"ent_{ORG.key}"
@@ -39,7 +40,7 @@ def story(first: datetime) -> list[Step]:
     day0 = _working_day_before(local_date(first) - timedelta(days=18))
     day = lambda n: add_working_days(day0, n)  # one step after another, on working days
     deadline = day0 + timedelta(days=364)  # a major hazard's year, within the one-year limit
-    report = dict(bodies.examples(day0)["report"], enterprise_uscc=org_uscc(ORG))
+    report = dict(body_examples.examples(day0)["report"], enterprise_uscc=org_uscc(ORG))
     steps = [
         Step(local_at(day0, 9 * 60 + 10), "report", INSPECTOR, report),
         Step(local_at(day0, 10 * 60 + 40), "register", INSPECTOR,

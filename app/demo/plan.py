@@ -14,8 +14,11 @@ from services.kernel import regions
 from services.calendar.workdays import is_working_day
 from services.kernel.clock import local_date
 from app.demo.catalogue import CATALOG, ORGS, STAFF
-from app.demo.stories import Overflow, Spec, Step, local_at, story
-from services.lifecycle.table import FINAL_STATES, Role, State
+from app.demo.plots import story
+from app.demo.stories import Spec
+from app.demo.timeline import Overflow, Step, local_at
+from services.lifecycle.roles import Role
+from services.lifecycle.states import FINAL_STATES, State
 from services.kernel.vocab import INDUSTRIES
 
 INDUSTRY_WEIGHTS = {

@@ -1,22 +1,18 @@
-"""One hazard's story, planned in plain Python against a simulated clock (see `app.demo`).
-
-A story is the list of steps (who does what, when, with which body and files) that brings one
-hazard from its report to its target state, with the escalations a daily sweep would have fired in
-between. Nothing here touches the database: the steps are replayed through `services.engine.transitions`
-later, which checks every one of them.
+"""The acts of one demo hazard's story (see `app.demo`): who reports, registers, lists, plans,
+rectifies, asks for an extension or acceptance, reviews and closes, with which body and files,
+against a model of the hazard's facts on its clock (app/demo/timeline.py). The order of the acts
+for a target state is app/demo/plots.py's. Nothing here touches the database: the steps are
+replayed through `services.engine` (creation, transitions) later, which checks every one of them.
 """
 
 from __future__ import annotations
 
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from services.kernel import regions
-from services.calendar.workdays import add_working_days, is_working_day
-from services.kernel.clock import SHANGHAI, local_date
 from app.demo.catalogue import (
     ACCEPT_OPINIONS,
     CLOSE_OPINIONS,
@@ -38,38 +34,14 @@ from app.demo.catalogue import (
     org_uscc,
     region_names,
 )
-from services.escalation.ladder import DEADLINE_STEPS, NEXT_LISTING, LadderConfig
-from services.lifecycle.table import Role, State
+from app.demo.timeline import WORKING, Timeline, Upload, next_working
+from services.calendar.workdays import add_working_days
+from services.kernel import regions
+from services.lifecycle.roles import Role
+from services.lifecycle.states import State
 
 SUSPENDING_INDUSTRIES = {"煤矿", "非煤矿山", "危险化学品", "冶金工贸", "民爆物品", "建筑施工", "经营性自建房"}
-
-# The escalation ladder (DESIGN 2.5): working days from the deadline, as the sweep counts them.
-LADDER = tuple((s.name, LadderConfig().offset(s)) for s in DEADLINE_STEPS)
-# A major hazard registered and not listed within this many working days goes to the 安委办.
-UNLISTED_DAYS = LadderConfig().unlisted_escalate
-SWEEP_MIN = 7 * 60
-WORKING = {State.REGISTERED, State.SUPERVISED, State.RECTIFYING}
 LEVEL_ORDER = {"county": 0, "city": 1, "province": 2}
-
-
-# --- the plan of one hazard's story ---------------------------------------------------------------
-
-
-@dataclass
-class Upload:
-    kind: str  # "png" or "pdf"
-    filename: str
-    field: str  # "evidence" or "assessment_report"
-
-
-@dataclass
-class Step:
-    at: datetime
-    action: str
-    actor: str | None  # username; None: the public (report) or the system (escalate)
-    body: dict[str, Any]
-    uploads: list[Upload] = field(default_factory=list)
-    contact: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -82,140 +54,28 @@ class Spec:
     source: str
 
 
-class Overflow(Exception):
-    """The story ran past `now`: it is planned again, starting earlier."""
-
-    def __init__(self, days: int) -> None:
-        self.days = days
-
-
-def local_at(day: date, minute: int) -> datetime:
-    return datetime(day.year, day.month, day.day, minute // 60, minute % 60, tzinfo=SHANGHAI).astimezone(timezone.utc)
-
-
-def _next_sweep(after: datetime) -> datetime:
-    """The first run of the daily escalation sweep (07:00 Shanghai) after `after`."""
-    day = local_date(after)
-    at = local_at(day, SWEEP_MIN)
-    return at if at > after else local_at(day + timedelta(days=1), SWEEP_MIN)
-
-
-def _next_working(day: date) -> date:
-    while not is_working_day(day):
-        day += timedelta(days=1)
-    return day
-
-
-class _Story:
+class Story(Timeline):
     """Plans one hazard against a model of its facts; the real engine checks every step later."""
 
-    OPEN_MIN, CLOSE_MIN = 8 * 60 + 30, 17 * 60 + 30
-
     def __init__(self, spec: Spec, rng: random.Random, anchor: datetime, ext_days: int) -> None:
-        self.spec, self.rng, self.anchor, self.ext_days = spec, rng, anchor, ext_days
+        super().__init__(rng, anchor, major=spec.level == "major")
+        self.spec, self.ext_days = spec, ext_days
         self.org = spec.org
         self.region = spec.org.region
         self.industry = spec.org.industry
-        self.steps: list[Step] = []
-        self.t = anchor
-        self.state: State | None = None
-        self.deadline: date | None = None
-        self.listing: str | None = None
         self.plan_due: date | None = None
         self.suspended = False
         self.ext_pending = False
         self.ext_new: date | None = None
-        self.fired: set[str] = set()
-        self.unlisted_fired = False  # not a deadline step: a new deadline does not clear it
         self.reporter: str | None = None
         self.has_enterprise = False
         self.planned_funds: float | None = None
-        self.registered_on: date | None = None
         r = rng
         self.vals = {
             "ent": self.org.name, "county": region_names().get(self.region, ""), "street": r.choice(STREETS),
             "face": r.choice(FACES), "n": r.randint(2, 9), "m": r.randint(2, 5), "k": r.randint(15, 60),
             "d": r.randint(6, 15), "f": r.randint(3, 28), "x": f"{r.uniform(1.05, 1.9):.2f}",
         }
-
-    # -- time ----------------------------------------------------------------------------------
-
-    @property
-    def today(self) -> date:
-        return local_date(self.t)
-
-    def _later(self, lo: int, hi: int, *, office: bool = True) -> datetime:
-        r = self.rng
-        start, end = (self.OPEN_MIN, self.CLOSE_MIN) if office else (7 * 60, 22 * 60)
-        day = self.today + timedelta(days=r.randint(lo, hi))
-        if office:
-            day = _next_working(day)
-        if day == self.today:
-            local = self.t.astimezone(SHANGHAI)
-            now_min = local.hour * 60 + local.minute + r.randint(10, 90)
-            if now_min >= end:
-                day = _next_working(day + timedelta(days=1)) if office else day + timedelta(days=1)
-                minute = r.randint(start, end)
-            else:
-                minute = r.randint(now_min, end)
-        else:
-            minute = r.randint(start, end)
-        at = local_at(day, minute) + timedelta(seconds=r.randint(0, 59))
-        if at >= self.anchor:
-            raise Overflow((at - self.anchor).days + 1)
-        return at
-
-    def _go(self, lo: int, hi: int, *, office: bool = True) -> None:
-        """Move the clock to the next action, letting the daily escalation sweep run before it."""
-        at = self._later(lo, hi, office=office)
-        self._ladder(at)
-        self.t = at
-
-    def _ladder(self, upto: datetime) -> None:
-        """The daily sweeps before `upto`, as `services.escalation.sweep` fires them: of the deadline steps due
-        at one sweep only the most severe, the others named as skipped (the service was down, or
-        the ladder waited while acceptance was being reviewed); the unlisted major hazard on its own."""
-        while True:
-            unlisted = self._unlisted_due()
-            pending = [] if self.state not in WORKING or self.deadline is None else [
-                (step, self._step_due(offset)) for step, offset in LADDER if step not in self.fired]
-            first = min([due for _, due in pending] + ([unlisted] if unlisted else []), default=None)
-            if first is None:
-                return
-            at = max(first, _next_sweep(self.t))
-            if at >= upto:
-                return
-            self.t = at
-            if unlisted is not None and unlisted <= at:
-                self._emit("escalate", None, {"step": "unlisted_escalate"})
-                self.unlisted_fired = True
-            due = [step for step, when in pending if when <= at]
-            if due:
-                body: dict[str, Any] = {"step": due[-1]}
-                if len(due) > 1:
-                    body["skipped"] = due[:-1]
-                self._emit("escalate", None, body)
-                self.fired.update(due)
-                if "elevate" in due and self.listing:
-                    self.listing = NEXT_LISTING[self.listing]
-
-    def _step_due(self, offset: int) -> datetime:
-        assert self.deadline is not None
-        return local_at(add_working_days(self.deadline, offset) if offset else self.deadline, SWEEP_MIN)
-
-    def _unlisted_due(self) -> datetime | None:
-        """When the sweep sends a major hazard still waiting for its 挂牌督办 to the 安委办."""
-        if (self.state != State.REGISTERED or self.spec.level != "major" or self.listing is not None
-                or self.unlisted_fired or self.registered_on is None):
-            return None
-        return local_at(add_working_days(self.registered_on, UNLISTED_DAYS), SWEEP_MIN)
-
-    def _set_deadline(self, deadline: date) -> None:
-        self.deadline = deadline
-        self.fired = set()
-
-    def _deadline_in(self, lo: int, hi: int) -> date:
-        return _next_working(self.today + timedelta(days=self.rng.randint(lo, hi)))
 
     # -- people --------------------------------------------------------------------------------
 
@@ -250,10 +110,6 @@ class _Story:
     @property
     def company(self) -> str:
         return f"ent_{self.org.key}"
-
-    def _emit(self, action: str, actor: str | None, body: dict[str, Any], uploads: list[Upload] | None = None,
-              contact: dict[str, Any] | None = None) -> None:
-        self.steps.append(Step(self.t, action, actor, body, uploads or [], contact))
 
     # -- actions -------------------------------------------------------------------------------
 
@@ -365,7 +221,7 @@ class _Story:
         self._go(1, 6)
         if self.state not in WORKING or add_working_days(self.today, self.ext_days) > self.deadline:
             return  # too close to the deadline: the enterprise did not (could not) ask
-        new = _next_working(self.deadline + timedelta(days=self.rng.randint(20, 60)))
+        new = next_working(self.deadline + timedelta(days=self.rng.randint(20, 60)))
         self._emit("request_extension", self.company, {
             "reason": self.rng.choice(EXTENSION_REASONS), "interim_measures": self.rng.choice(INTERIM_MEASURES),
             "new_deadline": new.isoformat()})
@@ -471,73 +327,3 @@ class _Story:
 
     def finish(self) -> None:
         self._ladder(self.anchor - timedelta(minutes=1))
-
-
-def story(spec: Spec, rng: random.Random, start: datetime, anchor: datetime, ext_days: int) -> list[Step]:
-    """The steps that bring one hazard to `spec.target`, in time order."""
-    s = _Story(spec, rng, anchor, ext_days)
-    target, major, r = spec.target, spec.level == "major", rng
-    s.report(start)
-    s.comment(0.1)
-    if target == State.REPORTED:
-        return _done(s)
-    if target == State.DISMISSED:
-        s.dismiss()
-        s.comment(0.1)
-        return _done(s)
-    on_spot = target == State.CLOSED and not major and r.random() < 0.25
-    s.register(on_spot=on_spot)
-    if on_spot:
-        s.comment(0.1)
-        return _done(s)
-    s.comment(0.15)
-    if not major and r.random() < 0.05:
-        s.suspend()
-    if target == State.REGISTERED:
-        _extension(s, pending_ok=True)
-        return _done(s)
-    if spec.listing:
-        s.supervise()
-    if target == State.SUPERVISED:
-        _extension(s, pending_ok=True)
-        return _done(s)
-    if major or target == State.RECTIFYING or r.random() < 0.6:
-        s.file_plan()
-        s.comment(0.1)
-    _extension(s, pending_ok=False)
-    if target == State.RECTIFYING:
-        if r.random() < 0.2:
-            s.work_until_acceptance()
-            s.review(accept=False)
-            s.progress()
-        else:
-            s.progress(3, 15)
-        _extension(s, pending_ok=True)
-        return _done(s)
-    failures = r.choices((0, 1, 2), (75, 20, 5))[0]
-    for _ in range(failures):
-        s.work_until_acceptance()
-        s.review(accept=False)
-        s.progress(3, 12)
-    s.work_until_acceptance()
-    if target == State.ACCEPTANCE_REQUESTED:
-        return _done(s)
-    s.review(accept=True)
-    if target == State.CLOSED and major:
-        s.close()
-    s.comment(0.1)
-    return _done(s)
-
-
-def _extension(s: _Story, *, pending_ok: bool) -> None:
-    """Sometimes an extension request: decided (granted or denied), or still pending at the end."""
-    roll = s.rng.random()
-    if roll < 0.2:
-        s.request_extension(decide=True)
-    elif pending_ok and roll < 0.35:
-        s.request_extension(decide=False)
-
-
-def _done(s: _Story) -> list[Step]:
-    s.finish()
-    return s.steps

@@ -14,7 +14,8 @@ from db.engine import read_only
 from db.models import Attachment, AuditEvent, Enterprise, Hazard, Region, User
 from services.kernel.clock import SHANGHAI, local_date
 from app.demo.catalogue import DEMO_PASSWORD, region_names
-from services.lifecycle.table import FINAL_STATES, ROLE_LABELS, STATE_LABELS, Role, State
+from services.lifecycle.roles import ROLE_LABELS, Role
+from services.lifecycle.states import FINAL_STATES, STATE_LABELS, State
 from services.kernel.vocab import LEVELS, LISTING_LEVELS, SOURCES
 
 

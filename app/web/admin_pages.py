@@ -21,11 +21,12 @@ from services.accounts import manage as accounts
 from services.accounts.auth import Principal
 from services.kernel.errors import DomainError, Forbidden, Invalid, NotFound
 from services.kernel.inputs import ascii_id, form_text
-from services.lifecycle.table import ROLE_LABELS, USER_ROLES
+from services.lifecycle.roles import ROLE_LABELS, USER_ROLES
 from services.kernel.vocab import INDUSTRIES
 from app.web.errors import ErrorPage
 from app.web.render import flash, render
-from app.web.session import CsrfChecked, WebUser
+from app.web.csrf import CsrfChecked
+from app.web.session import WebUser
 
 router = APIRouter()
 

@@ -13,10 +13,11 @@ from starlette.responses import Response
 
 from db.engine import read_only
 from db.models import Hazard
-from services.audit import chain as audit, checkpoints as audit_checkpoints
+from services.audit import checkpoints as audit_checkpoints, verification as audit
 from services.kernel.errors import NotFound
 from services.reads.hazards import events_view, recent_events
-from services.lifecycle.table import LIFECYCLE, Role
+from services.lifecycle.roles import Role
+from services.lifecycle.table import LIFECYCLE
 from app.web.errors import ErrorPage
 from app.web.render import render
 from app.web.session import WebUser

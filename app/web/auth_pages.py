@@ -11,9 +11,10 @@ from starlette.responses import RedirectResponse, Response
 
 from app.api.client import client_ip
 from services.kernel.inputs import control_character
-from app.web import session as web_session
+from app.web import csrf, session as web_session
 from app.web.render import render
-from app.web.session import CsrfChecked, LoginFailed, OptionalLive, safe_next
+from app.web.csrf import CsrfChecked
+from app.web.session import LoginFailed, OptionalLive, safe_next
 
 router = APIRouter()
 
@@ -22,10 +23,10 @@ FormText = Annotated[str, Form(max_length=2000)]
 
 def _login_page(request: Request, *, next_path: str, username: str = "", error: str | None = None,
                 status: int = 200) -> Response:
-    token = web_session.login_csrf(request)
+    token = csrf.login_csrf(request)
     response = render(request, "web/login.html", status=status, login_csrf=token, next=next_path,
                       username=username, error=error)
-    web_session.set_login_csrf_cookie(request, response, token)
+    csrf.set_login_csrf_cookie(request, response, token)
     return response
 
 
@@ -39,7 +40,7 @@ def login_form(request: Request, live: OptionalLive, next: str = "/") -> Respons
 @router.post("/login")
 def login_submit(request: Request, live: OptionalLive, username: FormText = "", password: FormText = "",
                  csrf_token: FormText = "", next: FormText = "/") -> Response:
-    web_session.check_login_csrf(request, csrf_token)
+    csrf.check_login_csrf(request, csrf_token)
     target = safe_next(next)
     username = username.strip()
     if not username or not password:
@@ -61,7 +62,7 @@ def login_submit(request: Request, live: OptionalLive, username: FormText = "", 
         web_session.logout(ctx.factory, old, now=ctx.now())
     response = RedirectResponse(target, status_code=303)
     web_session.set_session_cookie(request, response, token)
-    response.delete_cookie(web_session.LOGIN_CSRF_COOKIE, path="/")
+    response.delete_cookie(csrf.LOGIN_CSRF_COOKIE, path="/")
     return response
 
 

@@ -9,7 +9,8 @@ from fastapi import FastAPI, Request
 from starlette.responses import RedirectResponse, Response
 
 from app.web.render import render
-from app.web.session import CsrfFailed, LoginRequired, login_url
+from app.web.csrf import CsrfFailed
+from app.web.session import LoginRequired, login_url
 
 
 class ErrorPage(Exception):

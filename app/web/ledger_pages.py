@@ -12,7 +12,7 @@ from starlette.responses import Response
 from db.engine import read_only
 from services.reads import ledger
 from services.kernel.errors import Invalid
-from services.lifecycle.table import STATE_LABELS, State
+from services.lifecycle.states import STATE_LABELS, State
 from services.kernel.vocab import INDUSTRIES, LEVELS
 from app.web.render import render
 from app.web.session import WebUser

@@ -12,7 +12,8 @@ from services.kernel.errors import Invalid, NotFound
 from services.kernel.inputs import ascii_id
 from app.web.errors import not_found
 from app.web.render import flash, render
-from app.web.session import CsrfChecked, WebUser
+from app.web.csrf import CsrfChecked
+from app.web.session import WebUser
 
 router = APIRouter()
 PAGE = 50

@@ -26,10 +26,12 @@ from services.accounts.auth import Principal
 from services.kernel.clock import local_date
 from services.kernel.errors import Conflict, DomainError, Invalid
 from services.kernel.inputs import form_text
-from services.lifecycle.table import LIFECYCLE, Role
+from services.lifecycle.roles import Role
+from services.lifecycle.table import LIFECYCLE
 from services.kernel.vocab import INDUSTRIES, SOURCES
 from app.web.render import flash, render
-from app.web.session import CsrfChecked, WebUser
+from app.web.csrf import CsrfChecked
+from app.web.session import WebUser
 
 router = APIRouter()
 

@@ -28,12 +28,15 @@ from services.kernel.clock import local_date
 from services.kernel.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from services.escalation.ladder import load_config
 from services.kernel.inputs import ascii_id
-from services.lifecycle.table import FINAL_STATES, LIFECYCLE, State, check_pre, extension_too_late
+from services.lifecycle.guards import extension_too_late
+from services.lifecycle.states import FINAL_STATES, State
+from services.lifecycle.table import LIFECYCLE, check_pre
 from services.engine.transitions import load_in_scope
 from app.web.errors import not_found
 from app.web.forms import LABELS, ActionForm, action_form, body_from_form, uploads
 from app.web.render import flash, render
-from app.web.session import CsrfChecked, WebUser
+from app.web.csrf import CsrfChecked
+from app.web.session import WebUser
 
 router = APIRouter()
 _ladder = lru_cache(maxsize=4)(load_config)  # the reminder offset sets what is "due soon"
@@ -153,7 +156,7 @@ def _hazard_page(request: Request, user, hazard_id: int, *, status: int = 200, f
             registration = _days_info(due, local_date(now))
         region_name = session.execute(select(Region.name).where(Region.code == hazard.region_code)).scalar()
     deadline = date.fromisoformat(view["deadline"]) if view["deadline"] else None
-    late = extension_too_late(deadline, local_date(now), ctx.settings.extension_min_working_days)
+    late = extension_too_late(deadline, local_date(now), ctx.settings.extension_min_working_days, default_calendar())
     if late and "request_extension" in view["allowed_actions"]:
         # The lifecycle would refuse it (a rule of the request's day): no form, and the reason said.
         view["allowed_actions"] = [a for a in view["allowed_actions"] if a != "request_extension"]

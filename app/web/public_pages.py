@@ -21,7 +21,7 @@ from app.api.client import client_ip
 from services.kernel.inputs import form_text
 from services.kernel.errors import Invalid, NotFound, RateLimited
 from services.kernel.vocab import INDUSTRIES
-from app.web import session as web_session
+from app.web import csrf
 from app.web.render import render
 
 router = APIRouter()
@@ -37,12 +37,12 @@ def _regions(request: Request) -> list[tuple[str, str]]:
 
 def _form_page(request: Request, *, values: dict[str, str] | None = None, errors: dict[str, str] | None = None,
                message: str | None = None, status: int = 200) -> Response:
-    token = web_session.login_csrf(request)
+    token = csrf.login_csrf(request)
     response = render(request, "web/report.html", status=status, form_csrf=token,
                       region_choices=[(code, f"{name}（{code}）") for code, name in _regions(request)],
                       industry_choices=[(i, i) for i in INDUSTRIES], values=values or {}, errors=errors or {},
                       message=message)
-    web_session.set_login_csrf_cookie(request, response, token)
+    csrf.set_login_csrf_cookie(request, response, token)
     return response
 
 
@@ -61,7 +61,7 @@ def _submit(request: Request, values: dict[str, str]) -> dict[str, Any]:
 async def report_submit(request: Request) -> Response:
     form = await request.form()
     raw = form.get("csrf_token")
-    web_session.check_login_csrf(request, raw if isinstance(raw, str) else "")
+    csrf.check_login_csrf(request, raw if isinstance(raw, str) else "")
     values = {k: form_text(form.get(k)) for k in FIELDS}
     try:
         receipt = await run_in_threadpool(_submit, request, values)

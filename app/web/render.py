@@ -24,7 +24,9 @@ from starlette.responses import HTMLResponse, Response
 from services.kernel.clock import SHANGHAI, cn_date
 from services.documents.kinds import KINDS
 from services.escalation.ladder import STEP_LABELS
-from services.lifecycle.table import LIFECYCLE, ROLE_LABELS, STATE_LABELS, Role, State
+from services.lifecycle.roles import ROLE_LABELS, Role
+from services.lifecycle.states import STATE_LABELS, State
+from services.lifecycle.table import LIFECYCLE
 from services.kernel.vocab import ASSESSMENTS, LEVELS, LISTING_LEVELS, SOURCES
 from app.web.forms import CHOICES, fields_of
 

@@ -155,7 +155,8 @@ def _inprocess() -> dict[str, int]:
     from flows.context import session_factory
     from flows.outbox import DELIVER_BATCH, next_stage
     from db.engine import transaction
-    from services.outbox import delivery as outbox
+    from services.notify.channels import default_channels
+    from services.outbox import deliver as outbox_deliver, expand as outbox_expand
     from services.kernel.clock import utcnow
     from services.kernel.settings import get_settings
 
@@ -166,13 +167,13 @@ def _inprocess() -> dict[str, int]:
         if not ids:
             break
         with transaction(factory) as s:
-            r = outbox.expand(s, now=utcnow(), limit=len(ids), settings=settings, ids=ids)
+            r = outbox_expand.expand(s, now=utcnow(), limit=len(ids), settings=settings, ids=ids)
         totals["messages"] += r.messages
         totals["deliveries"] += r.deliveries
     while True:
-        channels = outbox.default_channels(settings)
+        channels = default_channels(settings)
         try:
-            d = outbox.deliver(factory, channels, now=utcnow(), settings=settings, batch_size=DELIVER_BATCH)
+            d = outbox_deliver.deliver(factory, channels, now=utcnow(), settings=settings, batch_size=DELIVER_BATCH)
         finally:
             for c in channels:
                 getattr(c, "close", lambda: None)()

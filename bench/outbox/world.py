@@ -1,5 +1,5 @@
 """The benchmark's world (nothing here is timed): organisations through `services.accounts.admin`, events
-through `services.engine.transitions`, and the check after each variant."""
+through `services.engine` (creation, transitions), and the check after each variant."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from bench.transitions.world import World, libpq_url, seed
 from bench.transitions.workload import Bodies
 from db.engine import make_engine, make_session_factory, transaction
 from services.accounts import admin
-from services.engine import transitions
+from services.engine import creation, transitions
 from services.accounts.auth import principal_of
 from services.kernel.clock import utcnow
 
@@ -49,7 +49,7 @@ def make_events(world: World, n: int) -> list[str]:
             with transaction(factory) as s:
                 for _ in range(min(CHUNK, n - start)):
                     now = utcnow()
-                    h = transitions.report(s, inspector, bodies.report(), now=now)
+                    h = creation.report(s, inspector, bodies.report(), now=now)
                     transitions.perform(s, inspector, h.id, "register", bodies.action("register"), now=now)
                     codes.append(h.code)
     finally:

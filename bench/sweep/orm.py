@@ -26,7 +26,7 @@ from services.calendar.workdays import WorkCalendar
 from services.escalation.ladder import (
     ACCEPTANCE_REQUESTED, DEADLINE_STATES, DEADLINE_STEPS, REPORTED, UNREGISTERED_STEPS, LadderConfig, Step, collapse,
 )
-from services.lifecycle.table import OPEN_STATES
+from services.lifecycle.states import OPEN_STATES
 from services.escalation.sweep import facts_of
 
 

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from bench.sweep.world import Expected, libpq_url
 from db.engine import make_engine, make_session_factory, read_only
 from db.models import Hazard
-from services.audit import chain as audit
+from services.audit import verification as audit
 from services.escalation.ladder import Cutoffs
 from services.escalation.sweep import due_condition
 

@@ -3,7 +3,7 @@
 dropped at the end. Nothing here is timed.
 
 The hazards are generated once, at the largest N, into two COPY files (hazards, and one genesis
-`report` event per hazard with its real hash, so `audit.verify` passes); a load streams the first
+`report` event per hazard with its real hash, so `services.audit.verification.verify` passes); a load streams the first
 k lines of each. Each hazard's state, deadline and ladder bits are written directly (it did not
 walk through register/supervise/... here): its audit chain is the one genesis event, version 1,
 `audit_head` that event's hash. What the ladder would fire for every row is computed while

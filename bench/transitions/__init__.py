@@ -1,6 +1,6 @@
 """`python -m bench.transitions`: the full lifecycle of N hazards, four ways, side by side.
 
-(a) the service in-process (`transitions.report/perform` in `db.engine.transaction`),
+(a) the service in-process (`creation.report`, `transitions.perform` in `db.engine.transaction`),
 (b) the HTTP API under wrk, (c) the same SQL statements sent raw with psycopg, and
 (d) the same lifecycle as a SpiffWorkflow BPMN process whose state is stored in PostgreSQL after
 every step. Every variant runs the major-hazard loop (report, register, supervise, file_plan,

@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from services.lifecycle.table import FINAL_STATES, LIFECYCLE, STATE_LABELS, State
+from services.lifecycle.states import FINAL_STATES, STATE_LABELS, State
+from services.lifecycle.table import LIFECYCLE
 
 PROCESS_ID = "hazard_lifecycle"
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"

@@ -1,4 +1,4 @@
-"""(a) The service in-process: `transitions.report` / `transitions.perform` inside
+"""(a) The service in-process: `creation.report` / `transitions.perform` inside
 `db.engine.transaction`, each transition its own transaction, with the engine the API uses."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Any
 from bench.transitions import world as db
 from bench.transitions.workload import ACTIONS, ACTOR, Result, run_phase
 from db.engine import make_engine, make_session_factory, transaction
-from services.engine import transitions
+from services.engine import creation, transitions
 from services.kernel.clock import utcnow
 
 
@@ -37,7 +37,7 @@ def _phases(result: Result, w: db.World, factory, bodies, n: int, concurrency: i
 
     def report(_worker: int, _i: Any) -> int:
         with transaction(factory) as s:
-            return transitions.report(s, reporter, bodies.report(), now=utcnow()).id
+            return creation.report(s, reporter, bodies.report(), now=utcnow()).id
 
     on_phase("report")
     ids, seconds = run_phase(range(n), report, concurrency)

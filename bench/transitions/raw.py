@@ -13,7 +13,7 @@ run that it still is:
 
 What is left out is what the service does in Python: validating the body, the lifecycle's role,
 state, scope and guard checks, the ORM. The event hash is computed with `services.audit.chain` (the
-values must be the same, and a run is checked with `audit.verify`); bodies are parsed once,
+values must be the same, and a run is checked with `services.audit.verification.verify`); bodies are parsed once,
 before the clock starts, as a hand-written client would hold them as constants.
 """
 

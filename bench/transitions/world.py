@@ -19,7 +19,7 @@ from db.engine import make_engine, make_session_factory, read_only, transaction
 from db.migrate import upgrade
 from db.models import Enterprise, Hazard
 from services.accounts import admin
-from services.audit import chain as audit
+from services.audit import verification as audit
 from services.accounts.auth import Principal, principal_of
 from services.kernel.clock import local_date, utcnow
 from services.lifecycle.table import LIFECYCLE

@@ -15,7 +15,7 @@ from services.kernel import regions, uscc
 from services.accounts.auth import hash_password, issue_token
 from services.kernel.errors import Conflict, invalid_field
 from services.kernel.inputs import control_message
-from services.lifecycle.table import USER_ROLES, Role
+from services.lifecycle.roles import USER_ROLES, Role
 from services.kernel.vocab import INDUSTRIES
 
 REGIONS_CSV = Path(__file__).parents[1] / "data" / "regions-shanxi.csv"

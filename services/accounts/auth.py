@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from db.models import ApiToken, Hazard, User
 from services.kernel import regions
 from services.kernel.errors import Unauthorized
-from services.lifecycle.table import Role
+from services.lifecycle.roles import Role
 
 _hasher = PasswordHasher()
 TOKEN_PREFIX = "hz_"

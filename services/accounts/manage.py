@@ -33,7 +33,7 @@ from services.kernel import regions
 from services.accounts.auth import Principal
 from services.kernel.errors import Conflict, Forbidden, Invalid, NotFound, invalid_field
 from services.kernel.inputs import MAX_ID, control_message
-from services.lifecycle.table import ROLE_LABELS, USER_ROLES, Role
+from services.lifecycle.roles import ROLE_LABELS, USER_ROLES, Role
 from services.kernel.vocab import INDUSTRIES
 
 log = structlog.get_logger("hazard.accounts")

@@ -31,8 +31,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from db.models import AuditCheckpoint, AuditCheckpointHead, AuditEvent
-from services.audit import chain as audit
-from services.audit.chain import Problem
+from services.audit import merkle
+from services.audit.chain import canonical
+from services.audit.verification import Problem
 from services.audit.keys import Keyring, Signer, load_keyring, load_signer
 from services.kernel.clock import SHANGHAI
 from services.kernel.errors import DomainError
@@ -68,7 +69,7 @@ class CheckpointLog:
 
     def append(self, entry: dict[str, Any]) -> Path:
         """Write one entry and sync it to disk; raises OSError when that cannot be done."""
-        line = audit.canonical(entry).encode("utf-8") + b"\n"
+        line = canonical(entry).encode("utf-8") + b"\n"
         folder = self.path if self.per_file else self.path.parent
         created = not folder.exists()
         folder.mkdir(parents=True, exist_ok=True)
@@ -171,7 +172,7 @@ def _changed_heads(session: Session, cp: AuditCheckpoint, heads: list[Any], log_
 
 def take_checkpoint(session: Session, *, now: datetime, signer: Signer, log_to: CheckpointLog) -> AuditCheckpoint:
     """A signed checkpoint, in the database (flushed, committed by the caller) and in the log."""
-    cp, heads = audit.record_checkpoint(session, now=now, sign=signer.sign)
+    cp, heads = merkle.record_checkpoint(session, now=now, sign=signer.sign)
     changed, base = _changed_heads(session, cp, heads, log_to)
     try:
         where = log_to.append(log_entry(cp, changed, base))
@@ -253,7 +254,7 @@ class Evidence:
             return
         by_id = {cp.id: cp for cp in checkpoints}
         logged: set[int] = set()
-        known_hashes = {audit.ZERO}
+        known_hashes = {merkle.ZERO}
         newest: dict[str, Any] | None = None
         folded: dict[int, tuple[int, str]] = {}  # every head as of the newest entry read
         for where, entry, error in self.log.entries():
@@ -262,7 +263,7 @@ class Evidence:
                 continue
             found.entries += 1
             cid = entry["id"]
-            if audit.checkpoint_hash(entry["created_at_dt"], entry["leaf_count"], entry["merkle_root"],
+            if merkle.checkpoint_hash(entry["created_at_dt"], entry["leaf_count"], entry["merkle_root"],
                                      entry["prev_hash"]) != entry["hash"]:
                 found.add("checkpoint_log", f"检查点日志{where}（检查点 {cid}）被改动：哈希不符")
                 continue
@@ -298,7 +299,7 @@ class Evidence:
                       found: Findings) -> None:
         """The heads the log holds as of its newest entry (folded from every entry), which must
         make that entry's Merkle root: then they anchor the chains."""
-        root = audit.merkle_root(audit.leaf_hash(h, *folded[h]) for h in sorted(folded))
+        root = merkle.merkle_root(merkle.leaf_hash(h, *folded[h]) for h in sorted(folded))
         if root != entry["merkle_root"] or len(folded) != entry["leaf_count"]:
             found.add("checkpoint_log", f"检查点日志中检查点 {entry['id']} 的链头记录被改动")
             return
@@ -312,7 +313,7 @@ def _db_fields(cp: AuditCheckpoint) -> tuple[Any, ...]:
 
 
 def _stamp(moment: datetime) -> str:
-    """A timestamp as the checkpoint's hash reads it (`audit.canonical`)."""
+    """A timestamp as the checkpoint's hash reads it (`chain.canonical`)."""
     return moment.astimezone(timezone.utc).isoformat(timespec="microseconds")
 
 

@@ -24,7 +24,7 @@ from typing import Any
 # What a report writes from its body.
 REPORT_FIELDS = ("title", "description", "location", "industry", "source", "region_code")
 
-# What a report leaves at its initial value (transitions._NEW_HAZARD), and actions change later.
+# What a report leaves at its initial value (creation._NEW_HAZARD), and actions change later.
 INITIAL: dict[str, Any] = {
     "level": None, "category": None, "deadline": None, "repeat_of_id": None, "dismiss_reason": None,
     "listing_level": None, "listing_body": None, "listed_at": None, "plan_due": None, "suspended": False,

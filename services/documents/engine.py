@@ -31,8 +31,9 @@ from db.models import AuditEvent, Document, Enterprise, Hazard, OutboxMessage, U
 from services.engine import transitions
 from services.accounts.auth import SYSTEM
 from services.documents import content, issuers
-from services.documents.kinds import PREFIX, kind_of
+from services.documents.kinds import kind_of
 from services.documents.render import render_html
+from services.outbox import kinds as outbox_kinds
 
 log = structlog.get_logger("hazard.documents")
 
@@ -48,7 +49,8 @@ class IssueReport:
 
 
 def _pending(now: datetime):
-    return (O.c.status == "pending", O.c.kind.startswith(PREFIX, autoescape=True), O.c.available_at <= now)
+    return (O.c.status == "pending", O.c.kind.startswith(outbox_kinds.DOCUMENT, autoescape=True),
+            O.c.available_at <= now)
 
 
 def _claim(session: Session, now: datetime, ids: list[int] | None, tried: list[int]) -> Any:

@@ -23,10 +23,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from db.counters import YearlyCounter
 from db.models import DocumentIssuer, DocumentSequence, Region
 from services.kernel import regions
 from services.kernel.errors import Conflict, invalid_field
@@ -169,27 +170,13 @@ def official_level(region_code: str | None) -> str:
     return "county" if level == "township" else level
 
 
-_BUMP = (
-    update(DocumentSequence.__table__)
-    .where(DocumentSequence.issuer == bindparam("seq_issuer"), DocumentSequence.year == bindparam("seq_year"))
-    .values(last_value=DocumentSequence.last_value + 1)
-    .returning(DocumentSequence.last_value)
-)
-_CREATE = {
-    name: dialect.insert(DocumentSequence.__table__)
-    .values(issuer=bindparam("seq_issuer"), year=bindparam("seq_year"), last_value=0)
-    .on_conflict_do_nothing()
-    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
-}
+_NUMBERS = YearlyCounter(DocumentSequence.__table__, "issuer")
 
 
 def next_seq(session: Session, issuer_key: str, year: int) -> int:
     """The next number of this counter (a 代字 and a kind's word) and year, taken in the caller's
     transaction (see the module)."""
-    conn = session.connection()
-    params = {"seq_issuer": issuer_key, "seq_year": year}
-    conn.execute(_CREATE[conn.dialect.name], params)
-    return conn.execute(_BUMP, params).scalar_one()
+    return _NUMBERS.next(session, issuer_key, year)
 
 
 def number(short: str, word: str, year: int, seq: int) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-PREFIX = "document."
+from services.outbox import kinds as outbox_kinds
 
 
 @dataclass(frozen=True)
@@ -36,4 +36,4 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
 
 def kind_of(outbox_kind: str) -> Kind:
     """The kind of a `document.<name>` outbox row; KeyError for a name no template serves."""
-    return KINDS[outbox_kind.removeprefix(PREFIX)]
+    return KINDS[outbox_kind.removeprefix(outbox_kinds.DOCUMENT)]

@@ -25,10 +25,10 @@ from db.models import Hazard, IdempotencyKey, PublicSubmission
 from services.audit import chain as audit
 from services.reads import hazards
 from services.kernel import ratelimit
-from services.engine import transitions
+from services.engine import creation, transitions
 from services.accounts.auth import Principal, public_principal
 from services.lifecycle.bodies import PublicReportBody, ReportBody
-from services.lifecycle.table import STATE_LABELS, State
+from services.lifecycle.states import STATE_LABELS, State
 from services.kernel.errors import Conflict, Invalid, NotFound, RateLimited
 from services.kernel.inputs import IDEMPOTENCY_KEY_MESSAGE, control_character, valid_idempotency_key
 from services.kernel.settings import Settings
@@ -130,7 +130,7 @@ def report_hazard(factory: sessionmaker[Session], principal: Principal, data: An
     digest = request_hash("POST", "/hazards", data)
 
     def work(session: Session) -> Outcome:
-        hazard = transitions.report(session, principal, data, now=now)
+        hazard = creation.report(session, principal, data, now=now)
         return Outcome(201, hazards.view_loaded(session, hazard, principal, now=now))
 
     outcome = idempotent(factory, principal, idempotency_key, digest, work, now=now)
@@ -180,7 +180,7 @@ def public_report(factory: sessionmaker[Session], settings: Settings, data: Any,
             region_code=body.region_code, industry=body.industry, source="public_report",
         )
         contact = {"contact": body.contact} if body.contact else None
-        hazard = transitions.report(session, public_principal(body.region_code), report_body, now=now,
+        hazard = creation.report(session, public_principal(body.region_code), report_body, now=now,
                                     public_contact=contact)
         session.add(PublicSubmission(client_hash=who, hazard_id=hazard.id, created_at=now))
         return {"tracking_code": hazard.tracking_code, "state": hazard.state,

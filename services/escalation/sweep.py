@@ -21,23 +21,20 @@ due any more. So two sweeps at once never fire a step twice.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
-from functools import lru_cache
 from typing import Any
 
 import structlog
-from sqlalchemy import Connection, Table, TextClause, and_, bindparam, case, func, insert, or_, select, text, update
-from sqlalchemy.dialects import postgresql
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from db.engine import read_only, transaction
 from db.models import AuditEvent, Hazard, OutboxMessage
 from services.engine import transitions
 from services.accounts.auth import SYSTEM
+from services.escalation import writer
 from services.calendar.workdays import WorkCalendar
 from services.kernel.clock import SHANGHAI, local_date
 from services.kernel.errors import Conflict
@@ -45,7 +42,8 @@ from services.escalation.ladder import (
     DEADLINE_STATES, DEADLINE_STEPS, UNREGISTERED_STEPS, Cutoffs, LadderConfig, LadderFacts, Step, collapse, cutoffs,
     due,
 )
-from services.lifecycle.table import LIFECYCLE, State
+from services.lifecycle.states import State
+from services.lifecycle.table import LIFECYCLE
 
 log = structlog.get_logger("hazard.sweep")
 
@@ -164,111 +162,6 @@ def _select_batch(session: Session, cut: Cutoffs, after_id: int, limit: int) -> 
     return session.connection().execute(q).all()
 
 
-class StaleBatch(Exception):
-    """The batch's compare-and-set did not match every row."""
-
-
-_CAS_COLUMNS = ("version", "audit_head", "escalation_step", "escalation_fired", "listing_level", "listing_body",
-                "updated_at")
-_NEW = tuple(f"new_{c}" for c in _CAS_COLUMNS)
-
-# Any database: one compare-and-set per hazard as an executemany, the events as a multi-row INSERT
-# (its ids come back in parameter order), the outbox rows as an executemany.
-_BATCH_CAS = update(H).where(H.c.id == bindparam("cas_id"), H.c.version == bindparam("cas_version")).values(
-    {c: bindparam(n) for c, n in zip(_CAS_COLUMNS, _NEW)}
-)
-_BATCH_EVENTS = insert(E).returning(E.c.id, sort_by_parameter_order=True)
-_BATCH_OUTBOX = insert(O)
-
-# PostgreSQL: each of the three is one short statement whatever the batch size, its rows passed as
-# one JSON parameter that the server turns back into typed rows (`json_to_recordset`). A multi-row
-# INSERT of a 1000-hazard batch has over 13,000 parameters: psycopg's parsing of a statement that
-# long, and the server's, cost more than the rest of the batch; so did passing one array per
-# column, which psycopg quotes element by element (bench/sweep, bench/RESULTS.md).
-_PG = postgresql.dialect()
-
-
-def _quoted(name: str) -> str:
-    return _PG.identifier_preparer.quote(name)
-
-
-def _recordset(table: Table, columns: tuple[str, ...], names: tuple[str, ...]) -> str:
-    fields = ", ".join(f"{_quoted(n)} {table.c[c].type.compile(dialect=_PG)}" for c, n in zip(columns, names))
-    return f"json_to_recordset(CAST(:rows AS JSON)) AS u({fields})"
-
-
-_PG_CAS = text(
-    f"UPDATE hazards SET {', '.join(f'{_quoted(c)} = u.{n}' for c, n in zip(_CAS_COLUMNS, _NEW))} "
-    f"FROM {_recordset(H, ('id', 'version', *_CAS_COLUMNS), ('cas_id', 'cas_version', *_NEW))} "
-    "WHERE hazards.id = u.cas_id AND hazards.version = u.cas_version"
-)
-
-
-@lru_cache(maxsize=16)
-def _pg_insert(table: Table, keys: tuple[str, ...], returning: tuple[str, ...] = ()) -> TextClause | None:
-    """INSERT … SELECT … FROM json_to_recordset(…) of exactly these columns; None when a column left
-    out has a Python-side default (only the Core insert applies those)."""
-    if any(c.default is not None or c.onupdate is not None for c in table.columns
-           if c.name not in keys and not c.primary_key):
-        return None
-    cols = ", ".join(_quoted(k) for k in keys)
-    sql = f"INSERT INTO {_quoted(table.name)} ({cols}) SELECT {cols} FROM {_recordset(table, keys, keys)}"
-    if returning:
-        sql += " RETURNING " + ", ".join(_quoted(r) for r in returning)
-    return text(sql)
-
-
-def _json_value(value: Any) -> str:
-    if isinstance(value, datetime):
-        if value.tzinfo is None:
-            raise ValueError("naive datetime refused: store timezone-aware UTC")
-        return value.isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    raise TypeError(f"cannot pass {type(value).__name__} to json_to_recordset")
-
-
-def _rows_param(rows: list[dict[str, Any]]) -> dict[str, str]:
-    return {"rows": json.dumps(rows, ensure_ascii=False, default=_json_value)}
-
-
-# A batch that deadlocked with another writer lost a race like any other: redo it hazard by hazard.
-# (The UPDATE locks the rows in the order its plan visits them: by id through the primary key for
-# any batch of real size, the order every sweep uses; this is for a plan that ever differs.)
-_LOST_RACE = {"40P01", "40001"}  # deadlock detected, serialization failure
-
-
-def _write(conn: Connection, updates: list[dict[str, Any]], events: list[dict[str, Any]],
-           outbox: list[tuple[int, list[dict[str, Any]]]]) -> None:
-    """The batch's compare-and-set, events and outbox rows; StaleBatch when a row had moved on."""
-    pg = conn.dialect.name == "postgresql"
-    keys = tuple(c.name for c in E.columns if c.name in events[0])
-    event_insert = _pg_insert(E, keys, ("id", "hazard_id", "seq")) if pg else None
-    try:
-        result = conn.execute(_PG_CAS, _rows_param(updates)) if pg else conn.execute(_BATCH_CAS, updates)
-    except DBAPIError as exc:
-        if getattr(exc.orig, "sqlstate", None) in _LOST_RACE:
-            raise StaleBatch from exc
-        raise
-    if result.rowcount != len(updates):
-        raise StaleBatch
-    if event_insert is not None:
-        # Matched on (hazard, seq), unique per chain: no reliance on the order RETURNING gives.
-        by_key = {(r.hazard_id, r.seq): r.id for r in conn.execute(event_insert, _rows_param(events))}
-        ids = [by_key[(e["hazard_id"], e["seq"])] for e in events]
-    else:
-        ids = [r[0] for r in conn.execute(_BATCH_EVENTS, events)]
-    rows_out = [p for i, batch in outbox for p in transitions.outbox_params(batch, ids[i])]
-    if not rows_out:
-        return
-    keys = tuple(c.name for c in O.columns if c.name in rows_out[0])
-    outbox_insert = _pg_insert(O, keys) if pg else None
-    if outbox_insert is not None:
-        conn.execute(outbox_insert, _rows_param(rows_out))
-    else:
-        conn.execute(_BATCH_OUTBOX, rows_out)
-
-
 def _fire_batch(session: Session, rows: list[Any], cut: Cutoffs, now: datetime, as_of: date,
                 report: SweepReport, keep: bool) -> None:
     updates: list[dict[str, Any]] = []
@@ -282,15 +175,16 @@ def _fire_batch(session: Session, rows: list[Any], cut: Cutoffs, now: datetime, 
         state = transitions.Working(row)
         for step, skipped in plan:
             decided = transitions.prepare(session, SPEC, state, SYSTEM, escalate_body(step, skipped, as_of), now=now)
+            writer.check_columns(decided.values)
             events.append(decided.event)
             outbox.append((len(events) - 1, decided.outbox_rows))
             state.apply(decided)
         planned.append((row, plan))
         updates.append({"cas_id": row.id, "cas_version": row.version,
-                        **{n: getattr(state, c) for c, n in zip(_CAS_COLUMNS, _NEW)}})
+                        **writer.new_values(state)})
     if not updates:
         return
-    _write(session.connection(), updates, events, outbox)
+    writer.write(session.connection(), updates, events, outbox)
     for row, plan in planned:
         report.count(row.id, row.code, plan, keep)
 
@@ -336,17 +230,32 @@ def fire(factory: sessionmaker[Session], rows: list[Any], cut: Cutoffs, *, now: 
     try:
         with transaction(factory) as session:
             _fire_batch(session, rows, cut, now, as_of, report, keep_details)
-    except StaleBatch:
+    except writer.StaleBatch:
         report = SweepReport(as_of=as_of, dry_run=False, retried=len(rows))
         for row in rows:
             _fire_one(factory, row.id, cut, now, as_of, report, keep_details)
     return report
 
 
+def fire_ids(factory: sessionmaker[Session], hazard_ids: list[int], cut: Cutoffs, *, now: datetime, as_of: date,
+             keep_details: bool = False) -> SweepReport:
+    """`fire` for hazards named by id (a Prefect task gets ids, not rows): they are read again, and
+    only those still due are fired."""
+    with read_only(factory) as session:
+        rows = session.connection().execute(due_rows(cut).where(H.c.id.in_(hazard_ids)).order_by(H.c.id)).all()
+    return fire(factory, rows, cut, now=now, as_of=as_of, keep_details=keep_details)
+
+
+# How a sweep fires one batch of due rows: in this process by default (`fire`); the flow hands
+# the batch's ids to its task runs instead.
+BatchFirer = Callable[[list[Any], Cutoffs], SweepReport]
+
+
 def sweep(factory: sessionmaker[Session], *, now: datetime, calendar: WorkCalendar, config: LadderConfig,
           as_of: date | None = None, dry_run: bool = False, batch_size: int = 1000,
-          keep_details: bool = False) -> SweepReport:
-    """Fire every step due as of `as_of` (default: today in Asia/Shanghai). Events carry `now`."""
+          keep_details: bool = False, fire_batch: BatchFirer | None = None) -> SweepReport:
+    """Fire every step due as of `as_of` (default: today in Asia/Shanghai). Events carry `now`.
+    The one loop of every sweep: `hazard escalate` and the flow (which passes `fire_batch`)."""
     as_of = as_of or local_date(now)
     cut = cutoffs(as_of, calendar, config)
     report = SweepReport(as_of=as_of, dry_run=dry_run)
@@ -359,7 +268,10 @@ def sweep(factory: sessionmaker[Session], *, now: datetime, calendar: WorkCalend
                 if plan:
                     report.count(row.id, row.code, plan, True)
             continue
-        report.merge(fire(factory, rows, cut, now=now, as_of=as_of, keep_details=keep_details))
+        if fire_batch is not None:
+            report.merge(fire_batch(rows, cut))
+        else:
+            report.merge(fire(factory, rows, cut, now=now, as_of=as_of, keep_details=keep_details))
     log_report(report)
     return report
 

@@ -33,13 +33,12 @@ import structlog
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from db.engine import transaction
 from db.models import Enterprise, Region
 from services.accounts import admin
 from services.kernel import regions, uscc
 from services.kernel.errors import DomainError
 from services.kernel.inputs import control_message
-from services.imports.ledger import RowProblem  # one shape of a per-row error for both imports
+from services.imports.rows import RowProblem, all_or_nothing, cell_text, in_row_order, outcome_note, problems_of
 from services.kernel.vocab import INDUSTRIES
 
 log = structlog.get_logger(__name__)
@@ -86,13 +85,10 @@ class ImportReport:
                 "errors": [e.as_dict() for e in self.errors]}
 
     def lines(self) -> list[str]:
-        if self.dry_run:
-            tail = "（演练：未写入任何数据）"
-        else:
-            tail = "" if self.committed else "（未导入任何数据）"
         would = "可" if self.dry_run else ""
-        out = [f"共 {self.rows} 行：{would}新增 {len(self.added)} 家，{would}更新 {len(self.updated)} 家，"
-               f"无变化 {len(self.unchanged)} 家，有误 {len({e.row for e in self.errors})} 行" + tail]
+        note = outcome_note(dry_run=self.dry_run, committed=self.committed)
+        head = (f"共 {self.rows} 行：{would}新增 {len(self.added)} 家，{would}更新 {len(self.updated)} 家，"
+                f"无变化 {len(self.unchanged)} 家，有误 {len({e.row for e in self.errors})} 行" + note)
         by_row: list[tuple[int, str]] = []
         by_row += [(a["row"], f"第 {a['row']} 行：{would}新增 {a['name']}（{a['uscc']}）") for a in self.added]
         by_row += [(u["row"], f"第 {u['row']} 行：{would}更新 {u['name']}（{u['uscc']}）："
@@ -101,15 +97,11 @@ class ImportReport:
         by_row += [(u["row"], f"第 {u['row']} 行：无变化 {u['name']}（{u['uscc']}）"
                     + ("" if u["active"] else "，该企业已停用")) for u in self.unchanged]
         by_row += [(e.row, f"第 {e.row} 行【{e.column}】{e.reason}") for e in self.errors]
-        return out + [line for _, line in sorted(by_row, key=lambda r: r[0])]
+        return in_row_order(head, by_row)
 
 
 def _text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    return str(value).strip().strip("\u3000")
+    return cell_text(value).strip("\u3000")  # the full-width space a Chinese list pads names with
 
 
 def _table(content: bytes) -> list[list[Any]]:
@@ -256,11 +248,8 @@ def _differences(session: Session, ent: Enterprise, row: Row) -> dict[str, tuple
     return out
 
 
-def _problems_of(exc: DomainError, row: int) -> list[RowProblem]:
-    if isinstance(exc.details, list) and exc.details:
-        return [RowProblem(row, _FIELD_COLUMNS.get(str(d.get("field", "")), "—"), str(d.get("message", exc.message)))
-                for d in exc.details]
-    return [RowProblem(row, "—", exc.message)]
+def _column_of(field_name: str) -> str:
+    return _FIELD_COLUMNS.get(field_name, "—")
 
 
 def import_rows(session: Session, content: bytes, *, now: datetime, update: bool, partial: bool) -> ImportReport:
@@ -297,7 +286,7 @@ def import_rows(session: Session, content: bytes, *, now: datetime, update: bool
                     admin.add_enterprise(session, row.uscc, row.name, row.region_code, row.industry, now=now)
                 report.added.append(entry)
             except DomainError as exc:
-                report.errors += _problems_of(exc, row.number)
+                report.errors += problems_of(exc, row.number, _column_of)
         elif changes:
             ent.name, ent.region_code, ent.industry = row.name, row.region_code, row.industry
             session.flush()
@@ -308,22 +297,14 @@ def import_rows(session: Session, content: bytes, *, now: datetime, update: bool
     return report
 
 
-class _Rollback(Exception):
-    pass
-
-
 def run(factory: sessionmaker[Session], content: bytes, *, now: datetime, update: bool = False,
         partial: bool = False, dry_run: bool = False) -> ImportReport:
     """One transaction: committed when every row is valid (or with `partial`), else rolled back;
     always rolled back with `dry_run`."""
-    report = ImportReport()
-    try:
-        with transaction(factory) as session:
-            report = import_rows(session, content, now=now, update=update, partial=partial)
-            if dry_run or (report.errors and not partial):
-                raise _Rollback
-            report.committed = True
-    except _Rollback:
+    report = all_or_nothing(factory, lambda session: import_rows(session, content, now=now, update=update,
+                                                                 partial=partial),
+                            dry_run=dry_run, partial=partial)
+    if not report.committed:
         report.dry_run = dry_run
         if not dry_run:
             report.added, report.updated = [], []

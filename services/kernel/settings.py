@@ -78,7 +78,7 @@ class Settings(BaseSettings):
     web_secure_cookies: bool = False
     log_level: str = "INFO"
 
-    # Notifications (services/outbox/delivery.py): e-mail is sent only when a host is set.
+    # Notifications (services/outbox/deliver.py): e-mail is sent only when a host is set.
     smtp_host: str | None = None
     smtp_port: int = 25
     smtp_from: str = "hazard@localhost"

@@ -1,10 +1,10 @@
 """How a delivery reaches its recipient. A channel has a `name` and `send(delivery)`, which returns
-when the receiver has taken the message and raises when it has not; `services.outbox.delivery.deliver`
+when the receiver has taken the message and raises when it has not; `services.outbox.deliver.deliver`
 records the outcome and retries.
 
 The inbox is our own table, so it is written in the transaction that marks the delivery sent
 (`send_in`): it happens exactly once. E-mail and webhooks leave our database; they are sent at most
-once (see `services.outbox.delivery`), and carry the delivery's dedupe key so a receiver can tell a
+once (see `services.outbox.deliver`), and carry the delivery's dedupe key so a receiver can tell a
 deliberate resend from a new message.
 """
 

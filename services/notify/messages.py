@@ -29,15 +29,17 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template
 from services.kernel.clock import cn_date, local_date
 from services.calendar.workdays import default_calendar
 from services.escalation.ladder import STEP_LABELS, Step, configured_ladder
-from services.lifecycle.table import LIFECYCLE, STATE_LABELS, State
+from services.lifecycle.states import STATE_LABELS, State
+from services.lifecycle.table import LIFECYCLE
 from services.notify.recipients import Act, HazardFacts
+from services.outbox import kinds
 from services.kernel.regions import LEVEL_LABELS
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates" / "notifications"
 DIGEST_KIND = "escalation.digest"
 LEVELS = {"general": "一般事故隐患", "major": "重大事故隐患"}
 # Who reads a message of this kind: the text speaks to the enterprise, to officials or to a reporter.
-READERS = {"notify.enterprise": "enterprise", "notify.reporter": "reporter"}
+READERS = {kinds.NOTIFY_ENTERPRISE: "enterprise", kinds.NOTIFY_REPORTER: "reporter"}
 OPEN = frozenset(s.value for s in State) - {State.CLOSED.value, State.DISMISSED.value}
 
 

@@ -21,7 +21,8 @@ from sqlalchemy.orm import Session
 from db.models import AuditEvent, Enterprise, Hazard, User
 from services.kernel import regions
 from services.escalation.ladder import Step
-from services.lifecycle.table import Role
+from services.lifecycle.roles import Role
+from services.outbox import kinds
 
 
 class Audience(StrEnum):
@@ -36,11 +37,11 @@ class Audience(StrEnum):
 
 A = Audience
 KIND_AUDIENCES: dict[str, tuple[Audience, ...]] = {
-    "notify.enterprise": (A.ENTERPRISE,),
-    "notify.inspectors": (A.INSPECTORS,),
-    "notify.supervisors": (A.SUPERVISORS,),
-    "notify.extension_deciders": (A.EXTENSION_DECIDERS,),
-    "notify.reporter": (A.REPORTER,),
+    kinds.NOTIFY_ENTERPRISE: (A.ENTERPRISE,),
+    kinds.NOTIFY_INSPECTORS: (A.INSPECTORS,),
+    kinds.NOTIFY_SUPERVISORS: (A.SUPERVISORS,),
+    kinds.NOTIFY_EXTENSION_DECIDERS: (A.EXTENSION_DECIDERS,),
+    kinds.NOTIFY_REPORTER: (A.REPORTER,),
 }
 STEP_AUDIENCES: dict[Step, tuple[Audience, ...]] = {
     Step.remind: (A.ENTERPRISE,),
@@ -57,16 +58,13 @@ STEP_AUDIENCES: dict[Step, tuple[Audience, ...]] = {
     # and the supervising department that registered it.
     Step.unlisted_escalate: (A.COMMITTEE, A.SUPERVISORS),
 }
-ESCALATION = "escalation"
-ALERTS = "alert."  # about the service itself (the audit trail broken): no hazard, told to ALERTED
-ALERTED = (Role.ADMIN, Role.AUDITOR)
-DOCUMENTS = "document."  # rendered by the document engine, not notified: the outbox leaves them be
+ALERTED = (Role.ADMIN, Role.AUDITOR)  # told of `alert.*` kinds: about the service itself, no hazard
 
 
 def audiences(kind: str, payload: dict[str, Any]) -> tuple[Audience, ...]:
     """Nobody for a kind without an audience (`stage.reported`: the region's inspectors find a
     new report among their to-dos); webhooks subscribed to the kind still get it."""
-    if kind == ESCALATION:
+    if kind == kinds.ESCALATION:
         return STEP_AUDIENCES[Step[payload["step"]]]
     return KIND_AUDIENCES.get(kind, ())
 

@@ -26,7 +26,7 @@ from services.calendar import years as calendar_years
 from services.accounts.auth import Principal, scope_clause
 from services.calendar.workdays import WorkCalendar
 from services.kernel.clock import SHANGHAI, local_date
-from services.lifecycle.table import FINAL_STATES, STATE_LABELS, State
+from services.lifecycle.states import FINAL_STATES, STATE_LABELS, State
 from services.kernel.vocab import LEVELS
 
 WEEKS = 12

@@ -8,18 +8,19 @@ import json
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from db.models import AuditEvent, Enterprise, Hazard, User
-from services.kernel import regions
 from services.accounts.auth import Principal, scope_clause
 from services.kernel.clock import local_date
 from services.kernel.errors import Invalid
 from services.kernel.inputs import MAX_ID
-from services.lifecycle.table import FINAL_STATES, STATE_LABELS, State, allowed_actions
+from services.lifecycle.states import STATE_LABELS, State
+from services.lifecycle.table import allowed_actions
 from services.engine.transitions import load_in_scope
 from services.kernel.vocab import LEVELS, SOURCES
+from services.reads.filters import HazardFilter, is_overdue
 
 _PLAN_FIELDS = ("responsible_person", "measures", "funds_wan", "time_limit", "contingency_plan")
 
@@ -49,9 +50,7 @@ def view(hazard: Hazard, principal: Principal, *, today: date, enterprise: Enter
             "reason": hazard.extension_reason,
             "requested_at": _d(hazard.extension_requested_at),
         }
-    overdue = (
-        hazard.deadline is not None and state not in FINAL_STATES and hazard.deadline < today
-    )
+    overdue = is_overdue(hazard.deadline, state.value, today)
     return {
         "id": hazard.id,
         "code": hazard.code,
@@ -146,30 +145,8 @@ def list_view(
 ) -> dict[str, Any]:
     """Newest first, keyset-paginated on the id: a page costs the same however deep it is."""
     today = local_date(now)
-    conditions = [scope_clause(principal)]
-    if state:
-        conditions.append(Hazard.state.in_(state))
-    if level:
-        conditions.append(Hazard.level == level)
-    if region:
-        conditions.append(Hazard.region_code.startswith(regions.scope_prefix(region), autoescape=True))
-    if industry:
-        conditions.append(Hazard.industry == industry)
-    if enterprise:
-        conditions.append(
-            Hazard.enterprise_id.in_(select(Enterprise.id).where(Enterprise.uscc == enterprise.upper()))
-        )
-    open_states = [s.value for s in State if s not in FINAL_STATES]
-    if overdue is True:
-        conditions.append(and_(Hazard.deadline < today, Hazard.state.in_(open_states)))
-    elif overdue is False:
-        conditions.append(or_(Hazard.deadline.is_(None), Hazard.deadline >= today, Hazard.state.not_in(open_states)))
-    if q:
-        term = q.strip()  # icontains: one case rule on both backends; "%" and "_" match themselves
-        conditions.append(
-            or_(*(col.icontains(term, autoescape=True)
-                  for col in (Hazard.title, Hazard.code, Hazard.location, Hazard.description)))
-        )
+    conditions = HazardFilter(state=tuple(state or ()), level=level, region=region, industry=industry,
+                              enterprise=enterprise, overdue=overdue, q=q).conditions(principal, today)
     if cursor:
         conditions.append(Hazard.id < decode_cursor(cursor))
     rows = session.execute(

@@ -22,7 +22,9 @@ from services.kernel.clock import local_date
 from services.kernel.errors import NotFound
 from services.escalation.ladder import LadderConfig
 from services.reads.hazards import decode_cursor, encode_cursor
-from services.lifecycle.table import STATE_LABELS, LIFECYCLE, Role, State, allowed_actions
+from services.lifecycle.roles import Role
+from services.lifecycle.states import STATE_LABELS, State
+from services.lifecycle.table import LIFECYCLE, allowed_actions
 
 S = State
 WORKING = (S.REGISTERED.value, S.SUPERVISED.value, S.RECTIFYING.value)

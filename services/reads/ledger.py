@@ -10,46 +10,31 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select
+from sqlalchemy import Select, case, func, select
 from sqlalchemy.orm import Session
 
 from db.models import Enterprise, Hazard, Region
 from services.kernel import regions, xlsx
-from services.accounts.auth import Principal, scope_clause
-from services.kernel.clock import SHANGHAI, local_date
+from services.accounts.auth import Principal
+from services.kernel.clock import local_date
 from services.kernel.errors import Invalid
-from services.lifecycle.table import FINAL_STATES, STATE_LABELS, State
+from services.lifecycle.states import STATE_LABELS, State
+from services.reads.filters import HazardFilter, is_overdue, overdue_clause
 from services.kernel.vocab import INDUSTRIES, LEVELS, LISTING_LEVELS, SOURCES
 
-OPEN_STATES = tuple(s.value for s in State if s not in FINAL_STATES)
 SORTS = {"code": "隐患编号", "reported": "发现日期", "deadline": "整改期限", "level": "隐患级别", "state": "状态"}
 PER_PAGE_CHOICES = (20, 50, 100, 200)
 MAX_PER_PAGE = 200
 
 
-def overdue_clause(today: date) -> ColumnElement[bool]:
-    """Open past its deadline: the same rule as `GET /hazards?overdue=true` and the inbox."""
-    return and_(Hazard.deadline.is_not(None), Hazard.deadline < today, Hazard.state.in_(OPEN_STATES))
-
-
 @dataclass(frozen=True)
-class LedgerQuery:
-    """The ledger's filters, sort and page; built from form or query parameters by `parse_query`."""
+class LedgerQuery(HazardFilter):
+    """The ledger's filters (the one hazard filter), sort and page; built from form or query
+    parameters by `parse_query`."""
 
-    state: tuple[str, ...] = ()
-    level: str | None = None
-    region: str | None = None
-    industry: str | None = None
-    enterprise: str | None = None  # 统一社会信用代码
-    overdue: bool | None = None
-    q: str | None = None
-    reported_from: date | None = None
-    reported_to: date | None = None
-    deadline_from: date | None = None
-    deadline_to: date | None = None
     sort: str = "reported"
     desc: bool = True
     overdue_first: bool = False
@@ -162,43 +147,6 @@ def parse_query(params: Mapping[str, Any]) -> LedgerQuery:
     )
 
 
-def _start_of(day: date) -> datetime:
-    """Local midnight of `day` (Asia/Shanghai) as an aware timestamp, to compare with UTC columns."""
-    return datetime.combine(day, time.min, tzinfo=SHANGHAI)
-
-
-def _conditions(principal: Principal, query: LedgerQuery, today: date) -> list[ColumnElement[bool]]:
-    conditions = [scope_clause(principal)]
-    if query.state:
-        conditions.append(Hazard.state.in_(query.state))
-    if query.level:
-        conditions.append(Hazard.level == query.level)
-    if query.region:
-        conditions.append(Hazard.region_code.startswith(regions.scope_prefix(query.region), autoescape=True))
-    if query.industry:
-        conditions.append(Hazard.industry == query.industry)
-    if query.enterprise:
-        conditions.append(Enterprise.uscc == query.enterprise)
-    if query.overdue is True:
-        conditions.append(overdue_clause(today))
-    elif query.overdue is False:
-        conditions.append(~overdue_clause(today))
-    if query.q:
-        term = query.q
-        conditions.append(or_(Hazard.code.icontains(term, autoescape=True),
-                              Hazard.title.icontains(term, autoescape=True),
-                              Enterprise.name.icontains(term, autoescape=True)))
-    if query.reported_from:
-        conditions.append(Hazard.discovered_at >= _start_of(query.reported_from))
-    if query.reported_to:
-        conditions.append(Hazard.discovered_at < _start_of(query.reported_to + timedelta(days=1)))
-    if query.deadline_from:
-        conditions.append(Hazard.deadline >= query.deadline_from)
-    if query.deadline_to:
-        conditions.append(Hazard.deadline <= query.deadline_to)
-    return conditions
-
-
 def _order(query: LedgerQuery, today: date) -> list[Any]:
     column: Any = {
         "code": Hazard.code,
@@ -221,7 +169,7 @@ def _select(principal: Principal, query: LedgerQuery, today: date) -> Select[Any
         select(Hazard, Enterprise.name, Enterprise.uscc, Region.name)
         .outerjoin(Enterprise, Enterprise.id == Hazard.enterprise_id)
         .outerjoin(Region, Region.code == Hazard.region_code)
-        .where(*_conditions(principal, query, today))
+        .where(*query.conditions(principal, today))
     )
 
 
@@ -236,7 +184,7 @@ def _row(hazard: Hazard, enterprise_name: str | None, uscc: str | None, region_n
         "level": hazard.level, "level_label": LEVELS.get(hazard.level or "", ""),
         "state": state.value, "state_label": STATE_LABELS[state],
         "reported_on": local_date(hazard.discovered_at), "deadline": hazard.deadline,
-        "overdue": hazard.deadline is not None and state not in FINAL_STATES and hazard.deadline < today,
+        "overdue": is_overdue(hazard.deadline, state.value, today),
         "listing_label": LISTING_LEVELS.get(hazard.listing_level or "", ""),
         "listing_body": hazard.listing_body, "responsible_person": hazard.plan_responsible_person,
         "suspended": hazard.suspended,

@@ -45,7 +45,7 @@ from db.engine import read_only, transaction
 from db.models import Delivery, Document, InboxItem
 from services.engine import commands
 from services import documents
-from services.outbox import delivery as outbox
+from services.outbox.deliver import run_once
 from services.kernel.settings import Settings
 from tests.conftest import World
 from tests.helpers import drive, new_hazard
@@ -70,7 +70,7 @@ def seed_rows(factory: sessionmaker[Session], world: World, settings: Settings, 
     hazards.append(new_hazard(factory, world, now, reporter="xiaoyi_inspector", region_code="141181",
                               industry="危险化学品", enterprise_uscc=world.enterprises["chem"]))
     documents.issue_pending(factory, now=now)
-    outbox.run_once(factory, now=now, settings=settings)  # the inbox messages
+    run_once(factory, now=now, settings=settings)  # the inbox messages
     receipt = commands.public_report(
         factory, settings,
         {"title": "楼道堆放杂物", "description": "消防通道被杂物堵塞。", "location": "离石区滨河北路 1 号",

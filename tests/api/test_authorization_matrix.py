@@ -28,7 +28,11 @@ from db.engine import transaction
 from services.accounts import admin
 from services.accounts.auth import in_scope, principal_of
 from services.kernel.clock import local_date
-from services.lifecycle.table import LIFECYCLE, USER_ROLES, Context, Role, State, check_body, check_pre
+from services.calendar.workdays import default_calendar
+from services.lifecycle.facts import Context
+from services.lifecycle.roles import USER_ROLES, Role
+from services.lifecycle.states import State
+from services.lifecycle.table import LIFECYCLE, check_body, check_pre
 from services.kernel.validation import parse
 from tests.api.support import API, MISSING_ID, png_bytes
 from tests.db.test_lifecycle_matrix import Env
@@ -123,7 +127,7 @@ def expectation(env: Env, caller: Caller, route: str, facts: Any, body: dict[str
         return refusal.status, refusal.code
     if route == "attachments":
         return 201, None
-    ctx = Context(today=local_date(env.now), now=env.now)
+    ctx = Context(today=local_date(env.now), now=env.now, calendar=default_calendar())
     refusal = check_body(spec, facts, principal, parse(spec.body, body), ctx)
     return (refusal.status, refusal.code) if refusal is not None else (200, None)
 

@@ -21,9 +21,10 @@ from sqlalchemy import insert, select
 from db.engine import read_only, transaction
 from db.models import Delivery, Document, InboxItem
 from services import documents
-from services.outbox import delivery as outbox
+from services.outbox.deliver import run_once
 from app.api.deps import get_context
-from services.lifecycle.table import LIFECYCLE, State
+from services.lifecycle.states import State
+from services.lifecycle.table import LIFECYCLE
 from tests.api.support import API, MISSING_ID, PDF, assert_error, png_bytes
 from tests.db.test_lifecycle_matrix import ACTOR_OF_ROLE, GUARD_REFUSALS, Env, expectation, variants
 
@@ -211,7 +212,7 @@ def table(app, factory, world, clock, backend, settings):
     env = Env(factory, world, clock(), backend)
     hazards = {"registered": env.make(State.REGISTERED, "general"), "closed": env.make(State.CLOSED, "general")}
     documents.issue_pending(factory, now=clock())
-    outbox.run_once(factory, now=clock(), settings=settings)
+    run_once(factory, now=clock(), settings=settings)
     with TestClient(app, raise_server_exceptions=False) as client:
         tracking = client.post(f"{API}/public/reports", json={
             "title": "路灯倒伏", "description": "路灯杆倒伏压住燃气管。", "location": "离石区永宁路", "region_code": "141102",

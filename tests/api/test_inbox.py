@@ -10,7 +10,7 @@ from sqlalchemy import insert, update
 
 from db.engine import transaction
 from db.models import Delivery, Hazard, InboxItem
-from services.outbox import delivery as outbox
+from services.outbox.deliver import run_once
 from services.calendar.workdays import default_calendar
 from services.kernel.clock import local_date
 from services.escalation.ladder import LadderConfig
@@ -164,7 +164,7 @@ def test_mark_read(client, world, factory, clock):
 def test_a_notification_reaches_the_inbox(client, world, factory, clock, db_url):
     hid = drive(factory, world, clock(), "registered")
     settings = notify_settings(db_url)
-    outbox.run_once(factory, now=clock(), settings=settings, channels=default_channels(settings))
+    run_once(factory, now=clock(), settings=settings, channels=default_channels(settings))
     [message] = inbox(client, world, "ent_coal")["messages"]
     assert message["hazard_id"] == hid and "：已登记，限期整改至" in message["title"]
     assert "按期完成整改" in message["body"]

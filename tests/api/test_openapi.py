@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from services.lifecycle.bodies import EXAMPLES, ReportBody
+from services.lifecycle.bodies import ReportBody
+from services.lifecycle.body_examples import EXAMPLES
 from services.lifecycle.table import LIFECYCLE
 
 ACTIONS = [name for name, spec in LIFECYCLE.items() if name != "report" and spec.lifecycle]

@@ -11,7 +11,7 @@ bytes and out-of-range numbers are refused by the database itself rather than by
 from __future__ import annotations
 
 from db.engine import read_only
-from services.audit import chain as audit
+from services.audit import verification as audit
 from tests.api import fuzzing
 
 EXAMPLES = {"sqlite": 60, "postgresql": 25}  # per operation: ~25 s and ~10 s here, ~3x that on busy cores

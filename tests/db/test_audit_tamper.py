@@ -35,8 +35,11 @@ from sqlalchemy.exc import DBAPIError
 
 from db.engine import make_engine, make_session_factory, read_only, transaction
 from db.migrate import downgrade, grant_application_role, schema_at_head
-from services.audit import chain as audit, checkpoints as audit_checkpoints, keys as audit_keys, replay as audit_replay
-from app.cli import main as cli
+from services.audit import (
+    chain as audit, checkpoints as audit_checkpoints, keys as audit_keys, merkle as audit_merkle,
+    replay as audit_replay, verification as audit_verification,
+)
+from app.cli import database as cli_database, main as cli
 from services.engine import transitions
 from services.audit.checkpoints import CheckpointLog, CheckpointLogError, Evidence
 from services.accounts.auth import SYSTEM
@@ -71,10 +74,10 @@ class Trail:
             return audit_checkpoints.take_checkpoint(s, now=self.clock(), signer=self.signer,
                                                      log_to=self.log_to).id
 
-    def verify(self, evidence: Evidence | None | bool = True) -> audit.VerifyReport:
+    def verify(self, evidence: Evidence | None | bool = True) -> audit_verification.VerifyReport:
         ev = self.evidence if evidence is True else (evidence or None)
         with read_only(self.chains.factory) as s:
-            return audit.verify(s, evidence=ev, now=self.clock())
+            return audit_verification.verify(s, evidence=ev, now=self.clock())
 
     def act(self, world, hid: int, action: str, actor: str) -> None:
         self.clock.advance(minutes=1)
@@ -83,7 +86,7 @@ class Trail:
             transitions.perform(s, world.p(actor), hid, action, body, now=self.clock())
 
 
-def kinds(report: audit.VerifyReport) -> list[tuple[str, int | None]]:
+def kinds(report: audit_verification.VerifyReport) -> list[tuple[str, int | None]]:
     return [(p.kind, p.hazard_id) for p in report.problems]
 
 
@@ -207,14 +210,14 @@ def test_events_deleted_with_the_newer_checkpoint_are_caught_by_the_log(trail, w
 def _rewrite_checkpoints(conn, new_heads: dict[int, tuple[int, str]], signer: audit_keys.Signer | None) -> None:
     """Put new heads into every checkpoint and recompute roots and hashes down the chain (signed
     with the attacker's own key when given, else keeping the now wrong signatures)."""
-    prev = audit.ZERO
+    prev = audit_merkle.ZERO
     for cp in conn.execute(select(CP).order_by(CP.c.id)).all():
         for hid, (seq, digest) in new_heads.items():
             conn.execute(update(CPH).where(CPH.c.checkpoint_id == cp.id, CPH.c.hazard_id == hid)
                          .values(seq=seq, hash=digest))
         heads = conn.execute(select(CPH).where(CPH.c.checkpoint_id == cp.id).order_by(CPH.c.hazard_id)).all()
-        root = audit.merkle_root(audit.leaf_hash(h.hazard_id, h.seq, h.hash) for h in heads)
-        digest = audit.checkpoint_hash(cp.created_at, len(heads), root, prev)
+        root = audit_merkle.merkle_root(audit_merkle.leaf_hash(h.hazard_id, h.seq, h.hash) for h in heads)
+        digest = audit_merkle.checkpoint_hash(cp.created_at, len(heads), root, prev)
         values: dict[str, Any] = {"merkle_root": root, "prev_hash": prev, "hash": digest}
         if signer is not None:
             values["signature"], values["key_id"] = signer.sign(digest)
@@ -307,7 +310,7 @@ def test_forged_checkpoint_in_the_database_is_named(trail, tmp_path, forged_with
     trail.clock.advance(minutes=10)
     sign = audit_keys.keygen(tmp_path / "attacker.key").sign if forged_with == "attackers_key" else None
     with transaction(trail.chains.factory) as s:
-        forged = audit.create_checkpoint(s, now=trail.clock(), sign=sign).id
+        forged = audit_merkle.create_checkpoint(s, now=trail.clock(), sign=sign).id
     report = trail.verify()
     if forged_with == "attackers_key":
         assert kinds(report) == [("signature", None), ("checkpoint_unlogged", None)]
@@ -419,11 +422,11 @@ def test_replay_follows_the_escalation_ladder_and_the_listing(factory, world, cl
         transitions.perform(s, SYSTEM, hid, "escalate", {"step": "elevate"}, now=clock())
     with read_only(factory) as s:
         row = s.execute(select(HZ.c.listing_level, HZ.c.listing_body).where(HZ.c.id == hid)).one()
-        assert row.listing_level == "province" and audit.verify(s).ok
+        assert row.listing_level == "province" and audit_verification.verify(s).ok
     with factory.kw["bind"].begin() as conn:
         conn.execute(update(HZ).where(HZ.c.id == hid).values(listing_level="city"))
     with read_only(factory) as s:
-        report = audit.verify(s)
+        report = audit_verification.verify(s)
     assert kinds(report) == [("row_mismatch", hid)]
     assert "挂牌层级（listing_level）为 city，按审计事件应为 province" in report.first_problem.message
 
@@ -500,13 +503,13 @@ def test_application_role_cannot_undo_the_trail(pg_server, tmp_path, monkeypatch
                           for u in (owner, app))
     engine = None
     cli_engines: list = []
-    real_make_engine = cli.make_engine
+    real_make_engine = cli_database.make_engine
 
     def tracked_make_engine(*args: Any, **kw: Any):  # the CLI's own engines, disposed at the end
         cli_engines.append(real_make_engine(*args, **kw))
         return cli_engines[-1]
 
-    monkeypatch.setattr(cli, "make_engine", tracked_make_engine)
+    monkeypatch.setattr(cli_database, "make_engine", tracked_make_engine)
     try:
         with _psql(pg_server.url) as conn:
             for role in (owner, app):
@@ -519,14 +522,14 @@ def test_application_role_cannot_undo_the_trail(pg_server, tmp_path, monkeypatch
         get_settings.cache_clear()
 
         # Before any migration `hazard serve` refuses, and migrates nothing.
-        refusal = cli.prepare_schema(get_settings())
+        refusal = cli_database.prepare_schema(get_settings())
         assert refusal and "hazard db upgrade" in refusal and not schema_at_head(app_url)
         assert cli.main(["serve", "--api-only"]) == 2
         assert "不能自行迁移" in capsys.readouterr().err
 
         assert cli.main(["db", "upgrade"]) == 0
         assert f"已授权应用角色 {app}" in capsys.readouterr().out
-        assert cli.prepare_schema(get_settings()) is None and schema_at_head(app_url)
+        assert cli_database.prepare_schema(get_settings()) is None and schema_at_head(app_url)
         grant_application_role(owner_url, app)  # again: it converges
 
         # The service, as the application role.
@@ -558,7 +561,7 @@ def test_application_role_cannot_undo_the_trail(pg_server, tmp_path, monkeypatch
         # A schema behind head: `hazard serve` as the application role refuses to migrate it.
         engine.dispose()
         downgrade(owner_url, "0006")
-        assert cli.prepare_schema(get_settings()) is not None
+        assert cli_database.prepare_schema(get_settings()) is not None
         assert cli.main(["serve", "--api-only"]) == 2
         assert not schema_at_head(app_url)
     finally:

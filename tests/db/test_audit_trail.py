@@ -1,10 +1,10 @@
 """The audit trail against an attacker with database access (DESIGN 3; services/audit/chain.py).
 
 Every test builds several hazards whose chains are written through the real transaction path
-(`transitions.report` / `transitions.perform`), advanced round-robin so their events interleave in
+(`creation.report` / `transitions.perform`), advanced round-robin so their events interleave in
 `audit_events` the way they do in production. It then tampers with the tables the way someone
 holding database credentials would (plain SQL on a separate connection, never through the
-service), and checks that `audit.verify` is no longer ok and that its FIRST problem names the
+service), and checks that `audit_verification.verify` is no longer ok and that its FIRST problem names the
 first bad event: hazard id and code, `seq`, event id and kind.
 
 "First bad event" means the lowest `seq` of the earliest hazard (by id) at which the stored trail
@@ -35,7 +35,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from db.engine import read_only, transaction
 from db.models import AuditCheckpoint, AuditCheckpointHead, AuditEvent, Hazard, OutboxMessage
-from services.audit import chain as audit
+from services.audit import (
+    chain as audit, merkle as audit_merkle, verification as audit_verification,
+)
 from services.engine import transitions
 from services.kernel.clock import local_date
 from tests.helpers import add_attachment, body_for, drive, new_hazard
@@ -100,13 +102,13 @@ class Chains:
     def event(self, hid: int, seq: int) -> Any:
         return next(e for e in self.events(hid) if e.seq == seq)
 
-    def verify(self, **kw: Any) -> audit.VerifyReport:
+    def verify(self, **kw: Any) -> audit_verification.VerifyReport:
         with read_only(self.factory) as s:
-            return audit.verify(s, **kw)
+            return audit_verification.verify(s, **kw)
 
     def checkpoint(self, clock) -> int:
         with transaction(self.factory) as s:
-            return audit.create_checkpoint(s, now=clock()).id
+            return audit_merkle.create_checkpoint(s, now=clock()).id
 
 
 @pytest.fixture
@@ -184,8 +186,8 @@ def rewrite_from(conn: Connection, rows: list[Any], start: int, change: dict[str
     return prev
 
 
-def assert_first(report: audit.VerifyReport, *, kind: str, hazard_id: int | None,
-                 code: str | None, seq: int | None, event_id: int | None) -> audit.Problem:
+def assert_first(report: audit_verification.VerifyReport, *, kind: str, hazard_id: int | None,
+                 code: str | None, seq: int | None, event_id: int | None) -> audit_verification.Problem:
     assert not report.ok
     first = report.first_problem
     assert first is not None
@@ -499,11 +501,11 @@ def test_earlier_checkpoint_rewritten_with_its_own_hash_is_caught(chains, clock)
     chains.checkpoint(clock)
     with chains.engine.connect() as conn:
         row = conn.execute(select(CP).where(CP.c.id == first_cp)).one()
-    forged_root = audit.ZERO
+    forged_root = audit_merkle.ZERO
     with attacker(chains.engine) as conn:
         conn.execute(update(CP).where(CP.c.id == first_cp).values(
             merkle_root=forged_root,
-            hash=audit.checkpoint_hash(row.created_at, row.leaf_count, forged_root,
+            hash=audit_merkle.checkpoint_hash(row.created_at, row.leaf_count, forged_root,
                                        row.prev_hash)))
     report = chains.verify()
     assert_first(report, kind="checkpoint", hazard_id=None, code=None, seq=None, event_id=None)

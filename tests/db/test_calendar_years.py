@@ -17,7 +17,7 @@ from sqlalchemy import create_engine, func, select
 
 from db.engine import make_session_factory, read_only, transaction
 from db.models import AuditEvent, CalendarYear, Hazard
-from services.calendar import years as calendar_years
+from services.calendar import arrangements, years as calendar_years
 from services.engine import transitions
 from services.calendar.workdays import default_calendar
 from services.kernel.clock import local_date
@@ -229,7 +229,7 @@ def test_a_failed_read_keeps_the_years_known_and_retries_later(factory, tmp_path
     tick = FakeMonotonic()
     sync = calendar_years.CalendarSync(30.0, monotonic=tick)
     with transaction(factory) as s:
-        calendar_years.set_year(s, calendar_years.from_text(2027, HOLIDAYS, WORKDAYS), calendar=default_calendar(),
+        calendar_years.set_year(s, arrangements.from_text(2027, HOLIDAYS, WORKDAYS), calendar=default_calendar(),
                                 note=None, by="t", now=START)
     assert sync.refresh(factory).source(2027) == "admin"
 

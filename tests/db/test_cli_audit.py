@@ -23,7 +23,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from db.models import AuditCheckpoint, AuditCheckpointHead
-from app.cli import main as cli
+from app.cli import database as cli_database, main as cli
 from services.kernel.settings import get_settings
 from tests.db.test_audit_trail import (
     EV,
@@ -50,13 +50,13 @@ def run_cli(db_url, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("HAZARD_ENVIRONMENT", "development")
     get_settings.cache_clear()
     engines = []
-    real_make_engine = cli.make_engine
+    real_make_engine = cli_database.make_engine
 
     def make_engine(*args, **kw):  # the CLI's own engines, disposed after the test
         engines.append(real_make_engine(*args, **kw))
         return engines[-1]
 
-    monkeypatch.setattr(cli, "make_engine", make_engine)
+    monkeypatch.setattr(cli_database, "make_engine", make_engine)
 
     def run(*argv: str) -> tuple[int, str, str]:
         capsys.readouterr()

@@ -42,7 +42,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from db.engine import make_engine, make_session_factory, read_only, transaction
 from db.models import AuditEvent, Hazard, HazardSequence, IdempotencyKey
 from services.accounts import admin
-from services.audit import chain as audit
+from services.audit import verification as audit
 from services.engine import commands
 from app.api.app import create_app
 from services.kernel.clock import local_date

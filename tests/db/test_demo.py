@@ -20,13 +20,14 @@ from sqlalchemy import func, select
 
 from db.engine import make_engine, make_session_factory, read_only
 from db.models import Attachment, AuditEvent, Document, Enterprise, Hazard, OutboxMessage, User
-from services.audit import chain as audit
+from services.audit import verification as audit
 from app import demo
 from services.kernel import uscc
 from services.engine.attachments import path_for, sniff
 from services.accounts.auth import authenticate, verify_password
 from services.kernel.errors import DomainError
-from services.lifecycle.table import USER_ROLES, Role, State
+from services.lifecycle.roles import USER_ROLES, Role
+from services.lifecycle.states import State
 
 NOW = datetime(2026, 11, 24, 2, 0, tzinfo=timezone.utc)
 

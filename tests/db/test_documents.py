@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from db.engine import make_engine, make_session_factory, read_only, transaction
 from db.models import AuditEvent, Document, DocumentSequence, Hazard, OutboxMessage
-from services.audit import chain as audit
+from services.audit import verification as audit
 from services import documents
 from services.engine import transitions
 from services.calendar.workdays import WorkCalendar

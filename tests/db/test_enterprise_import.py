@@ -17,7 +17,7 @@ from db.engine import read_only, transaction
 from db.models import Enterprise
 from services.accounts import admin
 from services.imports import enterprises as enterprise_import
-from services.engine import transitions
+from services.engine import creation
 from services.kernel.errors import Invalid
 from services.kernel.uscc import make
 from tests.conftest import START
@@ -177,7 +177,7 @@ def test_a_disabled_enterprise_takes_no_new_hazards(factory, world, client):
     for who in ("inspector", "ent_coal"):
         with pytest.raises(Invalid) as caught, transaction(factory) as s:
             body = report_body(enterprise_uscc=coal) if who == "inspector" else report_body()
-            transitions.report(s, world.p(who), body, now=START)
+            creation.report(s, world.p(who), body, now=START)
         assert "已停用" in caught.value.details[0]["message"]
     answer = client.post("/api/v1/hazards", json=report_body(), headers=world.auth("ent_coal"))
     assert answer.status_code == 422 and "已停用" in answer.json()["error"]["details"][0]["message"]

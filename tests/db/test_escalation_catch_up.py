@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from db.engine import read_only, transaction
 from db.models import AuditEvent, Hazard, OutboxMessage
-from services.audit import chain as audit
+from services.audit import verification as audit
 from services.escalation import sweep as sweep_mod
 from services.engine import transitions
 from services.accounts.auth import SYSTEM

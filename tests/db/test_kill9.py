@@ -10,7 +10,7 @@ requests still in flight. Then, from the database alone:
 - every 2xx has its audit event (hazard, seq = the answered version, action) and exactly the outbox
   rows the lifecycle table declares for that action (documents and notifications are outbox kinds);
 - no hazard has an event its row does not count, or the other way round (events 1..version);
-- `services.audit.chain.verify` finds the trail intact.
+- `services.audit.verification.verify` finds the trail intact.
 
 The server is started again: it answers, a replayed Idempotency-Key gets the stored answer without
 a second effect, and a keyed report whose answer was lost in the crash, sent again, exists once.
@@ -38,7 +38,7 @@ from sqlalchemy import func, select
 
 from db.engine import make_engine, make_session_factory, read_only
 from db.models import AuditEvent, Hazard, OutboxMessage
-from services.audit import chain as audit
+from services.audit import verification as audit
 from services.kernel.clock import local_date, utcnow
 from services.lifecycle.table import LIFECYCLE
 from tests.conftest import build_world

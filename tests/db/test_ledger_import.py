@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from db.engine import read_only
 from db.models import AuditEvent, Hazard
-from services.audit import chain as audit
+from services.audit import verification as audit
 from services.reads import ledger
 from services.imports import ledger as ledger_import
 from services.kernel.clock import local_date

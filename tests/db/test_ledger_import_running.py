@@ -16,9 +16,9 @@ from sqlalchemy import func, select
 from db.engine import read_only, transaction
 from db.models import AuditEvent, Enterprise, Hazard
 from services.accounts import admin
-from services.audit import chain as audit
+from services.audit import verification as audit
 from services.reads import ledger
-from services.imports import ledger as ledger_import
+from services.imports import ledger as ledger_import, ledger_sheet
 from services.escalation import sweep
 from services.engine import transitions
 from services.calendar.workdays import default_calendar
@@ -29,7 +29,7 @@ from tests.conftest import START
 from tests.db.test_cli_audit import run_cli  # noqa: F401 - the in-process CLI fixture
 
 TODAY = local_date(START)  # Tuesday 2026-11-24
-HEADERS = (*ledger.HEADERS, *ledger_import.RUNNING_COLUMNS)
+HEADERS = (*ledger.HEADERS, *ledger_sheet.RUNNING_COLUMNS)
 
 
 def base(world, **over):

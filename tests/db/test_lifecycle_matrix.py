@@ -24,12 +24,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from db.engine import read_only, transaction
 from db.models import AuditEvent, Hazard, OutboxMessage
-from services.audit import chain as audit
+from services.audit import verification as audit
 from services.engine import transitions
 from services.accounts.auth import SYSTEM, Principal, public_principal
 from services.kernel.clock import local_date
 from services.kernel.errors import DomainError
-from services.lifecycle.table import LIFECYCLE, TRANSITION_ACTIONS, USER_ROLES, Role, State
+from services.lifecycle.roles import USER_ROLES, Role
+from services.lifecycle.states import State
+from services.lifecycle.table import LIFECYCLE, TRANSITION_ACTIONS
 from services.kernel.validation import parse
 from tests.conftest import World
 from tests.helpers import add_attachment, body_for, drive, new_hazard

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from db.engine import read_only, transaction
 from db.models import AuditEvent, Hazard, InboxItem
-from services.outbox import delivery as outbox
+from services.outbox.deliver import run_once
 from services.engine import transitions
 from services.calendar.workdays import WorkCalendar, default_calendar
 from services.kernel.clock import cn_date, local_date
@@ -42,7 +42,7 @@ def _act(factory, world, hid, action, now, **over):
 
 def _deliver(factory, clock, db_url):
     settings = notify_settings(db_url)
-    outbox.run_once(factory, now=clock(), settings=settings, channels=default_channels(settings))
+    run_once(factory, now=clock(), settings=settings, channels=default_channels(settings))
 
 
 def _items(factory, hid):

@@ -20,15 +20,18 @@ from sqlalchemy import select
 
 from db.engine import read_only, transaction
 from db.models import Attachment, Enterprise, Hazard, User
-from services.audit import chain as audit
-from services.lifecycle import bodies
+from services.audit import verification as audit
+from services.lifecycle import body_examples
 from app import demo
 from app.api.app import create_app
 from app.api.examples import action_of
 from services.accounts.auth import in_scope, issue_token, principal_of
 from services.kernel.clock import local_date
 from app.demo import example
-from services.lifecycle.table import LIFECYCLE, Context, State, check_body, check_pre
+from services.calendar.workdays import default_calendar
+from services.lifecycle.facts import Context
+from services.lifecycle.states import State
+from services.lifecycle.table import LIFECYCLE, check_body, check_pre
 from services.kernel.settings import Settings
 from services.kernel.validation import parse
 from tests.conftest import FakeClock
@@ -77,7 +80,7 @@ class Demo:
         for which the table lets `value` through."""
         spec = LIFECYCLE[action]
         body = parse(spec.body, value)
-        ctx = Context(today=local_date(self.now), now=self.now)
+        ctx = Context(today=local_date(self.now), now=self.now, calendar=default_calendar())
         cited = set(value.get("evidence") or []) | ({value["assessment_report"]} if value.get("assessment_report") else set())
         with read_only(self.factory) as s:
             users = [principal_of(u) for u in s.scalars(select(User).where(User.role.in_(spec.roles)).order_by(User.username))]
@@ -131,10 +134,10 @@ def test_every_openapi_example_works_against_the_demo(demo_client, factory):
 def test_examples_name_the_demo_and_are_dated_from_today(demo_client, factory):
     client, clock = demo_client
     with read_only(factory) as s:
-        assert s.scalar(select(Enterprise.name).where(Enterprise.uscc == bodies.EXAMPLE_USCC)) == example.ORG.name
+        assert s.scalar(select(Enterprise.name).where(Enterprise.uscc == body_examples.EXAMPLE_USCC)) == example.ORG.name
         files = s.execute(select(Attachment.id, Hazard.title, Hazard.state).join(Hazard)
-                          .where(Attachment.id.in_([*bodies.EXAMPLE_EVIDENCE, bodies.EXAMPLE_REPORT]))).all()
-    assert {(t, st) for _, t, st in files} == {(bodies.examples(local_date(NOW))["report"]["title"], State.RECTIFYING.value)}
+                          .where(Attachment.id.in_([*body_examples.EXAMPLE_EVIDENCE, body_examples.EXAMPLE_REPORT]))).all()
+    assert {(t, st) for _, t, st in files} == {(body_examples.examples(local_date(NOW))["report"]["title"], State.RECTIFYING.value)}
     assert len(files) == 3
 
     def accept_example() -> dict[str, Any]:
@@ -149,4 +152,4 @@ def test_examples_name_the_demo_and_are_dated_from_today(demo_client, factory):
     doc = client.get("/openapi.json").json()
     acceptance = doc["paths"]["/api/v1/hazards/{hazard_id}/actions/request_acceptance"]["post"]
     [ex] = acceptance["requestBody"]["content"]["application/json"]["examples"].values()
-    assert "/attachments" in ex["description"] and ex["value"]["evidence"] == bodies.EXAMPLE_EVIDENCE
+    assert "/attachments" in ex["description"] and ex["value"]["evidence"] == body_examples.EXAMPLE_EVIDENCE

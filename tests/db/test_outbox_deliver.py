@@ -1,4 +1,4 @@
-"""Delivering (services/outbox/delivery.py `deliver`) to real receivers started by the test: an SMTP server
+"""Delivering (services/outbox/deliver.py) to real receivers started by the test: an SMTP server
 (aiosmtpd) and a webhook endpoint that checks the HMAC signature. Retries with backoff on an
 injected clock, dead letters and their retry (service and `hazard outbox`), a worker killed in the
 middle of a batch (a subprocess), and two workers at once on PostgreSQL."""
@@ -19,7 +19,7 @@ from sqlalchemy import insert, text
 
 from db.engine import make_engine, make_session_factory, read_only, transaction
 from db.models import Delivery, Hazard
-from services.outbox import delivery as outbox
+from services.outbox import deliver as outbox_deliver, expand as outbox_expand
 from services.calendar.workdays import WorkCalendar
 from services.kernel.clock import cn_date, utcnow
 from services.escalation.ladder import LadderConfig
@@ -37,11 +37,11 @@ CAL = WorkCalendar()
 
 def expand(factory, clock, settings) -> None:
     with transaction(factory) as s:
-        outbox.expand(s, now=clock(), settings=settings)
+        outbox_expand.expand(s, now=clock(), settings=settings)
 
 
 def deliver(factory, clock, settings, **kw):
-    return outbox.deliver(factory, default_channels(settings), now=clock(), settings=settings, **kw)
+    return outbox_deliver.deliver(factory, default_channels(settings), now=clock(), settings=settings, **kw)
 
 
 def statuses(factory) -> Counter:
@@ -193,7 +193,7 @@ DYING_WORKER = r"""
 import os, sys
 from datetime import datetime
 from db.engine import make_engine, make_session_factory
-from services.outbox import delivery as outbox
+from services.outbox import deliver as outbox_deliver
 from services.notify.channels import default_channels
 from services.kernel.settings import Settings
 
@@ -217,7 +217,7 @@ class DiesAfter:
 settings = Settings()
 factory = make_session_factory(make_engine(settings.database_url))
 channels = [c if c.name == "inbox" else DiesAfter(c) for c in default_channels(settings)]
-outbox.deliver(factory, channels, now=datetime.fromisoformat(sys.argv[1]), settings=settings)
+outbox_deliver.deliver(factory, channels, now=datetime.fromisoformat(sys.argv[1]), settings=settings)
 sys.exit(0)
 """
 
@@ -277,11 +277,11 @@ def test_a_lost_claim_sends_nothing(factory, world, clock, db_url, smtp: SmtpSin
     settings = notify_settings(db_url, smtp=smtp)
     expand(factory, clock, settings)
     with transaction(factory) as s:
-        [job] = outbox._claim(s, clock(), ["email"], 10, clock() + timedelta(minutes=1))
+        [job] = outbox_deliver._claim(s, clock(), ["email"], 10, clock() + timedelta(minutes=1))
     clock.advance(minutes=2)
     assert deliver(factory, clock, settings).sent == 2  # requeued and sent by the next worker
-    with pytest.raises(outbox._ClaimLost):  # the first worker, late, with its old claim
-        outbox._deliver_one(factory, default_channels(settings)[1], job, clock())
+    with pytest.raises(outbox_deliver._ClaimLost):  # the first worker, late, with its old claim
+        outbox_deliver._deliver_one(factory, default_channels(settings)[1], job, clock())
     assert len(smtp.envelopes) == 1
 
 
@@ -329,7 +329,7 @@ def test_two_workers_at_once_never_send_a_delivery_twice(pg_url, clock):
         def worker():
             start.wait()
             while True:
-                report = outbox.deliver(factory, [recorder], now=clock(), settings=settings, batch_size=5)
+                report = outbox_deliver.deliver(factory, [recorder], now=clock(), settings=settings, batch_size=5)
                 if not report.claimed:
                     return
                 claimed.append(report.claimed)
@@ -354,10 +354,10 @@ def test_claims_skip_rows_another_worker_holds(pg_url, clock):
         _queue(factory, clock(), 10)
         until = clock() + timedelta(minutes=5)
         with transaction(factory) as first:
-            mine = outbox._claim(first, clock(), ["webhook"], 4, until)
+            mine = outbox_deliver._claim(first, clock(), ["webhook"], 4, until)
             with transaction(factory) as second:
                 second.execute(text("SET LOCAL lock_timeout = '5s'"))
-                theirs = outbox._claim(second, clock(), ["webhook"], 10, until)
+                theirs = outbox_deliver._claim(second, clock(), ["webhook"], 10, until)
         assert len(mine) == 4 and len(theirs) == 6
         assert not {j.id for j in mine} & {j.id for j in theirs}
     finally:

@@ -1,4 +1,4 @@
-"""Expanding the outbox into deliveries (services/outbox/delivery.py `expand`), on both backends: who hears
+"""Expanding the outbox into deliveries (services/outbox/expand.py), on both backends: who hears
 of what, on which channel, the escalation digest, and that a second run adds nothing."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 
 from db.engine import read_only, transaction
 from db.models import Delivery, Hazard, OutboxMessage, User
-from services.outbox import delivery as outbox
+from services.outbox import deliver as outbox_deliver, expand as outbox_expand
 from services.engine import transitions
 from services.kernel.clock import cn_date, local_date
 from services.calendar.workdays import WorkCalendar
@@ -27,7 +27,7 @@ CAL = WorkCalendar()
 
 def expand(factory, clock, settings, **kw):
     with transaction(factory) as s:
-        return outbox.expand(s, now=clock(), settings=settings, **kw)
+        return outbox_expand.expand(s, now=clock(), settings=settings, **kw)
 
 
 def outbox_rows(factory) -> list[OutboxMessage]:
@@ -108,9 +108,9 @@ def test_expanding_twice_at_once_is_harmless(factory, world, clock, db_url):
     settings = notify_settings(db_url, webhooks=[
         {"name": "all", "url": "http://127.0.0.1:9/x", "secret": "s"}])  # every kind, new reports too
     with transaction(factory) as s:
-        first = outbox.expand(s, now=clock(), settings=settings)
+        first = outbox_expand.expand(s, now=clock(), settings=settings)
     with transaction(factory) as s:
-        second = outbox.expand(s, now=clock(), settings=settings)
+        second = outbox_expand.expand(s, now=clock(), settings=settings)
     assert (first.messages, first.deliveries, second.messages, second.deliveries) == (2, 3, 0, 0)
     assert sorted(d.dedupe_key.split(":")[0] for d in deliveries(factory, channel="webhook")) == [
         "notify.enterprise", "stage.reported"]
@@ -261,7 +261,7 @@ def test_digests_wait_while_the_flow_is_still_staging(factory, world, clock, db_
     _sweep(factory, clock, CAL.add_working_days(deadline, 5))
     expand(factory, clock, settings)  # the actions' notices and the day's digests, all queued
     with transaction(factory) as s:
-        jobs = outbox._claim(s, clock(), ["inbox", "email", "webhook"], 500, clock() + timedelta(minutes=5),
+        jobs = outbox_deliver._claim(s, clock(), ["inbox", "email", "webhook"], 500, clock() + timedelta(minutes=5),
                              digests=False)
     assert jobs and not any(j.dedupe_key.startswith("digest:") for j in jobs)
     waiting = [d for d in deliveries(factory) if d.dedupe_key.startswith("digest:")]

@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 
 from db.engine import read_only, transaction
 from db.models import AuditEvent, Hazard, OutboxMessage
-from services.audit import chain as audit
+from services.audit import verification as audit
 from services.engine import transitions
 from services.kernel.clock import local_date
 from tests.helpers import body_for, drive

@@ -13,8 +13,9 @@ from sqlalchemy import func, select, update
 
 from db.engine import read_only, transaction
 from db.models import AuditEvent, Hazard, OutboxMessage
-from services.audit import chain as audit
+from services.audit import verification as audit
 from services.escalation import sweep as sweep_mod
+from services.escalation import writer
 from services.engine import transitions
 from services.calendar.workdays import WorkCalendar
 from services.kernel.clock import local_date
@@ -301,3 +302,32 @@ def test_cli_warns_when_the_year_is_provisional(factory, world, clock, run_cli):
     status, _, err = run_cli("escalate", "--at", "2031-03-03", "--dry-run")
     assert status == 0
     assert "警告：2031 年的节假日安排尚未公布" in err
+
+
+def test_a_decided_column_the_batched_writer_does_not_write_is_refused_not_dropped(factory, world, clock,
+                                                                                  monkeypatch):
+    """The batched writer writes `CAS_COLUMNS`; a decision that sets a column left out of it (here:
+    the list without `escalation_step`, as if the ladder had begun to write a new column) stops the
+    sweep with nothing written, instead of committing the event without the change."""
+    hid = drive(factory, world, clock(), "rectifying")
+    as_of = CAL.add_working_days(deadline_of(factory, hid), 0)
+    monkeypatch.setattr(writer, "CAS_COLUMNS", tuple(c for c in writer.CAS_COLUMNS if c != "escalation_step"))
+    with pytest.raises(writer.UnwrittenColumn, match="escalation_step"):
+        run(factory, clock, as_of)
+    assert escalations(factory, hid) == []
+    monkeypatch.undo()
+    assert run(factory, clock, as_of).events == 1 and escalations(factory, hid) == ["overdue"]
+
+
+def test_fire_ids_reads_the_hazards_again_and_fires_only_those_still_due(factory, world, clock):
+    """What a flow's task gets is ids (never rows read earlier): a hazard whose deadline moved
+    since the sweep selected it is no longer due and is left alone."""
+    ids = [drive(factory, world, clock(), "rectifying") for _ in range(2)]
+    as_of = CAL.add_working_days(deadline_of(factory, ids[0]), 0)
+    cut = sweep_mod.cutoffs(as_of, CAL, CONFIG)
+    [selected] = list(sweep_mod.due_batches(factory, cut, 10))
+    assert sorted(r.id for r in selected) == ids
+    with transaction(factory) as s:  # meanwhile the deadline of the second is extended
+        s.execute(update(Hazard).where(Hazard.id == ids[1]).values(deadline=as_of + timedelta(days=60)))
+    report = sweep_mod.fire_ids(factory, [r.id for r in selected], cut, now=clock(), as_of=as_of)
+    assert report.events == 1 and escalations(factory, ids[0]) == ["overdue"] and escalations(factory, ids[1]) == []

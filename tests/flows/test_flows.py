@@ -18,7 +18,7 @@ from flows import audit as audit_flows, context, escalation as escalation_flows,
 from flows.context import HAZARDS_PER_RUN, hazard_tags
 from flows.escalation import escalation_sweep
 from flows.outbox import outbox_delivery
-from services.outbox import delivery as outbox
+from services.outbox.deliver import run_once
 from services.calendar.workdays import WorkCalendar
 from services.kernel.clock import cn_date, utcnow
 from services.kernel.settings import get_settings
@@ -128,7 +128,7 @@ def test_nightly_verification_alerts_once_when_the_trail_is_broken(flow_settings
     assert alerts[0].hazard_id is None and '"ok":false' in alerts[0].payload
 
     # ... and it reaches the admins and auditors through the channels
-    outbox.run_once(factory, now=utcnow(), settings=get_settings())  # the flow stamps it with real time
+    run_once(factory, now=utcnow(), settings=get_settings())  # the flow stamps it with real time
     with read_only(factory) as s:
         told = s.execute(select(User.username, InboxItem.title, InboxItem.body)
                          .join(InboxItem, InboxItem.user_id == User.id)

@@ -8,7 +8,8 @@ from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 
 from bench.transitions import bpmn, spiff
-from services.lifecycle.table import FINAL_STATES, LIFECYCLE, State
+from services.lifecycle.states import FINAL_STATES, State
+from services.lifecycle.table import LIFECYCLE
 
 SPECS = spiff.load_specs()
 

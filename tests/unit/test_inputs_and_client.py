@@ -58,13 +58,13 @@ def test_uvicorn_trusts_no_forwarded_header(monkeypatch):
     worker or several."""
     import uvicorn
 
-    from app.cli import main as cli
+    from app.cli import run as cli_run
 
     calls = []
     monkeypatch.setattr(uvicorn, "run", lambda *a, **kw: calls.append(kw))
     monkeypatch.setattr("app.api.app.create_app", lambda: object())
-    cli.run_api("127.0.0.1", 8000, 1)
-    cli.run_api("127.0.0.1", 8000, 3)
+    cli_run.run_api("127.0.0.1", 8000, 1)
+    cli_run.run_api("127.0.0.1", 8000, 3)
     assert [(kw["proxy_headers"], kw["forwarded_allow_ips"]) for kw in calls] == [(False, ""), (False, "")]
     assert calls[1]["workers"] == 3
 

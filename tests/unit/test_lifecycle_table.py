@@ -14,19 +14,15 @@ from datetime import UTC, date, datetime
 import pytest
 
 from services.lifecycle import bodies
+from services.calendar.workdays import default_calendar
+from services.lifecycle.facts import Context
+from services.lifecycle.roles import ROLE_LABELS, USER_ROLES, Role
+from services.lifecycle.states import FINAL_STATES, OPEN_STATES, STATE_LABELS, State
 from services.lifecycle.table import (
     ACTIONS,
-    FINAL_STATES,
     LIFECYCLE,
-    OPEN_STATES,
-    ROLE_LABELS,
-    STATE_LABELS,
     TRANSITION_ACTIONS,
-    USER_ROLES,
-    Context,
     Refusal,
-    Role,
-    State,
     allowed_actions,
     check_body,
     check_pre,
@@ -248,7 +244,7 @@ def test_mermaid_declares_states_entry_and_exits():
 # --- decisions on small fakes ---------------------------------------------------------------------
 
 NOW = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
-CTX = Context(today=date(2026, 11, 24), now=NOW)
+CTX = Context(today=date(2026, 11, 24), now=NOW, calendar=default_calendar())
 
 
 @dataclass(frozen=True)

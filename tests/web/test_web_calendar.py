@@ -9,7 +9,7 @@ from datetime import date, timedelta
 import pytest
 
 from db.engine import make_engine, make_session_factory, transaction
-from services.calendar import years as calendar_years
+from services.calendar import arrangements, years as calendar_years
 from services.calendar.workdays import default_calendar
 from tests.conftest import START
 from tests.helpers import drive
@@ -41,7 +41,7 @@ def load_2027_elsewhere(db_url: str) -> None:
     try:
         with transaction(make_session_factory(engine)) as s:
             calendar_years.set_year(
-                s, calendar_years.from_text(2027, "2027-01-01..2027-01-03,2027-02-05..2027-02-12", "2027-02-20"),
+                s, arrangements.from_text(2027, "2027-01-01..2027-01-03,2027-02-05..2027-02-12", "2027-02-20"),
                 calendar=default_calendar(), note=None, by="cli:admin", now=START)
     finally:
         engine.dispose()

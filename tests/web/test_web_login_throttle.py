@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from services.accounts import auth
-from app.web import session as web_session
+from app.web import login_throttle
 from tests.web.conftest import PASSWORD, login
 
 
@@ -41,8 +41,8 @@ def test_a_lock_from_one_client_does_not_lock_the_person_out(from_address):
 
 def test_one_client_spraying_usernames_is_stopped(from_address, clock):
     sprayer, other = from_address("203.0.113.10"), from_address("198.51.100.5")
-    statuses = [login(sprayer, f"user-{i}", "guess-123").status_code for i in range(web_session.CLIENT_MAX_FAILURES)]
-    assert statuses[:-1] == [400] * (web_session.CLIENT_MAX_FAILURES - 1)
+    statuses = [login(sprayer, f"user-{i}", "guess-123").status_code for i in range(login_throttle.CLIENT_MAX_FAILURES)]
+    assert statuses[:-1] == [400] * (login_throttle.CLIENT_MAX_FAILURES - 1)
     assert statuses[-1] == 429  # the limit across usernames is reached on this attempt
     blocked = login(sprayer, "inspector")  # a real account with its right password: still refused
     assert blocked.status_code == 429 and "分钟后再试" in blocked.text

@@ -16,8 +16,10 @@ from services.engine import attachments, commands
 from services.reads import hazards
 from app.api.schemas import AttachmentOut, ErrorOut, EventOut, HazardOut, HazardPage
 from app.api.deps import Caller, Ctx, IdempotencyKeyHeader, IdPath, IfMatch, parse_if_match
-from services.lifecycle.bodies import EXAMPLES, ReportBody
-from services.lifecycle.table import LIFECYCLE, STATE_LABELS, State
+from services.lifecycle.bodies import ReportBody
+from services.lifecycle.body_examples import EXAMPLES
+from services.lifecycle.states import STATE_LABELS, State
+from services.lifecycle.table import LIFECYCLE
 from services.kernel.vocab import INDUSTRIES
 
 router = APIRouter(prefix="/api/v1", tags=["hazards"])

@@ -8,12 +8,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 
 from db.engine import read_only, transaction
-from services.outbox import delivery as outbox
+from services.outbox import dead_letters
 from app.api.deps import Caller, Ctx, IdPath
 from app.api.schemas import DeadLetterPage, ErrorOut, RetryOut
 from services.accounts.auth import Principal
 from services.kernel.errors import Forbidden
-from services.lifecycle.table import Role
+from services.lifecycle.roles import Role
 
 router = APIRouter(prefix="/api/v1/outbox", tags=["outbox"])
 
@@ -38,7 +38,7 @@ def list_dead(ctx: Ctx, admin: Admin, after: Annotated[int, Query(ge=0, lt=2**63
               limit: Annotated[int, Query(ge=1, le=200)] = 50) -> dict[str, Any]:
     """Oldest first; `next_cursor` is the `after` of the next page."""
     with read_only(ctx.factory) as session:
-        items = outbox.list_dead(session, limit=limit + 1, after_id=after)
+        items = dead_letters.list_dead(session, limit=limit + 1, after_id=after)
     return {"items": items[:limit], "next_cursor": items[limit - 1]["id"] if len(items) > limit else None}
 
 
@@ -47,5 +47,5 @@ def list_dead(ctx: Ctx, admin: Admin, after: Annotated[int, Query(ge=0, lt=2**63
                         409: {"description": "该投递不在失败队列中", "model": ErrorOut}})
 def retry_dead(ctx: Ctx, admin: Admin, delivery_id: IdPath) -> dict[str, Any]:
     with transaction(ctx.factory) as session:
-        outbox.retry(session, delivery_id, now=ctx.now())
+        dead_letters.retry(session, delivery_id, now=ctx.now())
     return {"id": delivery_id, "status": "pending"}

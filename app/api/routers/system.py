@@ -11,11 +11,11 @@ from fastapi.responses import PlainTextResponse
 from sqlalchemy import text
 
 from db.engine import read_only
-from services.audit import chain as audit, checkpoints as audit_checkpoints
+from services.audit import checkpoints as audit_checkpoints, verification as audit
 from app.api.deps import Caller, Ctx, _bearer, current_principal
 from app.api.schemas import ErrorOut, VerifyOut
 from services.kernel.errors import Forbidden, Unauthorized
-from services.lifecycle.table import Role
+from services.lifecycle.roles import Role
 
 router = APIRouter(tags=["system"])
 
