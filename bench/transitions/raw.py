@@ -54,7 +54,8 @@ SET_HEAD = "UPDATE hazards SET audit_head=%s WHERE hazards.id = %s"
 SELECT_HAZARD = (f"SELECT {', '.join('hazards.' + c for c in HAZARD_COLUMNS)} FROM hazards WHERE hazards.id = %s "
                  "FOR UPDATE")
 SELECT_ENTERPRISE = ("SELECT enterprises.id, enterprises.uscc, enterprises.name, enterprises.region_code, "
-                     "enterprises.industry, enterprises.created_at FROM enterprises WHERE enterprises.uscc = %s")
+                     "enterprises.industry, enterprises.created_at, enterprises.active FROM enterprises "
+                     "WHERE enterprises.uscc = %s")
 SELECT_EARLIER = ("SELECT hazards.id FROM hazards WHERE hazards.enterprise_id = %s AND hazards.industry = %s "
                   "AND hazards.id != %s AND hazards.discovered_at >= %s AND hazards.discovered_at < %s "
                   "AND (hazards.state NOT IN (%s, %s)) AND hazards.category = %s "
@@ -147,7 +148,10 @@ class Client:
             if action == "register":
                 changes: dict[str, Any] = {"level": b.level, "deadline": b.deadline, "category": b.category,
                                            "escalation_step": None, "escalation_fired": 0}
-                ent_id = cur.execute(SELECT_ENTERPRISE, (b.enterprise_uscc,)).fetchone()[0]
+                ent = cur.execute(SELECT_ENTERPRISE, (b.enterprise_uscc,)).fetchone()
+                if not ent[6]:  # a disabled enterprise takes no new hazards, as the service refuses
+                    raise RuntimeError(f"enterprise {b.enterprise_uscc} is disabled")
+                ent_id = ent[0]
                 changes["enterprise_id"] = ent_id
                 repeat = cur.execute(SELECT_EARLIER, (
                     ent_id, h[COL["industry"]], hid, now - timedelta(days=365), h[COL["discovered_at"]],
