@@ -16,6 +16,7 @@ from services.kernel.clock import SHANGHAI, local_date
 from app.demo.catalogue import DEMO_PASSWORD, region_names
 from services.lifecycle.roles import ROLE_LABELS, Role
 from services.lifecycle.states import FINAL_STATES, STATE_LABELS, State
+from services.reads.filters import is_overdue
 from services.kernel.vocab import LEVELS, LISTING_LEVELS, SOURCES
 
 
@@ -45,7 +46,7 @@ def render(factory: sessionmaker[Session], *, seed: int, anchor: datetime, elaps
     states = Counter(r.state for r in rows)
     levels = Counter(r.level for r in rows if r.level)
     listing = Counter(r.listing_level for r in rows if r.listing_level and r.state not in FINAL_STATES)
-    overdue = sum(1 for r in rows if r.deadline and r.state not in FINAL_STATES and r.deadline < today)
+    overdue = sum(1 for r in rows if is_overdue(r.deadline, r.state, today))
     pending_ext = actions["request_extension"] - actions["grant_extension"] - actions["deny_extension"]
 
     def counted(counter: Counter, labels: dict[str, str] | None = None) -> str:
@@ -60,7 +61,7 @@ def render(factory: sessionmaker[Session], *, seed: int, anchor: datetime, elaps
         "隐患状态分布：",
     ]
     for st in State:
-        lines.append(f"  {_pad(f'{STATE_LABELS[st]}（{st.value}）', 34)}{states.get(st.value, 0):>4}")
+        lines.append(f"  {_pad(f'{STATE_LABELS[st]}  {st.value}', 34)}{states.get(st.value, 0):>4}")
     lines += [
         "",
         f"隐患等级：{counted(levels, LEVELS)}（另有 {sum(1 for r in rows if not r.level)} 条尚未登记定级）",

@@ -24,7 +24,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, TemplateNotFound
 
 from services.kernel.clock import cn_date, local_date
 from services.calendar.workdays import default_calendar
@@ -63,7 +63,7 @@ def _block(template: Template, name: str, ctx: dict[str, Any]) -> str:
 def _template(path: str, fallback: str | None = None) -> Template:
     try:
         return _env.get_template(path)
-    except Exception:
+    except TemplateNotFound:
         if fallback is None:
             raise
         return _env.get_template(fallback)
@@ -103,7 +103,7 @@ def hazard_context(hazard: HazardFacts, act: Act | None = None) -> dict[str, Any
         "level": LEVELS.get(hazard.level or "", "事故隐患"), "major": hazard.level == "major",
         "listing": LEVEL_LABELS.get(listing or "", ""), "listing_body": changes.get("listing_body") or hazard.listing_body,
         "deadline": deadline, "plan_due": changes.get("plan_due") or hazard.plan_due,
-        "state": STATE_LABELS[State(hazard.state)] if hazard.state in State._value2member_map_ else hazard.state,
+        "state": STATE_LABELS.get(hazard.state, hazard.state),
         "open": hazard.state in OPEN, "reported_on": local_date(hazard.created_at) if hazard.created_at else None,
     }
 

@@ -118,7 +118,7 @@ def test_demo_loads_a_realistic_data_set(factory, tmp_path):
         assert authenticate(s, token, now=NOW).username == "lvliang_committee1"
         assert verify_password(s.scalar(select(User.password_hash).where(User.username == "admin")),
                                demo.DEMO_PASSWORD)
-    assert demo.DEMO_PASSWORD in summary and "已销号（closed）" in summary
+    assert demo.DEMO_PASSWORD in summary and "已销号  closed" in summary and "已登记（限期整改）  registered" in summary
 
     with pytest.raises(DomainError) as refused:
         demo.load(factory, hazards=200, seed=1, attachments_root=root)
