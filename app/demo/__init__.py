@@ -137,13 +137,6 @@ def _store(root: Path, data: bytes) -> str:
     return sha
 
 
-class _Step:
-    """Enough of an action's body for `effects_for` (the ladder's documents depend on its step)."""
-
-    def __init__(self, body: dict) -> None:
-        self.step = body.get("step")
-
-
 def _replay(factory: sessionmaker[Session], specs: list[Spec], stories: list[list[Step]],
             principals: dict[str, Principal], *, seed: int, root: Path, ext_days: int) -> None:
     """Run every planned step, all stories merged in time order, through the real transaction path.
@@ -183,7 +176,8 @@ def _replay(factory: sessionmaker[Session], specs: list[Spec], stories: list[lis
                         body[up.field] = att.id
                 transitions.perform(s, actor, ids[i], step.action, body, now=at,
                                     extension_min_working_days=ext_days)
-            if any(outbox_kinds.is_document(k) for k in LIFECYCLE[step.action].effects_for(_Step(body))):
+            spec = LIFECYCLE[step.action]
+            if spec.documents is not None or any(outbox_kinds.is_document(k) for k in spec.effects):
                 # The document is issued as part of the story, at its act: numbered in the order
                 # the office would have issued it, dated and recorded when it happened.
                 issue_pending(factory, now=at, limit=10)

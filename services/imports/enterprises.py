@@ -38,7 +38,7 @@ from services.accounts import admin
 from services.kernel import regions, uscc
 from services.kernel.errors import DomainError
 from services.kernel.inputs import control_message
-from services.imports.rows import RowProblem, all_or_nothing, cell_text, in_row_order, outcome_note, problems_of
+from services.imports.rows import Report, RowProblem, all_or_nothing, cell_text, in_row_order, outcome_note, problems_of
 from services.kernel.vocab import INDUSTRIES
 
 log = structlog.get_logger(__name__)
@@ -66,29 +66,19 @@ class Row:
 
 
 @dataclass
-class ImportReport:
-    rows: int = 0
+class ImportReport(Report):
     added: list[dict[str, Any]] = field(default_factory=list)  # row, uscc, name
     updated: list[dict[str, Any]] = field(default_factory=list)  # row, uscc, name, changes
     unchanged: list[dict[str, Any]] = field(default_factory=list)  # row, uscc, name, active
-    errors: list[RowProblem] = field(default_factory=list)
-    committed: bool = False
-    dry_run: bool = False
-
-    @property
-    def ok(self) -> bool:
-        return not self.errors
 
     def as_dict(self) -> dict[str, Any]:
-        return {"ok": self.ok, "committed": self.committed, "dry_run": self.dry_run, "rows": self.rows,
-                "added": self.added, "updated": self.updated, "unchanged": self.unchanged,
-                "errors": [e.as_dict() for e in self.errors]}
+        return self._outcome(added=self.added, updated=self.updated, unchanged=self.unchanged)
 
     def lines(self) -> list[str]:
         would = "可" if self.dry_run else ""
         note = outcome_note(dry_run=self.dry_run, committed=self.committed)
         head = (f"共 {self.rows} 行：{would}新增 {len(self.added)} 家，{would}更新 {len(self.updated)} 家，"
-                f"无变化 {len(self.unchanged)} 家，有误 {len({e.row for e in self.errors})} 行" + note)
+                f"无变化 {len(self.unchanged)} 家，有误 {self.bad_rows()} 行" + note)
         by_row: list[tuple[int, str]] = []
         by_row += [(a["row"], f"第 {a['row']} 行：{would}新增 {a['name']}（{a['uscc']}）") for a in self.added]
         by_row += [(u["row"], f"第 {u['row']} 行：{would}更新 {u['name']}（{u['uscc']}）："
@@ -96,8 +86,7 @@ class ImportReport:
                    for u in self.updated]
         by_row += [(u["row"], f"第 {u['row']} 行：无变化 {u['name']}（{u['uscc']}）"
                     + ("" if u["active"] else "，该企业已停用")) for u in self.unchanged]
-        by_row += [(e.row, f"第 {e.row} 行【{e.column}】{e.reason}") for e in self.errors]
-        return in_row_order(head, by_row)
+        return in_row_order(head, by_row + self.problem_lines())
 
 
 def _text(value: Any) -> str:

@@ -52,7 +52,7 @@ from services.engine import creation, transitions
 from services.escalation.ladder import LadderConfig
 from services.imports.ledger_sheet import Row, Source, column_of, read_rows
 from services.imports.ledger_validation import validate
-from services.imports.rows import RowProblem, all_or_nothing, in_row_order, outcome_note, problems_of
+from services.imports.rows import Report, all_or_nothing, in_row_order, outcome_note, problems_of
 from services.kernel.clock import local_date
 from services.kernel.errors import DomainError, NotFound
 from services.lifecycle.states import STATE_LABELS, State
@@ -64,31 +64,21 @@ _LOCK_KEY = 0x4C45_4447  # "LEDG": the PostgreSQL advisory lock of ledger import
 
 
 @dataclass
-class ImportReport:
-    rows: int = 0
+class ImportReport(Report):
     imported: list[dict[str, Any]] = field(default_factory=list)  # row, code, state
     present: list[dict[str, Any]] = field(default_factory=list)  # row, key, code
-    errors: list[RowProblem] = field(default_factory=list)
-    committed: bool = False
-    dry_run: bool = False
-
-    @property
-    def ok(self) -> bool:
-        return not self.errors
 
     def as_dict(self) -> dict[str, Any]:
-        return {"ok": self.ok, "committed": self.committed, "dry_run": self.dry_run, "rows": self.rows,
-                "imported": self.imported, "already_present": self.present,
-                "errors": [e.as_dict() for e in self.errors]}
+        return self._outcome(imported=self.imported, already_present=self.present)
 
     def lines(self) -> list[str]:
         verb = "可导入" if self.dry_run else "导入"
         note = outcome_note(dry_run=self.dry_run, committed=self.committed)
         head = (f"共 {self.rows} 行：{verb} {len(self.imported)} 条，已存在 {len(self.present)} 条，"
-                f"有误 {len({e.row for e in self.errors})} 行" + note)
+                f"有误 {self.bad_rows()} 行" + note)
         by_row: list[tuple[int, str]] = []
         by_row += [(p["row"], f"第 {p['row']} 行：已存在（{p['key']} → {p['code']}）") for p in self.present]
-        by_row += [(e.row, f"第 {e.row} 行【{e.column}】{e.reason}") for e in self.errors]
+        by_row += self.problem_lines()
         by_row += [(i["row"], f"第 {i['row']} 行：可导入（{STATE_LABELS[State(i['state'])]}）" if self.dry_run
                     else f"第 {i['row']} 行：已导入 {i['code']}（{STATE_LABELS[State(i['state'])]}）")
                    for i in self.imported]

@@ -6,8 +6,8 @@ ordered for the person who reads it, and the one transaction that keeps the rows
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -56,9 +56,29 @@ def in_row_order(head: str, by_row: list[tuple[int, str]]) -> list[str]:
     return [head] + [line for _, line in sorted(by_row, key=lambda r: r[0])]
 
 
-class Report(Protocol):
-    errors: list[RowProblem]
-    committed: bool
+@dataclass
+class Report:
+    """What every import reports: its rows, their problems, and whether it went in; each import
+    adds the lists of what it did (`as_dict` extends `_outcome`, `lines` uses `problem_lines`)."""
+
+    rows: int = 0
+    errors: list[RowProblem] = field(default_factory=list)
+    committed: bool = False
+    dry_run: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def _outcome(self, **lists: Any) -> dict[str, Any]:
+        return {"ok": self.ok, "committed": self.committed, "dry_run": self.dry_run, "rows": self.rows, **lists,
+                "errors": [e.as_dict() for e in self.errors]}
+
+    def bad_rows(self) -> int:
+        return len({e.row for e in self.errors})
+
+    def problem_lines(self) -> list[tuple[int, str]]:
+        return [(e.row, f"第 {e.row} 行【{e.column}】{e.reason}") for e in self.errors]
 
 
 R = TypeVar("R", bound=Report)

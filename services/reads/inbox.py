@@ -15,12 +15,13 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from db.models import AuditEvent, Hazard, InboxItem
+from db.models import Hazard, InboxItem
 from services.accounts.auth import Principal, scope_clause
 from services.calendar.workdays import WorkCalendar, default_calendar
 from services.kernel.clock import local_date
 from services.kernel.errors import NotFound
 from services.escalation.ladder import LadderConfig
+from services.escalation.sweep import REGISTERED_AT
 from services.reads.hazards import decode_cursor, encode_cursor
 from services.lifecycle.roles import Role
 from services.lifecycle.states import STATE_LABELS, State
@@ -79,15 +80,12 @@ def _awaits_listing(hazard: Hazard) -> bool:
 
 
 def registered_at(session: Session, hazards: list[Hazard]) -> dict[int, datetime]:
-    """When each of these major hazards waiting for their listing was registered (the event that
-    brought it into `registered`; a hazard is registered once)."""
+    """When each of these major hazards waiting for their listing was registered (the sweep's own
+    definition, `REGISTERED_AT`, so the 挂牌期限 shown is the day its ladder step counts from)."""
     ids = [h.id for h in hazards if _awaits_listing(h)]
     if not ids:
         return {}
-    return dict(session.execute(
-        select(AuditEvent.hazard_id, func.min(AuditEvent.occurred_at))
-        .where(AuditEvent.hazard_id.in_(ids), AuditEvent.to_state == S.REGISTERED.value)
-        .group_by(AuditEvent.hazard_id)).all())
+    return dict(session.execute(select(Hazard.id, REGISTERED_AT).where(Hazard.id.in_(ids))).all())
 
 
 def todos(session: Session, principal: Principal, *, now: datetime, limit: int = 100,

@@ -34,9 +34,11 @@ def row(world, today: date = TODAY, **over):
     return values
 
 
-def xlsx(rows, headers=ledger.HEADERS) -> bytes:
+def xlsx(rows, headers=ledger.HEADERS, title: str | None = None) -> bytes:
     wb = Workbook()
     ws = wb.active
+    if title:
+        ws.title = title
     ws.append(list(headers))
     for r in rows:
         ws.append([r.get(h) for h in headers])

@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import json
 from datetime import date, timedelta
-from io import BytesIO
 
 import pytest
-from openpyxl import Workbook
 from sqlalchemy import func, select
 
 from db.engine import read_only, transaction
@@ -26,6 +24,7 @@ from services.kernel.clock import local_date
 from services.escalation.ladder import LadderConfig
 from services.kernel.uscc import make
 from tests.conftest import START
+from tests.db.test_ledger_import import xlsx as ledger_xlsx
 from tests.db.test_cli_audit import run_cli  # noqa: F401 - the in-process CLI fixture
 
 TODAY = local_date(START)  # Tuesday 2026-11-24
@@ -67,15 +66,7 @@ def waiting(world, **over):
 
 
 def xlsx(rows, headers=HEADERS, title="2026年隐患台账") -> bytes:
-    wb = Workbook()
-    ws = wb.active
-    ws.title = title
-    ws.append(list(headers))
-    for r in rows:
-        ws.append([r.get(h) for h in headers])
-    out = BytesIO()
-    wb.save(out)
-    return out.getvalue()
+    return ledger_xlsx(rows, headers, title)
 
 
 def _events(factory, code: str) -> list[AuditEvent]:
