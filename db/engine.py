@@ -1,10 +1,17 @@
-"""Engine creation and the transaction scope: the only place in the project that commits."""
+"""Engine creation and the unit of work: the only place in the project that commits.
+
+A request or a CLI command opens one `transaction` (HTTP routes through the `Db` dependency in
+app/api/deps.py) and hands its `Session` to the services. A job that works in batches (the sweep,
+outbox delivery, document issuing, imports, an upload that must undo its file) is handed a
+`UnitOfWork` instead and asks it for one transaction per batch; it never commits itself.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
@@ -59,13 +66,45 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
         session.close()
 
 
+_READ_BINDS: WeakKeyDictionary[Engine, Engine] = WeakKeyDictionary()
+
+
+def _read_bind(engine: Engine) -> Engine:
+    """The engine with `readonly` set on every connection it hands out (one per engine, cached)."""
+    bind = _READ_BINDS.get(engine)
+    if bind is None:
+        bind = _READ_BINDS[engine] = engine.execution_options(readonly=True)
+    return bind
+
+
 @contextmanager
 def read_only(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """A session for reads; it is rolled back, never committed."""
-    session = factory()
-    session.connection(execution_options={"readonly": True})
+    """A session for reads; it is rolled back, never committed. It connects when first used
+    (entering costs no I/O), and its connection carries `readonly` (SQLite: a plain BEGIN)."""
+    engine = factory.kw.get("bind")
+    session = factory(bind=_read_bind(engine)) if isinstance(engine, Engine) else factory()
+    if not isinstance(engine, Engine):
+        session.connection(execution_options={"readonly": True})
     try:
         yield session
     finally:
         session.rollback()
         session.close()
+
+
+class UnitOfWork:
+    """Opens units of work on one session factory: `with uow.write() as session` commits when the
+    block ends normally and rolls back otherwise; `with uow.read() as session` never writes.
+    (Named methods, not a call: a bare session factory passed by mistake fails at once instead
+    of handing out sessions that never commit.)"""
+
+    __slots__ = ("factory",)
+
+    def __init__(self, factory: sessionmaker[Session]) -> None:
+        self.factory = factory
+
+    def write(self) -> AbstractContextManager[Session]:
+        return transaction(self.factory)
+
+    def read(self) -> AbstractContextManager[Session]:
+        return read_only(self.factory)

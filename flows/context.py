@@ -6,7 +6,7 @@ from functools import lru_cache
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from db.engine import make_engine, make_session_factory
+from db.engine import UnitOfWork, make_engine, make_session_factory
 from services.kernel.settings import get_settings
 
 
@@ -18,6 +18,11 @@ def session_factory() -> sessionmaker[Session]:
     settings = get_settings()
     logs.configure(settings.log_level)
     return make_session_factory(make_engine(settings.database_url, pool_size=4, max_overflow=4))
+
+
+def unit_of_work() -> UnitOfWork:
+    """Units of work on the flow process's engine, for the service's batch jobs."""
+    return UnitOfWork(session_factory())
 
 
 # A run's tags travel in each of its state-change events as related resources, and Prefect refuses

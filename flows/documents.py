@@ -13,7 +13,7 @@ from typing import Any
 
 from prefect import tags, task
 
-from flows.context import HAZARDS_PER_RUN, hazard_tags, session_factory
+from flows.context import HAZARDS_PER_RUN, hazard_tags, unit_of_work
 from services import documents
 from services.kernel.clock import utcnow
 
@@ -35,7 +35,7 @@ def _task_name() -> str:
 @task(name="documents", task_run_name=lambda: _task_name())
 def issue(ids: list[int], codes: list[str]) -> dict[str, int]:
     """Issue the documents of these outbox rows (those still pending); `codes` name and tag the run."""
-    report = documents.issue_pending(session_factory(), now=utcnow(), limit=len(ids), ids=ids)
+    report = documents.issue_pending(unit_of_work(), now=utcnow(), limit=len(ids), ids=ids)
     return {"issued": report.issued, "failed": report.failed}
 
 
@@ -44,7 +44,7 @@ def issue_all(started: float, time_budget: float) -> dict[str, int]:
     wait for their backoff, so they are not picked again in this pass."""
     totals = {"issued": 0, "failed": 0}
     while time.monotonic() - started < time_budget:
-        ids, codes = documents.next_batch(session_factory(), utcnow(), DOCUMENT_BATCH, HAZARDS_PER_RUN)
+        ids, codes = documents.next_batch(unit_of_work(), utcnow(), DOCUMENT_BATCH, HAZARDS_PER_RUN)
         if not ids:
             break
         with tags(*hazard_tags(codes)):

@@ -17,7 +17,7 @@ from prefect import flow, tags, task
 from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows.context import HAZARDS_PER_RUN, hazard_tags, run_logger, session_factory
+from flows.context import HAZARDS_PER_RUN, hazard_tags, run_logger, unit_of_work
 from services.calendar import years as calendar_years
 from services.kernel.clock import local_date, utcnow
 from services.escalation.ladder import Cutoffs, configured_ladder
@@ -46,7 +46,7 @@ def escalate(hazard_ids: list[int], codes: list[str], cut: Cutoffs, now: datetim
     """Fire the steps due on these hazards (at most `HAZARDS_PER_RUN`; `codes` name the run) in
     one transaction, reading them again first: a hazard acted on since it was selected is fired
     only if still due. Of several steps of one ladder due at once, only the most severe."""
-    return fire_ids(session_factory(), hazard_ids, cut, now=now, as_of=as_of)
+    return fire_ids(unit_of_work(), hazard_ids, cut, now=now, as_of=as_of)
 
 
 @flow(name="escalation-sweep", flow_run_name=_run_name, log_prints=False,
@@ -55,7 +55,7 @@ def escalation_sweep(as_of: date | None = None, dry_run: bool = False, batch_siz
     """Fire every ladder step due as of `as_of` (default: today in Asia/Shanghai): the service's
     sweep loop (`services.escalation.sweep.sweep`), each batch fired as task runs."""
     # The arrangements an admin loaded until now (`hazard calendar set-year`), re-read per sweep.
-    calendar = calendar_years.refresh(session_factory(), force=True)
+    calendar = calendar_years.refresh(unit_of_work(), force=True)
     config, now = configured_ladder(), utcnow()
     as_of = as_of or local_date(now)
 
@@ -71,7 +71,7 @@ def escalation_sweep(as_of: date | None = None, dry_run: bool = False, batch_siz
             report.merge(future.result())
         return report
 
-    report = sweep(session_factory(), now=now, calendar=calendar, config=config, as_of=as_of, dry_run=dry_run,
+    report = sweep(unit_of_work(), now=now, calendar=calendar, config=config, as_of=as_of, dry_run=dry_run,
                    batch_size=batch_size, fire_batch=fire_batch)
     logger = run_logger()
     logger.info("sweep as of %s: %d hazards, %d steps %s, %d lesser steps skipped", report.as_of, report.hazards,

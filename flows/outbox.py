@@ -22,11 +22,9 @@ from datetime import datetime
 from typing import Any
 
 from prefect import flow, tags, task
-from sqlalchemy import select
 
 from db.engine import read_only, transaction
-from db.models import Hazard, OutboxMessage
-from flows.context import HAZARDS_PER_RUN, hazard_tags, run_logger, session_factory
+from flows.context import HAZARDS_PER_RUN, hazard_tags, run_logger, session_factory, unit_of_work
 from flows.documents import issue_all
 from services.notify.channels import default_channels
 from services.outbox import deliver as outbox_deliver, expand as outbox_expand
@@ -40,24 +38,12 @@ TIME_BUDGET_SECONDS = 45.0  # the flow runs every minute; leave the next run roo
 
 def next_stage(now: datetime, rows: int = STAGE_BATCH, hazards: int | None = None) -> tuple[list[int], list[str]]:
     """The oldest pending rows, at most `rows` of them about at most `hazards` hazards (default
-    `HAZARDS_PER_RUN`; rows about no hazard, such as alerts, come along), and those hazards' codes."""
+    `HAZARDS_PER_RUN`; rows about no hazard, such as alerts, come along), and those hazards' codes
+    (`services.outbox.expand.next_stage`)."""
     hazards = hazards or HAZARDS_PER_RUN
     with read_only(session_factory()) as session:
-        pending = session.execute(
-            select(OutboxMessage.id, Hazard.code).outerjoin(Hazard, Hazard.id == OutboxMessage.hazard_id)
-            .where(OutboxMessage.status == "pending", ~OutboxMessage.kind.startswith("document."),
-                   OutboxMessage.available_at <= now)
-            .order_by(OutboxMessage.id).limit(rows)
-        ).all()
-    ids: list[int] = []
-    codes: dict[str, None] = {}
-    for row_id, code in pending:
-        if code is not None and code not in codes:
-            if len(codes) == hazards:
-                break
-            codes[code] = None
-        ids.append(row_id)
-    return ids, list(codes)
+        batch = outbox_expand.next_stage(session, now=now, rows=rows, hazards=hazards)
+    return batch.ids, batch.codes
 
 
 def _stage_name(parameters: dict[str, Any]) -> str:
@@ -88,7 +74,7 @@ def deliver(batch_size: int = DELIVER_BATCH, digests: bool = True) -> dict[str, 
     settings = get_settings()
     channels = default_channels(settings)
     try:
-        report = outbox_deliver.deliver(session_factory(), channels, now=utcnow(), settings=settings,
+        report = outbox_deliver.deliver(unit_of_work(), channels, now=utcnow(), settings=settings,
                                         batch_size=batch_size, digests=digests)
     finally:
         for channel in channels:

@@ -7,7 +7,7 @@
 It makes a fresh database (a new PostgreSQL database on --server-url, dropped afterwards unless
 --keep; or a temporary SQLite file), migrates it, loads the tests' small world (a user of every
 role) and hazards in every state, documents, inbox messages, dead letters and a public report,
-then runs the campaign of tests/api/fuzzing.py against the real app in-process, on the real clock:
+then runs the campaign of tests/app/api/fuzzing.py against the real app in-process, on the real clock:
 up to --examples requests per operation, as an inspector, an enterprise user and nobody. It prints,
 per operation, the requests tried, their statuses and the 5xx; then every finding with a curl
 reproducer (and the server's traceback for a 5xx). Exit status 1 when something was found.
@@ -32,7 +32,7 @@ from app.api.app import create_app
 from services.kernel.clock import utcnow
 from services.kernel.settings import Settings
 from tests import pg_provision
-from tests.api import fuzzing
+from tests.app.api import fuzzing
 from tests.conftest import build_world
 
 DEFAULT_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from anyio import to_thread
 
+from db.engine import UnitOfWork
 from services.calendar import years as calendar_years
 
 
@@ -16,10 +17,10 @@ class CalendarSync:
 
     def __init__(self, app, factory, sync: calendar_years.CalendarSync = calendar_years.SYNC) -> None:
         self.app = app
-        self.factory = factory
+        self.uow = UnitOfWork(factory)
         self.sync = sync
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] == "http" and self.sync.due(self.factory):
-            await to_thread.run_sync(self.sync.refresh, self.factory)
+        if scope["type"] == "http" and self.sync.due(self.uow):
+            await to_thread.run_sync(self.sync.refresh, self.uow)
         await self.app(scope, receive, send)

@@ -1,10 +1,12 @@
-"""Dependencies shared by the routers: the service context and the authenticated caller."""
+"""Dependencies shared by the routers: the service context, the unit of work and the caller."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from collections.abc import AsyncIterator
+from contextlib import AbstractContextManager, asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Path, Request
@@ -14,7 +16,7 @@ from pydantic_core import PydanticCustomError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
-from db.engine import read_only
+from db.engine import UnitOfWork, read_only, transaction
 from app.api.metrics import Metrics
 from services.accounts.auth import Principal, TokenCache, authenticate, token_digest
 from services.kernel.clock import Clock
@@ -33,6 +35,11 @@ class ServiceContext:
     def now(self) -> datetime:
         return self.clock()
 
+    @property
+    def uow(self) -> UnitOfWork:
+        """For work that needs more than one unit (an upload that undoes its file on failure)."""
+        return UnitOfWork(self.factory)
+
 
 async def get_context(request: Request) -> ServiceContext:
     # async: FastAPI runs a plain `def` dependency in the thread pool, a hop per request for
@@ -41,6 +48,38 @@ async def get_context(request: Request) -> ServiceContext:
 
 
 Ctx = Annotated[ServiceContext, Depends(get_context)]
+
+
+@asynccontextmanager
+async def _in_unit(unit: AbstractContextManager[Session]) -> AsyncIterator[Session]:
+    """Enter a unit on the event loop (a session connects only when first used, in the route's
+    thread) and leave it in the thread pool (commit or roll back: I/O): one hop, where a sync
+    dependency costs one to enter and one to leave."""
+    session = unit.__enter__()
+    try:
+        yield session
+    except BaseException as exc:
+        await run_in_threadpool(unit.__exit__, type(exc), exc, exc.__traceback__)
+        raise
+    await run_in_threadpool(unit.__exit__, None, None, None)
+
+
+async def unit_of_work(ctx: Ctx) -> AsyncIterator[Session]:
+    """The request's one unit of work (`db.engine.transaction`): committed when the route returns,
+    rolled back when it raises. Scope "function": the commit runs before the answer is sent, so a
+    failed commit is answered as an error, never as a success that did not happen."""
+    async with _in_unit(transaction(ctx.factory)) as session:
+        yield session
+
+
+async def reading(ctx: Ctx) -> AsyncIterator[Session]:
+    """A read-only session for the route (a snapshot; SQLite readers never wait for writers)."""
+    async with _in_unit(read_only(ctx.factory)) as session:
+        yield session
+
+
+Db = Annotated[Session, Depends(unit_of_work, scope="function")]
+ReadDb = Annotated[Session, Depends(reading, scope="function")]
 
 _bearer = HTTPBearer(auto_error=False, description="`hazard users add` prints a token for a user.")
 

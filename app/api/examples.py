@@ -4,7 +4,7 @@ The routes declare their examples once, at import (`services.lifecycle.body_exam
 review date written there would, some day, be in the past or in the future and the example refused.
 So the served document is built once per day of the app's clock, with every action's example
 replaced by `services.lifecycle.body_examples.examples(today)` and its note on where ids come from. What must hold:
-every example works, as is, against the data `hazard demo` loads (tests/db/test_openapi_examples.py).
+every example works, as is, against the data `hazard demo` loads (tests/app/api/test_openapi_examples.py).
 """
 
 from __future__ import annotations

@@ -1,14 +1,29 @@
-"""Response shapes, for the OpenAPI document and for checking what the GET routes return.
+"""Response shapes for the OpenAPI document.
 
-Separate from the ORM classes (DESIGN 5.6); the views in `services.reads.hazards` build plain dicts that
-these models describe.
+The answers themselves are the domain's read models, declared once beside the services that build
+them (services/reads/models.py, services/documents/access.py, services/audit/verification.py,
+services/outbox/dead_letters.py) and re-exported here under the component names the document has
+always used. What is defined here is HTTP's own: the error envelope and the small acknowledgements.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
+
+from services.audit.verification import Problem, VerifyOut
+from services.documents.access import DocumentOut
+from services.outbox.dead_letters import DeadLetterOut, DeadLetterPage
+from services.reads.models import (AttachmentOut, EnterpriseRef, EventActor, EventOut, HazardOut, HazardPage,
+                                   InboxOut, Listing, MessageOut, PendingExtension, Plan, PublicReceipt,
+                                   PublicStatus, TodoOut)
+
+__all__ = [
+    "AttachmentOut", "DeadLetterOut", "DeadLetterPage", "DocumentOut", "EnterpriseRef", "ErrorDetail", "ErrorOut",
+    "EventActor", "EventOut", "HazardOut", "HazardPage", "HealthOut", "InboxOut", "Listing", "MessageOut",
+    "PendingExtension", "Plan", "Problem", "PublicReceipt", "PublicStatus", "RetryOut", "TodoOut", "VerifyOut",
+]
 
 
 class ErrorDetail(BaseModel):
@@ -26,187 +41,10 @@ class ErrorOut(BaseModel):
     }}]}}
 
 
-class EnterpriseRef(BaseModel):
-    uscc: str
-    name: str
-
-
-class Listing(BaseModel):
-    level: str
-    body: str | None
-    listed_at: str | None
-    plan_due: str | None
-
-
-class Plan(BaseModel):
-    responsible_person: str | None
-    measures: str | None
-    funds_wan: str | None
-    time_limit: str | None
-    contingency_plan: str | None
-    filed_at: str | None
-    five_items_complete: bool
-
-
-class PendingExtension(BaseModel):
-    new_deadline: str | None
-    reason: str | None
-    requested_at: str | None
-
-
-class HazardOut(BaseModel):
-    id: int
-    code: str
-    title: str
-    description: str
-    location: str
-    industry: str
-    source: str
-    source_label: str | None
-    category: str | None
-    level: str | None
-    level_label: str | None
-    region_code: str
-    enterprise_id: int | None
-    enterprise: EnterpriseRef | None
-    state: str
-    state_label: str
-    version: int
-    escalation_step: str | None
-    suspended: bool
-    discovered_at: str
-    deadline: str | None
-    overdue: bool
-    listing: Listing | None
-    plan: Plan | None
-    pending_extension: PendingExtension | None
-    extensions_granted: int
-    failed_acceptances: int
-    accepted_at: str | None
-    closed_at: str | None
-    repeat_of: int | None
-    created_at: str
-    updated_at: str
-    allowed_actions: list[str]
-
-
-class HazardPage(BaseModel):
-    items: list[HazardOut]
-    next_cursor: str | None
-    limit: int
-
-
-class EventActor(BaseModel):
-    id: int | None
-    role: str
-    name: str
-
-
-class EventOut(BaseModel):
-    id: int
-    seq: int
-    action: str
-    actor: EventActor
-    from_state: str | None
-    to_state: str
-    payload: dict[str, Any]
-    occurred_at: str
-    prev_hash: str
-    hash: str
-
-
-class AttachmentOut(BaseModel):
-    id: int
-    sha256: str
-    size: int
-    content_type: str
-    filename: str
-    hazard_version: int  # the upload is an audit event: the hazard's version after it
-
-
-class PublicReceipt(BaseModel):
-    tracking_code: str
-    state: str
-    message: str
-
-
-class PublicStatus(BaseModel):
-    tracking_code: str
-    state: str
-    state_label: str
-
-
-class Problem(BaseModel):
-    kind: str
-    hazard_id: int | None
-    hazard_code: str | None
-    seq: int | None
-    event_id: int | None
-    message: str
-
-
-class VerifyOut(BaseModel):
-    ok: bool
-    hazards_checked: int
-    events_checked: int
-    checkpoint_id: int | None
-    first_bad_event: Problem | None
-    problems: list[Problem]
-
-
-class TodoOut(BaseModel):
-    hazard_id: int
-    code: str
-    title: str
-    state: str
-    state_label: str
-    level: str | None
-    actions: list[str]
-    action_labels: list[str]
-    deadline: str | None
-    due: str | None = Field(description="by when this person's step is due (YYYY-MM-DD)")
-    due_label: str = Field(description="what `due` is: 登记期限, 验收审查期限, 方案报送期限 or 整改期限")
-    overdue: bool = Field(description="`due` has passed")
-    due_soon: bool
-
-
-class MessageOut(BaseModel):
-    id: int
-    hazard_id: int | None
-    kind: str
-    title: str
-    body: str
-    created_at: str
-    read_at: str | None
-    read: bool
-
-
-class InboxOut(BaseModel):
-    todos: list[TodoOut]
-    messages: list[MessageOut]
-    next_cursor: str | None
-    unread: int
-    total: int = 0  # all the caller's messages, read or not
-
-
-class DeadLetterOut(BaseModel):
-    id: int
-    channel: str
-    recipient: str
-    user_id: int | None
-    hazard_id: int | None
-    subject: str
-    attempts: int
-    last_error: str | None
-    dedupe_key: str
-    created_at: str
-
-
-class DeadLetterPage(BaseModel):
-    items: list[DeadLetterOut]
-    next_cursor: int | None
-
-
 class RetryOut(BaseModel):
     id: int
     status: str
+
+
+class HealthOut(BaseModel):
+    status: Literal["ok"]

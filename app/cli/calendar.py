@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from app.cli.database import session_factory
-from db.engine import read_only, transaction
+from db.engine import UnitOfWork, read_only, transaction
 from services.calendar import arrangements, years as calendar_years
 from services.kernel.clock import local_date, utcnow
 
@@ -39,7 +39,7 @@ def _print(change: calendar_years.Change, as_json: bool) -> None:
 
 def cmd_calendar_status(args: argparse.Namespace) -> int:
     factory = session_factory()
-    calendar = calendar_years.refresh(factory, force=True)
+    calendar = calendar_years.refresh(UnitOfWork(factory), force=True)
     today = local_date(utcnow())
     with read_only(factory) as s:
         years = calendar_years.status(s, calendar, today)
@@ -65,21 +65,21 @@ def cmd_calendar_set_year(args: argparse.Namespace) -> int:
     else:
         new = arrangements.from_text(args.year, args.holidays, args.workdays)
     factory = session_factory()
-    calendar = calendar_years.refresh(factory, force=True)
+    calendar = calendar_years.refresh(UnitOfWork(factory), force=True)
     with transaction(factory) as s:
         change = calendar_years.set_year(s, new, calendar=calendar, note=note, by=args.by or _operator(),
                                          now=utcnow())
-    calendar_years.refresh(factory, force=True)
+    calendar_years.refresh(UnitOfWork(factory), force=True)
     _print(change, args.json)
     return 0
 
 
 def cmd_calendar_unset(args: argparse.Namespace) -> int:
     factory = session_factory()
-    calendar = calendar_years.refresh(factory, force=True)
+    calendar = calendar_years.refresh(UnitOfWork(factory), force=True)
     with transaction(factory) as s:
         change = calendar_years.unset_year(s, args.year, calendar=calendar)
-    calendar_years.refresh(factory, force=True)
+    calendar_years.refresh(UnitOfWork(factory), force=True)
     _print(change, args.json)
     return 0
 

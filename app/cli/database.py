@@ -10,7 +10,7 @@ import sys
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from db.engine import make_engine, make_session_factory
+from db.engine import UnitOfWork, make_engine, make_session_factory
 from db.migrate import application_role, grant_application_role, same_database, schema_at_head
 from db.migrate import upgrade as migrate_upgrade, downgrade as migrate_downgrade
 from services.kernel.settings import Settings, get_settings
@@ -20,6 +20,11 @@ def session_factory() -> sessionmaker[Session]:
     """Sessions on `HAZARD_DATABASE_URL`, with the small pool one command needs."""
     settings = get_settings()
     return make_session_factory(make_engine(settings.database_url, pool_size=2, max_overflow=2))
+
+
+def unit_of_work() -> UnitOfWork:
+    """Units of work on `HAZARD_DATABASE_URL`, for the commands that run a job in batches."""
+    return UnitOfWork(session_factory())
 
 
 def safe_url(url: str) -> str:

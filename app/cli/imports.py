@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from app.cli.database import session_factory
+from app.cli.database import unit_of_work
 from services.kernel.clock import utcnow
 
 
@@ -37,7 +37,7 @@ def cmd_enterprises_import(args: argparse.Namespace) -> int:
     content = _read(args.file)
     if content is None:
         return 2
-    return _report(enterprise_import.run(session_factory(), content, now=utcnow(), update=args.update,
+    return _report(enterprise_import.run(unit_of_work(), content, now=utcnow(), update=args.update,
                                          partial=args.partial, dry_run=args.dry_run), args.json)
 
 
@@ -48,7 +48,7 @@ def cmd_import_ledger(args: argparse.Namespace) -> int:
     content = _read(args.file)
     if content is None:
         return 2
-    return _report(ledger_import.run(session_factory(), content, args.username, now=utcnow(), partial=args.partial,
+    return _report(ledger_import.run(unit_of_work(), content, args.username, now=utcnow(), partial=args.partial,
                                      dry_run=args.dry_run, filename=Path(args.file).name), args.json)
 
 

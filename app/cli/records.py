@@ -8,7 +8,7 @@ import argparse
 import json
 import sys
 
-from app.cli.database import session_factory
+from app.cli.database import session_factory, unit_of_work
 from db.engine import read_only, transaction
 from services.audit import checkpoints as audit_checkpoints, verification as audit
 from services.kernel.clock import utcnow
@@ -61,7 +61,7 @@ def cmd_audit_keygen(args: argparse.Namespace) -> int:
 def cmd_outbox_deliver(args: argparse.Namespace) -> int:
     from services.outbox.deliver import run_once
 
-    expanded, report = run_once(session_factory(), now=utcnow(), settings=get_settings(), batch_size=args.batch_size)
+    expanded, report = run_once(unit_of_work(), now=utcnow(), settings=get_settings(), batch_size=args.batch_size)
     print(f"展开 {expanded.messages} 条待发通知，生成 {expanded.deliveries} 条投递"
           f"（其中督办汇总 {expanded.digests} 条），并入已排队的督办汇总 {expanded.digests_grown} 条")
     print(f"投递：领取 {report.claimed}，成功 {report.sent}，失败待重试 {report.failed}，"
@@ -75,15 +75,15 @@ def cmd_outbox_dead(args: argparse.Namespace) -> int:
     with read_only(session_factory()) as s:
         items = dead_letters.list_dead(s, limit=args.limit)
     if args.json:
-        print(json.dumps(items, ensure_ascii=False, indent=2))
+        print(json.dumps([d.model_dump() for d in items], ensure_ascii=False, indent=2))
         return 0
     if not items:
         print("没有投递失败的通知")
         return 0
     print("编号\t渠道\t接收方\t尝试次数\t最后错误")
     for d in items:
-        error = " ".join((d["last_error"] or "").split())
-        print(f"{d['id']}\t{d['channel']}\t{d['recipient']}\t{d['attempts']}\t{error}")
+        error = " ".join((d.last_error or "").split())
+        print(f"{d.id}\t{d.channel}\t{d.recipient}\t{d.attempts}\t{error}")
     print(f"共 {len(items)} 条；核实后用 hazard outbox retry <编号> 或 --all 重新投递")
     return 0
 
@@ -103,7 +103,7 @@ def cmd_outbox_retry(args: argparse.Namespace) -> int:
 def cmd_documents_issue(args: argparse.Namespace) -> int:
     from services import documents
 
-    report = documents.issue_pending(session_factory(), now=utcnow(), limit=args.limit)
+    report = documents.issue_pending(unit_of_work(), now=utcnow(), limit=args.limit)
     print(f"签发公文 {report.issued} 份，失败待重试 {report.failed} 份")
     for number in report.numbers:
         print(f"  {number}")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from app.cli.database import prepare_schema, safe_url, session_factory
+from app.cli.database import prepare_schema, safe_url, session_factory, unit_of_work
 from db.engine import transaction
 from services.kernel.clock import utcnow
 from services.kernel.settings import get_settings
@@ -83,9 +83,9 @@ def cmd_escalate(args: argparse.Namespace) -> int:
     from services.escalation import sweep
     from services.escalation.ladder import STEP_LABELS, Step, configured_ladder, step_label
 
-    factory = session_factory()
-    calendar = calendar_years.refresh(factory, force=True)  # the arrangements loaded until now
-    report = sweep.sweep(factory, now=utcnow(), calendar=calendar, config=configured_ladder(),
+    uow = unit_of_work()
+    calendar = calendar_years.refresh(uow, force=True)  # the arrangements loaded until now
+    report = sweep.sweep(uow, now=utcnow(), calendar=calendar, config=configured_ladder(),
                          as_of=args.at, dry_run=args.dry_run, keep_details=args.dry_run)
     if args.dry_run:
         for item in report.fired:

@@ -35,7 +35,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from db.engine import read_only, transaction
+from db.engine import UnitOfWork, read_only, transaction
 from db.models import Attachment, Enterprise, Hazard, User
 from services.accounts import admin
 from services.engine import attachments, creation, transitions
@@ -180,7 +180,7 @@ def _replay(factory: sessionmaker[Session], specs: list[Spec], stories: list[lis
             if spec.documents is not None or any(outbox_kinds.is_document(k) for k in spec.effects):
                 # The document is issued as part of the story, at its act: numbered in the order
                 # the office would have issued it, dated and recorded when it happened.
-                issue_pending(factory, now=at, limit=10)
+                issue_pending(UnitOfWork(factory), now=at, limit=10)
         except DomainError as exc:
             raise RuntimeError(
                 f"演示数据的情节违反了业务规则（这是演示脚本的缺陷）：隐患 #{i} 第 {j + 1} 步 {step.action}"

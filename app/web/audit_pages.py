@@ -8,14 +8,12 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
-from sqlalchemy import select
 from starlette.responses import Response
 
 from db.engine import read_only
-from db.models import Hazard
 from services.audit import checkpoints as audit_checkpoints, verification as audit
 from services.kernel.errors import NotFound
-from services.reads.hazards import events_view, recent_events
+from services.reads.hazards import events_view, id_by_code, recent_events
 from services.lifecycle.roles import Role
 from services.lifecycle.table import LIFECYCLE
 from app.web.errors import ErrorPage
@@ -39,10 +37,10 @@ def audit_page(request: Request, user: WebUser, code: str = Query("", max_length
     lookup_error = None
     evidence = audit_checkpoints.evidence(ctx.settings)
     with read_only(ctx.factory) as session:
-        report = audit.verify(session, evidence=evidence, now=ctx.now()).as_dict()
+        report = audit.verify(session, evidence=evidence, now=ctx.now()).out()
         recent = recent_events(session, user, actor=actor, action=action)
         if code:
-            hazard_id = session.execute(select(Hazard.id).where(Hazard.code == code)).scalar_one_or_none()
+            hazard_id = id_by_code(session, code)
             try:
                 if hazard_id is None:
                     raise NotFound("隐患不存在或不在您的管辖范围内")

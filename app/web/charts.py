@@ -75,12 +75,17 @@ def _x_label(x: float, y: float, label: str) -> str:
             f'transform="rotate(-35 {x:.1f} {y:.1f})">{_e(label)}</text>')
 
 
+def _start(kind: str, chart_id: str | None, title: str, data: Sequence[tuple[str, int]], x_label: str,
+           y_label: str) -> tuple[list[str], int]:
+    """The chart's frame (axes, title, summary) and the top of its value axis."""
+    top = _nice_max(max((v for _, v in data), default=0))
+    return _frame(chart_id or _next_id(kind), title, x_label, y_label, _summary(data), top), top
+
+
 def bar_chart(title: str, data: Sequence[tuple[str, int]], *, x_label: str, y_label: str = "数量（条）",
               chart_id: str | None = None) -> Markup:
     """Vertical bars, one per (label, value); values are counts (non-negative integers)."""
-    cid = chart_id or _next_id("bar")
-    top = _nice_max(max((v for _, v in data), default=0))
-    out = _frame(cid, title, x_label, y_label, _summary(data), top)
+    out, top = _start("bar", chart_id, title, data, x_label, y_label)
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     slot = plot_w / max(len(data), 1)
     bar_w = max(slot * 0.6, 2)
@@ -101,9 +106,7 @@ def bar_chart(title: str, data: Sequence[tuple[str, int]], *, x_label: str, y_la
 def line_chart(title: str, data: Sequence[tuple[str, int]], *, x_label: str, y_label: str = "数量（条）",
                chart_id: str | None = None) -> Markup:
     """A line through (label, value) points in order, each point with its tooltip."""
-    cid = chart_id or _next_id("line")
-    top = _nice_max(max((v for _, v in data), default=0))
-    out = _frame(cid, title, x_label, y_label, _summary(data), top)
+    out, top = _start("line", chart_id, title, data, x_label, y_label)
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     step = plot_w / max(len(data) - 1, 1)
     points = [(LEFT + i * step if len(data) > 1 else LEFT + plot_w / 2, TOP + plot_h - plot_h * v / top)

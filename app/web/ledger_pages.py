@@ -43,10 +43,9 @@ def _sort_link(query: ledger.LedgerQuery):
 @router.get("/ledger")
 def ledger_page(request: Request, user: WebUser) -> Response:
     ctx = request.app.state.ctx
-    try:
-        query = ledger.parse_query(request.query_params)
-    except Invalid as exc:
-        return _invalid(request, exc)
+    query = _query(request)
+    if isinstance(query, Response):
+        return query
     with read_only(ctx.factory) as session:
         result = ledger.page(session, user, query, now=ctx.now())
     return render(request, "web/ledger.html", errors=[], form=_form(request), result=result, query=query,
@@ -59,6 +58,14 @@ def _form(request: Request) -> dict[str, Any]:
     form: dict[str, Any] = {k: request.query_params.get(k, "") for k in _FIELDS}
     form["state"] = request.query_params.getlist("state")
     return form
+
+
+def _query(request: Request) -> Any:
+    """The filter the query string asks for, or the page that says what is wrong with it (400)."""
+    try:
+        return ledger.parse_query(request.query_params)
+    except Invalid as exc:
+        return _invalid(request, exc)
 
 
 def _invalid(request: Request, exc: Invalid) -> Response:
@@ -75,10 +82,9 @@ def _choices() -> dict[str, Any]:
 @router.get("/ledger.xlsx")
 def ledger_xlsx(request: Request, user: WebUser) -> Response:
     ctx = request.app.state.ctx
-    try:
-        query = ledger.parse_query(request.query_params)
-    except Invalid as exc:
-        return _invalid(request, exc)
+    query = _query(request)
+    if isinstance(query, Response):
+        return query
     now = ctx.now()
     with read_only(ctx.factory) as session:
         content = ledger.export_xlsx(session, user, query, now=now)

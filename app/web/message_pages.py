@@ -27,8 +27,8 @@ def messages_page(request: Request, user: WebUser, cursor: str | None = None) ->
             data = inbox.view(session, user, now=ctx.now(), cursor=cursor or None, limit=PAGE)
     except Invalid:  # a cursor not of ours: start from the newest
         return RedirectResponse("/messages", status_code=303)
-    return render(request, "web/messages.html", messages=data["messages"], unread=data["unread"],
-                  total=data["total"], next_cursor=data["next_cursor"], first=not cursor)
+    return render(request, "web/messages.html", messages=data.messages, unread=data.unread,
+                  total=data.total, next_cursor=data.next_cursor, first=not cursor)
 
 
 def _back(request: Request, form) -> str:

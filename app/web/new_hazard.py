@@ -14,14 +14,14 @@ import secrets
 from typing import Any
 
 from fastapi import APIRouter, Request
-from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.responses import RedirectResponse, Response
 
 from db.engine import read_only
-from db.models import Enterprise, Region
 from services.engine import commands
+from services.reads import directory
+from services.reads.models import HazardOut
 from services.accounts.auth import Principal
 from services.kernel.clock import local_date
 from services.kernel.errors import Conflict, DomainError, Invalid
@@ -47,23 +47,13 @@ def may_report(user: Principal) -> bool:
 def _choices(request: Request, user: Principal) -> dict[str, Any]:
     """What the form offers this user: regions of their scope, their industry, enterprises nearby."""
     with read_only(request.app.state.ctx.factory) as session:
-        ent = session.get(Enterprise, user.enterprise_id) if user.enterprise_id else None
-        own = {"id": ent.id, "uscc": ent.uscc, "name": ent.name, "region_code": ent.region_code,
-               "industry": ent.industry} if ent else None
-        prefix = own["region_code"] if own else user.region_prefix
-        regions = session.execute(select(Region.code, Region.name).where(Region.code.startswith(prefix))
-                                  .order_by(Region.code)).all()
-        firms = (select(Enterprise.uscc, Enterprise.name).where(Enterprise.active.is_(True))  # a disabled one takes none
-                 .order_by(Enterprise.name).limit(MAX_ENTERPRISES))
-        firms = firms.where(Enterprise.id == own["id"]) if own else firms.where(Enterprise.region_code.startswith(prefix))
-        if user.industry:
-            firms = firms.where(Enterprise.industry == user.industry)
-        enterprises = session.execute(firms).all()
+        offered = directory.report_choices(session, user, limit=MAX_ENTERPRISES)
     return {
-        "region_choices": [(c, f"{n}（{c}）") for c, n in regions], "enterprises": [(u, n) for u, n in enterprises],
+        "region_choices": [(r.code, r.label) for r in offered.regions],
+        "enterprises": [(e.code, e.name) for e in offered.enterprises],
         "industry_choices": [(i, i) for i in ([user.industry] if user.industry else INDUSTRIES)],
         "sources": [(k, v) for k, v in SOURCES.items() if k != "public_report"],
-        "own": own,
+        "own": offered.own,
     }
 
 
@@ -72,7 +62,7 @@ def _defaults(request: Request, user: Principal, choices: dict[str, Any]) -> dic
     values = {"discovered_on": local_date(request.app.state.ctx.now()).isoformat(),
               "source": "self_check" if own else "inspection"}
     if own:
-        values.update(region_code=own["region_code"], enterprise_uscc=own["uscc"], industry=own["industry"])
+        values.update(region_code=own.region_code, enterprise_uscc=own.uscc, industry=own.industry)
     elif len(choices["region_choices"]) == 1:
         values["region_code"] = choices["region_choices"][0][0]
     if user.industry:
@@ -98,9 +88,10 @@ def new_hazard_form(request: Request, user: WebUser) -> Response:
     return _page(request, user)
 
 
-def _submit(request: Request, user: Principal, body: dict[str, str], key: str) -> dict[str, Any]:
+def _submit(request: Request, user: Principal, body: dict[str, str], key: str) -> HazardOut:
     ctx = request.app.state.ctx
-    return commands.report_hazard(ctx.factory, user, body, now=ctx.now(), idempotency_key=key).body
+    with ctx.uow.write() as session:
+        return commands.report_hazard(session, user, body, now=ctx.now(), idempotency_key=key).body
 
 
 def _values(form: FormData) -> dict[str, str]:
@@ -137,6 +128,6 @@ async def new_hazard_submit(request: Request, user: WebUser, _: CsrfChecked) -> 
                      message="这张表单已经上报过一条隐患。如确需再上报一条，请核对内容后再次提交。")
     except DomainError as exc:
         return _page(request, user, values=values, message=exc.message, status=exc.status, form_key=form_key)
-    response = RedirectResponse(f"/hazards/{hazard['id']}", status_code=303)
-    flash(request, response, f"已上报隐患，编号 {hazard['code']}")
+    response = RedirectResponse(f"/hazards/{hazard.id}", status_code=303)
+    flash(request, response, f"已上报隐患，编号 {hazard.code}")
     return response

@@ -15,14 +15,13 @@ from typing import Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
-from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import FileResponse, RedirectResponse, Response
 
 from db.engine import read_only
-from db.models import Attachment, Region
 from services.engine import attachments, commands
-from services.reads import hazards, inbox
+from services.reads import directory, files as hazard_files, hazards, inbox
+from services.reads.models import HazardOut
 from services.calendar.workdays import default_calendar
 from services.kernel.clock import local_date
 from services.kernel.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
@@ -64,18 +63,18 @@ def todo_page(request: Request, user: WebUser) -> Response:
     ctx = _ctx(request)
     with read_only(ctx.factory) as session:
         data = inbox.view(session, user, now=ctx.now(), limit=20, ladder=_ladder(ctx.settings.escalation_config))
-    return render(request, "web/todo.html", todos=data["todos"], messages=data["messages"], unread=data["unread"],
-                  total=data["total"])
+    return render(request, "web/todo.html", todos=data.todos, messages=data.messages, unread=data.unread,
+                  total=data.total)
 
 
 # --- the hazard page ------------------------------------------------------------------------------
 
 
-def _deadline_info(view: dict[str, Any], today) -> dict[str, Any] | None:
+def _deadline_info(view: HazardOut, today) -> dict[str, Any] | None:
     """Working days left (Chinese working days), or how many the hazard is overdue by."""
-    if not view["deadline"] or State(view["state"]) in FINAL_STATES:
+    if not view.deadline or State(view.state) in FINAL_STATES:
         return None
-    return _days_info(date.fromisoformat(view["deadline"]), today)
+    return _days_info(date.fromisoformat(view.deadline), today)
 
 
 def _days_info(due: date | None, today: date) -> dict[str, Any] | None:
@@ -93,7 +92,7 @@ def _documents(session, user, hazard_id: int) -> list[dict[str, Any]] | None:
     lister = getattr(module, "list_for_hazard", None)
     if lister is None:
         return None
-    return [d if isinstance(d, dict) else getattr(d, "__dict__", {}) for d in lister(session, user, hazard_id)]
+    return [d.model_dump() for d in lister(session, user, hazard_id)]  # placed at their acts below
 
 
 def _place_documents(events: list[dict[str, Any]], documents: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
@@ -141,40 +140,36 @@ def _hazard_page(request: Request, user, hazard_id: int, *, status: int = 200, f
             raise not_found() from None
         view = hazards.view_loaded(session, hazard, user, now=now)
         explanations = _explanations(hazard, user)
-        events = hazards.events_view(session, user, hazard_id)
-        files = [
-            {"id": a.id, "filename": a.filename, "content_type": a.content_type, "size": a.size,
-             "created_at": a.created_at, "image": a.content_type.startswith("image/")}
-            for a in session.execute(select(Attachment).where(Attachment.hazard_id == hazard_id)
-                                     .order_by(Attachment.id)).scalars()
-        ]
+        events = [e.model_dump() for e in hazards.events_view(session, user, hazard_id)]  # + their documents
+        files = hazard_files.of_hazard(session, hazard_id)
         documents = _documents(session, user, hazard_id)
         events = _place_documents(events, documents)
         registration = None
         if hazard.state == State.REPORTED.value:  # a report's own date: its 登记期限, as 待办 shows it
             due, _ = inbox.step_due(hazard, user.role, _ladder(ctx.settings.escalation_config), default_calendar())
             registration = _days_info(due, local_date(now))
-        region_name = session.execute(select(Region.name).where(Region.code == hazard.region_code)).scalar()
-    deadline = date.fromisoformat(view["deadline"]) if view["deadline"] else None
+        region_name = directory.region_name(session, hazard.region_code)
+    deadline = date.fromisoformat(view.deadline) if view.deadline else None
     late = extension_too_late(deadline, local_date(now), ctx.settings.extension_min_working_days, default_calendar())
-    if late and "request_extension" in view["allowed_actions"]:
+    if late and "request_extension" in view.allowed_actions:
         # The lifecycle would refuse it (a rule of the request's day): no form, and the reason said.
-        view["allowed_actions"] = [a for a in view["allowed_actions"] if a != "request_extension"]
+        offered = [a for a in view.allowed_actions if a != "request_extension"]
+        view = view.model_copy(update={"allowed_actions": offered})
         explanations.append({"action": "request_extension", "label": LIFECYCLE["request_extension"].label,
                              "message": late})
     forms = []
-    for name in view["allowed_actions"]:
+    for name in view.allowed_actions:
         if failed is not None and failed.action == name:
             forms.append(failed)
         else:
             forms.append(action_form(name))
-    if failed is not None and failed.action not in view["allowed_actions"]:
+    if failed is not None and failed.action not in view.allowed_actions:
         page_error = page_error or failed.message or "该操作当前不可执行"
     return render(request, "web/hazard.html", status=status, hazard=view, events=events, attachments=files,
                   documents=documents, forms=forms, explanations=explanations, page_error=page_error,
                   deadline_info=_deadline_info(view, local_date(now)), registration=registration,
                   labels=TIMELINE_LABELS,
-                  region_name=region_name, file_names={f["id"]: f["filename"] for f in files})
+                  region_name=region_name, file_names={f.id: f.filename for f in files})
 
 
 @router.get("/hazards/{hazard_id}")
@@ -196,9 +191,9 @@ def _perform(request: Request, user, hazard_id: int, action: str, form) -> Respo
         for field_name, files in uploads(action, form).items():
             for upload in files:
                 saved = attachments.save(
-                    ctx.factory, user, hazard_id, filename=upload.filename or "upload", stream=upload.file,
+                    ctx.uow, user, hazard_id, filename=upload.filename or "upload", stream=upload.file,
                     root=ctx.settings.attachments_dir, max_bytes=ctx.settings.max_attachment_bytes, now=ctx.now())
-                uploaded.setdefault(field_name, []).append(saved["id"])
+                uploaded.setdefault(field_name, []).append(saved.id)
                 if version is not None:
                     version += 1  # each stored file is an `attach` event of this very form
     except Invalid as exc:
@@ -213,8 +208,9 @@ def _perform(request: Request, user, hazard_id: int, action: str, form) -> Respo
         return _hazard_page(request, user, hazard_id, status=exc.status, failed=failed)
     body, failed.values = body_from_form(action, form, uploaded)
     try:
-        commands.perform_action(ctx.factory, ctx.settings, user, hazard_id, action, body, now=ctx.now(),
-                                if_match=version)
+        with ctx.uow.write() as session:  # a refusal rolls back before the page shows it
+            commands.perform_action(session, ctx.settings, user, hazard_id, action, body, now=ctx.now(),
+                                    if_match=version)
     except NotFound:
         raise not_found() from None
     except Invalid as exc:
@@ -281,17 +277,14 @@ def attachment_file(request: Request, user: WebUser, hazard_id: str, attachment_
             load_in_scope(session, user, hid)
         except NotFound:
             raise not_found() from None
-        att = session.get(Attachment, aid)
-        found = att is not None and att.hazard_id == hid
-        if found:
-            sha, media, name = att.sha256, att.content_type, att.filename
-    if not found:
+        found = hazard_files.get(session, hid, aid)
+    if found is None:
         raise not_found()
-    path = attachments.path_for(ctx.settings.attachments_dir, sha)
+    path = attachments.path_for(ctx.settings.attachments_dir, found.sha256)
     if not path.is_file():
         raise not_found()
-    disposition = "inline" if media in attachments.ALLOWED else "attachment"
-    return FileResponse(path, media_type=media, headers={
-        "Content-Disposition": f"{disposition}; filename*=UTF-8''{quote(name)}",
+    disposition = "inline" if found.content_type in attachments.ALLOWED else "attachment"
+    return FileResponse(path, media_type=found.content_type, headers={
+        "Content-Disposition": f"{disposition}; filename*=UTF-8''{quote(found.filename)}",
         "X-Content-Type-Options": "nosniff", "Cache-Control": "private, max-age=300",
     })

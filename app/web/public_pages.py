@@ -7,16 +7,14 @@ The form is CSRF-protected with the pre-session double-submit token of the login
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request
-from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from db.engine import read_only
-from db.models import Region
 from services.engine import commands
+from services.reads import directory
+from services.reads.models import PublicReceipt
 from app.api.client import client_ip
 from services.kernel.inputs import form_text
 from services.kernel.errors import Invalid, NotFound, RateLimited
@@ -29,17 +27,16 @@ router = APIRouter()
 FIELDS = ("title", "description", "location", "region_code", "industry", "enterprise_name", "contact")
 
 
-def _regions(request: Request) -> list[tuple[str, str]]:
+def _regions(request: Request) -> list[directory.Named]:
     with read_only(request.app.state.ctx.factory) as session:
-        rows = session.execute(select(Region.code, Region.name).order_by(Region.code)).all()
-    return [(code, name) for code, name in rows]
+        return directory.regions(session)
 
 
 def _form_page(request: Request, *, values: dict[str, str] | None = None, errors: dict[str, str] | None = None,
                message: str | None = None, status: int = 200) -> Response:
     token = csrf.login_csrf(request)
     response = render(request, "web/report.html", status=status, form_csrf=token,
-                      region_choices=[(code, f"{name}（{code}）") for code, name in _regions(request)],
+                      region_choices=[(r.code, r.label) for r in _regions(request)],
                       industry_choices=[(i, i) for i in INDUSTRIES], values=values or {}, errors=errors or {},
                       message=message)
     csrf.set_login_csrf_cookie(request, response, token)
@@ -51,10 +48,11 @@ def report_form(request: Request) -> Response:
     return _form_page(request)
 
 
-def _submit(request: Request, values: dict[str, str]) -> dict[str, Any]:
+def _submit(request: Request, values: dict[str, str]) -> PublicReceipt:
     ctx = request.app.state.ctx
     data = {k: v for k, v in values.items() if v}
-    return commands.public_report(ctx.factory, ctx.settings, data, client=client_ip(request), now=ctx.now())
+    with ctx.uow.write() as session:
+        return commands.public_report(session, ctx.settings, data, client=client_ip(request), now=ctx.now())
 
 
 @router.post("/report")
@@ -83,7 +81,10 @@ def track(request: Request, code: str = "") -> Response:
         return render(request, "web/track.html", code="", result=None, error=None)
     ctx = request.app.state.ctx
     try:
-        result = commands.public_status(ctx.factory, ctx.settings, code, client=client_ip(request), now=ctx.now())
+        with ctx.uow.write() as session:  # committed on its own: a lookup of an unknown code counts too
+            commands.count_status_lookup(session, ctx.settings, client=client_ip(request), now=ctx.now())
+        with ctx.uow.read() as session:
+            result = commands.public_status(session, code)
     except NotFound:
         return render(request, "web/track.html", status=404, code=code, result=None,
                       error="未找到该查询码对应的举报，请核对后重试。")

@@ -22,15 +22,14 @@ from urllib.parse import quote, urlsplit
 
 import structlog
 from fastapi import Depends, Request
-from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from app.web import login_throttle as throttle
 from db.engine import read_only, transaction
-from db.models import User, WebSession
-from services.accounts.auth import Principal, hash_password, principal_of, verify_password
+from services.accounts import login_throttle as counters, web_sessions
+from services.accounts.auth import Principal, hash_password, verify_password
 
 log = structlog.get_logger("hazard.web.session")
 
@@ -126,15 +125,14 @@ def login(factory: sessionmaker[Session], username: str, password: str, *, now: 
     while a lock holds for this (username, client) or this client, with how long it still runs."""
     keys = throttle.keys(username, client)
     with read_only(factory) as session:
-        left = throttle.lock_left(session, keys, now)
+        left = counters.lock_left(session, keys, now)
         if left is not None:
             log.info("web_login_locked", key=keys[0][:12])
             raise LoginFailed(throttle.locked_message(left), retry_after=left)
-        user = session.execute(select(User).where(User.username == username.strip())).scalar_one_or_none()
-        # read_only rolls back, which expires the row: take what is needed while it is loaded
-        stored = user.password_hash if user is not None else None
-        usable = user is not None and user.active and user.role != "system"
-        principal = principal_of(user) if user is not None else None
+        found = web_sessions.credentials(session, username)
+    stored = found.password_hash if found is not None else None
+    usable = found is not None and found.may_log_in
+    principal = found.principal if found is not None else None
     ok = _verify(stored, password) and usable
     if not ok or principal is None:
         imposed = throttle.record_failure(factory, keys, now)
@@ -144,15 +142,13 @@ def login(factory: sessionmaker[Session], username: str, password: str, *, now: 
     token = secrets.token_urlsafe(32)
     csrf = secrets.token_urlsafe(32)
     with transaction(factory) as session:
-        left = throttle.lock_left(session, keys, now)
+        left = counters.lock_left(session, keys, now)
         if left is not None:  # a lock that landed while the password was checked
             raise LoginFailed(throttle.locked_message(left), retry_after=left)
         throttle.clear(session, keys, now)
-        row = WebSession(token_hash=digest(token), user_id=principal.id, csrf_token=csrf, created_at=now,
-                         last_seen_at=now, expires_at=now + ABSOLUTE)
-        session.add(row)
-        session.flush()
-        live = Live(principal, row.id, csrf)
+        session_id = web_sessions.open_session(session, principal.id or 0, token_hash=digest(token), csrf_token=csrf,
+                                               now=now, expires_at=now + ABSOLUTE)
+        live = Live(principal, session_id, csrf)
     log.info("web_login", user=principal.username, session_id=live.session_id)
     return token, live
 
@@ -162,41 +158,28 @@ def login(factory: sessionmaker[Session], username: str, password: str, *, now: 
 
 def lookup(factory: sessionmaker[Session], token: str, *, now: datetime) -> Live | None:
     with read_only(factory) as session:
-        found = session.execute(
-            select(WebSession, User).join(User, User.id == WebSession.user_id)
-            .where(WebSession.token_hash == digest(token))
-        ).first()
-        if found is None:
-            return None
-        row, user = found
-        live = Live(principal_of(user), row.id, row.csrf_token)
-        dead = row.revoked_at is not None or row.expires_at <= now or row.last_seen_at + IDLE <= now
-        active, last_seen = user.active, row.last_seen_at
+        found = web_sessions.find(session, digest(token))
+    if found is None:
+        return None
+    live = Live(found.principal, found.session_id, found.csrf_token)
+    dead = found.revoked_at is not None or found.expires_at <= now or found.last_seen_at + IDLE <= now
+    active, last_seen = found.user_active, found.last_seen_at
     if dead:
         return None
     if not active:
         with transaction(factory) as session:
-            end_user_sessions(session, live.principal.id or 0, now=now)
+            web_sessions.end_user_sessions(session, live.principal.id or 0, now=now)
         log.info("web_session_ended_disabled_user", user=live.principal.username)
         return None
     if now - last_seen >= TOUCH_AFTER:
         with transaction(factory) as session:
-            session.execute(update(WebSession).where(WebSession.id == live.session_id,
-                                                     WebSession.revoked_at.is_(None)).values(last_seen_at=now))
+            web_sessions.touch(session, live.session_id, now=now)
     return live
 
 
 def logout(factory: sessionmaker[Session], token: str, *, now: datetime) -> None:
     with transaction(factory) as session:
-        session.execute(update(WebSession).where(WebSession.token_hash == digest(token),
-                                                 WebSession.revoked_at.is_(None)).values(revoked_at=now))
-
-
-def end_user_sessions(session: Session, user_id: int, *, now: datetime) -> int:
-    """Revoke every live session of a user (disabled, password changed); returns how many."""
-    result = session.execute(update(WebSession).where(WebSession.user_id == user_id,
-                                                      WebSession.revoked_at.is_(None)).values(revoked_at=now))
-    return result.rowcount
+        web_sessions.revoke(session, digest(token), now=now)
 
 
 # --- cookies --------------------------------------------------------------------------------------

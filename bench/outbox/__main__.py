@@ -154,7 +154,7 @@ def _inprocess() -> dict[str, int]:
     """(f0): what `flows.outbox.outbox_delivery` does, with its batch sizes, without Prefect."""
     from flows.context import session_factory
     from flows.outbox import DELIVER_BATCH, next_stage
-    from db.engine import transaction
+    from db.engine import UnitOfWork, transaction
     from services.notify.channels import default_channels
     from services.outbox import deliver as outbox_deliver, expand as outbox_expand
     from services.kernel.clock import utcnow
@@ -173,7 +173,7 @@ def _inprocess() -> dict[str, int]:
     while True:
         channels = default_channels(settings)
         try:
-            d = outbox_deliver.deliver(factory, channels, now=utcnow(), settings=settings, batch_size=DELIVER_BATCH)
+            d = outbox_deliver.deliver(UnitOfWork(factory), channels, now=utcnow(), settings=settings, batch_size=DELIVER_BATCH)
         finally:
             for c in channels:
                 getattr(c, "close", lambda: None)()

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 import psycopg
 
 from bench.transitions.world import World, libpq_url, seed
-from bench.transitions.workload import Bodies
 from db.engine import make_engine, make_session_factory, transaction
 from services.accounts import admin
 from services.engine import creation, transitions

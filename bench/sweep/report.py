@@ -120,7 +120,7 @@ def verdicts(ms: list[Measurement], n: int, due: int) -> list[tuple[str, bool | 
             continue
         ratio = get(hi) / get(lo) if get(lo) else float("inf")
         ok = ok and ratio <= FLAT_RATIO
-        parts.append(f"{what} " + " / ".join(f"{v:.1f}" for v in values) + f" MiB at "
+        parts.append(f"{what} " + " / ".join(f"{v:.1f}" for v in values) + " MiB at "
                      + " / ".join(f"{m.k:,}" for m in scales) + f": x{ratio:.2f}")
     out.append((name, ok, "; ".join(parts) + f" (N x{hi.k / lo.k:.0f})"))
     return out

@@ -27,7 +27,7 @@ from sqlalchemy import text
 
 from bench.sweep import population as pop
 from bench.transitions import machine
-from db.engine import make_engine, make_session_factory, read_only
+from db.engine import UnitOfWork, make_engine, make_session_factory, read_only
 from services.calendar.workdays import WorkCalendar
 from services.escalation.ladder import LadderConfig, cutoffs
 
@@ -70,7 +70,7 @@ def main(spec: dict) -> dict:
         from services.escalation.sweep import sweep
 
         def work() -> dict:
-            r = sweep(factory, now=now, calendar=calendar, config=config, as_of=as_of,
+            r = sweep(UnitOfWork(factory), now=now, calendar=calendar, config=config, as_of=as_of,
                       batch_size=spec["batch_size"])
             return {"selected": r.selected, "hazards": r.hazards, "events": r.events, "batches": r.batches,
                     "retried": r.retried, "by_step": r.by_step}

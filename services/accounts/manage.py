@@ -23,14 +23,15 @@ from datetime import datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import Select, func, or_, select, update
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from db.models import Enterprise, Region, User, WebSession
-from services.accounts import admin
+from db.models import Enterprise, Region, User
+from services.accounts import admin, web_sessions
 from services.kernel import regions
 from services.accounts.auth import Principal
+from services.reads import directory
 from services.kernel.errors import Conflict, Forbidden, Invalid, NotFound, invalid_field
 from services.kernel.inputs import MAX_ID, control_message
 from services.lifecycle.roles import ROLE_LABELS, USER_ROLES, Role
@@ -164,11 +165,6 @@ def create_user(session: Session, actor: Principal, data: dict[str, str], *, now
     return user, password
 
 
-def _end_sessions(session: Session, user_id: int, now: datetime) -> None:
-    session.execute(update(WebSession).where(WebSession.user_id == user_id, WebSession.revoked_at.is_(None))
-                    .values(revoked_at=now))
-
-
 def set_user_active(session: Session, actor: Principal, user_id: int, active: bool, *, now: datetime) -> User:
     user = _user_in_scope(session, actor, user_id)
     if not active and user.id == actor.id:
@@ -178,7 +174,7 @@ def set_user_active(session: Session, actor: Principal, user_id: int, active: bo
     admin.set_active(session, user.username, active)
     if not active:
         admin.revoke_tokens(session, user.username, now=now)
-        _end_sessions(session, user.id, now)
+        web_sessions.end_user_sessions(session, user.id, now=now)
     log.info("admin_user_enabled" if active else "admin_user_disabled", admin=actor.username, user=user.username)
     return user
 
@@ -192,7 +188,7 @@ def reset_password(session: Session, actor: Principal, user_id: int, password: s
         raise Conflict("系统账号只能通过命令行管理", code="system_account")
     chosen = password or generate_password()
     admin.set_password(session, user.username, chosen)
-    _end_sessions(session, user.id, now)
+    web_sessions.end_user_sessions(session, user.id, now=now)
     log.info("admin_password_reset", admin=actor.username, user=user.username, generated=not password)
     return user, chosen
 
@@ -258,6 +254,4 @@ def set_enterprise_active(session: Session, actor: Principal, enterprise_id: int
 
 
 def region_choices(session: Session, actor: Principal) -> list[tuple[str, str]]:
-    rows = session.execute(select(Region.code, Region.name).where(
-        Region.code.startswith(actor.region_prefix, autoescape=True)).order_by(Region.code)).all()
-    return [(code, f"{name}（{code}）") for code, name in rows]
+    return [(r.code, r.label) for r in directory.regions(session, actor.region_prefix)]

@@ -7,10 +7,12 @@ database (services/audit/checkpoints.py), and its events replayed against the ro
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from pydantic import BaseModel
+from pydantic.dataclasses import dataclass as model_dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -25,7 +27,9 @@ if TYPE_CHECKING:  # the evidence module builds on this one
 HAZARDS = Hazard.__table__
 
 
-@dataclass
+# One thing wrong, as the report and `GET /api/v1/audit/verify` name it: a pydantic dataclass (a
+# read model that the checks build positionally, naming the hazard afterwards).
+@model_dataclass
 class Problem:
     # A chain: changed | missing | reordered | inserted | truncated | head_mismatch. The hazard row
     # against its replayed events: row_mismatch. The checkpoints and the evidence outside the
@@ -39,14 +43,19 @@ class Problem:
     message: str
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "hazard_id": self.hazard_id,
-            "hazard_code": self.hazard_code,
-            "seq": self.seq,
-            "event_id": self.event_id,
-            "message": self.message,
-        }
+        return asdict(self)
+
+
+class VerifyOut(BaseModel):  # the report as answered: its first problem and at most SHOWN of them
+    ok: bool
+    hazards_checked: int
+    events_checked: int
+    checkpoint_id: int | None
+    first_bad_event: Problem | None
+    problems: list[Problem]
+
+
+SHOWN = 100
 
 
 @dataclass
@@ -61,16 +70,13 @@ class VerifyReport:
     def first_problem(self) -> Problem | None:
         return self.problems[0] if self.problems else None
 
+    def out(self) -> VerifyOut:
+        return VerifyOut(ok=self.ok, hazards_checked=self.hazards_checked, events_checked=self.events_checked,
+                         checkpoint_id=self.checkpoint_id, first_bad_event=self.first_problem,
+                         problems=self.problems[:SHOWN])
+
     def as_dict(self) -> dict[str, Any]:
-        first = self.first_problem
-        return {
-            "ok": self.ok,
-            "hazards_checked": self.hazards_checked,
-            "events_checked": self.events_checked,
-            "checkpoint_id": self.checkpoint_id,
-            "first_bad_event": first.as_dict() if first else None,
-            "problems": [p.as_dict() for p in self.problems[:100]],
-        }
+        return self.out().model_dump()
 
 
 def _recomputed(ev: Any) -> str:

@@ -29,9 +29,9 @@ from typing import Any
 import structlog
 from sqlalchemy import extract, func, select
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
-from db.engine import read_only
+from db.engine import UnitOfWork
 from db.models import CalendarYear, Hazard
 from services.calendar import workdays as cal
 from services.calendar.arrangements import check_year
@@ -257,27 +257,27 @@ class CalendarSync:
         self.max_age = max_age
         self._monotonic = monotonic
         self._lock = threading.Lock()
-        self._source: weakref.ref[sessionmaker[Session]] | None = None
+        self._source: weakref.ref | None = None  # the session factory behind the last UnitOfWork read
         self._checked_at = float("-inf")
 
-    def due(self, factory: sessionmaker[Session]) -> bool:
-        same = self._source is not None and self._source() is factory
+    def due(self, uow: UnitOfWork) -> bool:
+        same = self._source is not None and self._source() is uow.factory
         return not same or self._monotonic() - self._checked_at >= self.max_age
 
-    def refresh(self, factory: sessionmaker[Session], *, force: bool = False) -> WorkCalendar:
+    def refresh(self, uow: UnitOfWork, *, force: bool = False) -> WorkCalendar:
         """The process's calendar, re-read first when `force` or when due."""
-        if force or self.due(factory):
+        if force or self.due(uow):
             if self._lock.acquire(blocking=force):
                 try:
-                    if force or self.due(factory):
-                        self._reload(factory)
+                    if force or self.due(uow):
+                        self._reload(uow)
                 finally:
                     self._lock.release()
         return cal.default_calendar()
 
-    def _reload(self, factory: sessionmaker[Session]) -> None:
+    def _reload(self, uow: UnitOfWork) -> None:
         try:
-            with read_only(factory) as session:
+            with uow.read() as session:
                 years = load_years(session)
         except SQLAlchemyError as exc:
             log.warning("calendar_years_unreadable", error=type(exc).__name__,
@@ -285,7 +285,7 @@ class CalendarSync:
         else:
             if cal.use_loaded_years(years.values()):
                 log.info("calendar_years_loaded", years=sorted(years))
-        self._source = weakref.ref(factory)
+        self._source = weakref.ref(uow.factory)
         self._checked_at = self._monotonic()
 
     def forget(self) -> None:
@@ -298,7 +298,7 @@ class CalendarSync:
 SYNC = CalendarSync()
 
 
-def refresh(factory: sessionmaker[Session], *, force: bool = False) -> WorkCalendar:
+def refresh(uow: UnitOfWork, *, force: bool = False) -> WorkCalendar:
     """The process's calendar after re-reading the loaded years when due (`force`: now, as a sweep
     does when it starts)."""
-    return SYNC.refresh(factory, force=force)
+    return SYNC.refresh(uow, force=force)

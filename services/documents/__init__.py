@@ -6,10 +6,10 @@ Modules: `kinds` (the kinds and their labels), `issuers` (issuing body, gapless 
 `access` (reading under the hazard's scope).
 """
 
-from services.documents.access import DocumentInfo, get_document, list_for_hazard
+from services.documents.access import DocumentOut, get_document, list_for_hazard
 from services.documents.engine import IssueReport, issue_pending, next_batch
 from services.documents.kinds import KINDS
 from services.documents.render import render_pdf
 
-__all__ = ["DocumentInfo", "IssueReport", "KINDS", "get_document", "issue_pending", "list_for_hazard",
+__all__ = ["DocumentOut", "IssueReport", "KINDS", "get_document", "issue_pending", "list_for_hazard",
            "next_batch", "render_pdf"]

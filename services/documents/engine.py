@@ -24,16 +24,16 @@ from typing import Any
 
 import structlog
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
-from db.engine import read_only, transaction
+from db.engine import UnitOfWork
 from db.models import AuditEvent, Document, Enterprise, Hazard, OutboxMessage, User
 from services.engine import transitions
 from services.accounts.auth import SYSTEM
 from services.documents import content, issuers
 from services.documents.kinds import kind_of
 from services.documents.render import render_html
-from services.outbox import kinds as outbox_kinds
+from services.outbox import batches as outbox_batches, kinds as outbox_kinds
 
 log = structlog.get_logger("hazard.documents")
 
@@ -109,16 +109,16 @@ def _issue(session: Session, row: Any, now: datetime) -> Document:
     return doc
 
 
-def _record_failure(factory: sessionmaker[Session], row: Any, exc: BaseException, now: datetime) -> None:
+def _record_failure(uow: UnitOfWork, row: Any, exc: BaseException, now: datetime) -> None:
     delay = min(MAX_BACKOFF, timedelta(minutes=1) * 2 ** row.attempts)
-    with transaction(factory) as session:
+    with uow.write() as session:
         session.connection().execute(
             update(O).where(O.c.id == row.id, O.c.status == "pending")
             .values(attempts=O.c.attempts + 1, last_error=(str(exc) or type(exc).__name__)[:2000],
                     available_at=now + delay))
 
 
-def issue_pending(factory: sessionmaker[Session], *, now: datetime, limit: int = 100,
+def issue_pending(uow: UnitOfWork, *, now: datetime, limit: int = 100,
                   ids: list[int] | None = None) -> IssueReport:
     """Issue up to `limit` pending documents, oldest first (only those of `ids` when given).
     A document that fails is logged, left pending with a backoff, and the run goes on."""
@@ -127,7 +127,7 @@ def issue_pending(factory: sessionmaker[Session], *, now: datetime, limit: int =
     while report.issued + report.failed < limit:
         claimed: list[Any] = []
         try:
-            with transaction(factory) as session:
+            with uow.write() as session:
                 row = _claim(session, now, ids, tried)
                 if row is not None:
                     claimed.append(row)
@@ -138,7 +138,7 @@ def issue_pending(factory: sessionmaker[Session], *, now: datetime, limit: int =
             if not claimed:
                 raise
             log.error("document_failed", outbox_id=claimed[0].id, kind=claimed[0].kind, error=str(exc))
-            _record_failure(factory, claimed[0], exc, now)
+            _record_failure(uow, claimed[0], exc, now)
             report.failed += 1
             continue
         if not claimed:
@@ -150,19 +150,12 @@ def issue_pending(factory: sessionmaker[Session], *, now: datetime, limit: int =
     return report
 
 
-def next_batch(factory: sessionmaker[Session], now: datetime, rows: int, hazards: int) -> tuple[list[int], list[str]]:
+def next_batch(uow: UnitOfWork, now: datetime, rows: int, hazards: int) -> tuple[list[int], list[str]]:
     """The oldest pending document rows, at most `rows` of them about at most `hazards` hazards,
     and those hazards' codes (a flow's task run is named and tagged after them)."""
-    with read_only(factory) as session:
+    with uow.read() as session:
         pending = session.execute(
             select(O.c.id, Hazard.code).join(Hazard, Hazard.id == O.c.hazard_id)
             .where(*_pending(now)).order_by(O.c.id).limit(rows)).all()
-    ids: list[int] = []
-    codes: dict[str, None] = {}
-    for row_id, code in pending:
-        if code not in codes:
-            if len(codes) == hazards:
-                break
-            codes[code] = None
-        ids.append(row_id)
-    return ids, list(codes)
+    batch = outbox_batches.up_to_hazards(pending, hazards)
+    return batch.ids, batch.codes

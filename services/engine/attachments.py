@@ -11,9 +11,8 @@ from pathlib import Path
 from typing import BinaryIO
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
 
-from db.engine import read_only, transaction
+from db.engine import UnitOfWork
 from db.models import Attachment
 from services.engine import transitions
 from services.accounts.auth import Principal
@@ -21,6 +20,7 @@ from services.kernel.errors import Conflict, Forbidden, Invalid
 from services.kernel.inputs import control_message
 from services.lifecycle.table import LIFECYCLE, check_pre
 from services.engine.transitions import load_in_scope
+from services.reads.models import AttachmentOut
 
 ALLOWED = {
     "image/jpeg": "JPEG 图片",
@@ -64,15 +64,15 @@ def _refuse_name(filename: str) -> str:
     return (Path(filename.replace("\\", "/")).name or "upload")[:255]
 
 
-def save(factory: sessionmaker[Session], principal: Principal, hazard_id: int, *, filename: str,
-         stream: BinaryIO, root: Path, max_bytes: int, now: datetime) -> dict:
+def save(uow: UnitOfWork, principal: Principal, hazard_id: int, *, filename: str,
+         stream: BinaryIO, root: Path, max_bytes: int, now: datetime) -> AttachmentOut:
     """Store an upload and record it: the file under its SHA-256, its row and its `attach` audit
     event in one transaction. Role, scope and state are checked before a byte is written (a
     closed or dismissed hazard takes no new files: 409). If the transaction fails, a file this
     upload created and no row references is removed again."""
     spec = LIFECYCLE["attach"]
     name = _refuse_name(filename)
-    with read_only(factory) as session:  # nothing is written for a hidden, closed or wrong-role case
+    with uow.read() as session:  # nothing is written for a hidden, closed or wrong-role case
         hazard = load_in_scope(session, principal, hazard_id)
         refusal = check_pre(spec, hazard, principal)
     if refusal is not None:
@@ -114,7 +114,7 @@ def save(factory: sessionmaker[Session], principal: Principal, hazard_id: int, *
         if os.path.exists(tmp_name):
             os.unlink(tmp_name)
     try:
-        with transaction(factory) as session:
+        with uow.write() as session:
             att = Attachment(
                 hazard_id=hazard_id, filename=name, content_type=content_type,
                 size=size, sha256=sha, uploaded_by_id=principal.id, created_at=now,
@@ -124,17 +124,17 @@ def save(factory: sessionmaker[Session], principal: Principal, hazard_id: int, *
             body = {"attachment_id": att.id, "filename": name, "content_type": content_type, "size": size,
                     "sha256": sha}
             hazard = transitions.perform(session, principal, hazard_id, "attach", body, now=now)
-            return {"id": att.id, "sha256": sha, "size": size, "content_type": content_type,
-                    "filename": att.filename, "hazard_version": hazard.version}
+            return AttachmentOut(id=att.id, sha256=sha, size=size, content_type=content_type,
+                                 filename=att.filename, hazard_version=hazard.version)
     except BaseException:
         if created:
-            _remove_unreferenced(factory, final, sha)
+            _remove_unreferenced(uow, final, sha)
         raise
 
 
-def _remove_unreferenced(factory: sessionmaker[Session], path: Path, sha: str) -> None:
+def _remove_unreferenced(uow: UnitOfWork, path: Path, sha: str) -> None:
     """Undo a file this upload created, unless a row of another upload now points at it."""
-    with read_only(factory) as session:
+    with uow.read() as session:
         used = session.execute(select(Attachment.id).where(Attachment.sha256 == sha).limit(1)).first()
     if used is None:
         path.unlink(missing_ok=True)

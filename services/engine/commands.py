@@ -1,4 +1,4 @@
-"""Use cases that own their transaction: what the API and the CLI call.
+"""Use cases of the HTTP entry points (API and web forms), each in the caller's unit of work.
 
 Idempotency: a request carrying an `Idempotency-Key` stores its answer in the same transaction as
 its effect. A replay with the same key and body returns that answer; the same key with another body
@@ -13,17 +13,18 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from collections.abc import Callable
 
 import structlog
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from sqlalchemy import delete, func, insert, select, text
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
-from db.engine import read_only, transaction
 from db.models import Hazard, IdempotencyKey, PublicSubmission
 from services.audit import chain as audit
 from services.reads import hazards
+from services.reads.models import HazardOut, PublicReceipt, PublicStatus
 from services.kernel import ratelimit
 from services.engine import creation, transitions
 from services.accounts.auth import Principal, public_principal
@@ -41,8 +42,18 @@ log = structlog.get_logger("hazard.commands")
 @dataclass
 class Outcome:
     status: int
-    body: dict[str, Any]
+    body: HazardOut
     replayed: bool = False
+    stored: str | None = None  # a replay: the first answer's JSON, to be sent again as it was
+
+
+def _replayed(raw: str) -> HazardOut:
+    """The stored answer as a model. One stored before a change of `HazardOut` may no longer
+    validate; it is still the answer that was given (the API sends `stored` itself)."""
+    try:
+        return HazardOut.model_validate_json(raw)
+    except ValidationError:
+        return HazardOut.model_construct(**json.loads(raw))
 
 
 def request_hash(method: str, path: str, body: Any) -> str:
@@ -59,14 +70,14 @@ def _stored(session: Session, user_id: int, key: str, digest: str) -> Outcome | 
         raise Conflict(
             "该 Idempotency-Key 已用于另一个请求，请换一个新的键", code="idempotency_key_reused"
         )
-    return Outcome(row.status_code, json.loads(row.response_body), replayed=True)
+    return Outcome(row.status_code, _replayed(row.response_body), replayed=True, stored=row.response_body)
 
 
 def _remember(session: Session, user_id: int, key: str, digest: str, outcome: Outcome, now: datetime) -> None:
     session.execute(
         insert(IdempotencyKey).values(
             user_id=user_id, key=key, request_hash=digest, status_code=outcome.status,
-            response_body=json.dumps(outcome.body, ensure_ascii=False), created_at=now,
+            response_body=outcome.body.model_dump_json(), created_at=now,
         )
     )
 
@@ -78,39 +89,41 @@ def check_idempotency_key(key: str | None) -> None:
         raise Invalid("Idempotency-Key 不合法", details=[{"field": "Idempotency-Key", "message": IDEMPOTENCY_KEY_MESSAGE}])
 
 
-def idempotent(factory: sessionmaker[Session], principal: Principal, key: str | None, digest: str,
-               work, *, now: datetime) -> Outcome:
-    """Run `work(session) -> Outcome` once per (user, key), in one transaction with its record.
-    `digest` is the request's `request_hash` (method, route and body), never empty."""
+def idempotent(session: Session, principal: Principal, key: str | None, digest: str,
+               work: Callable[[Session], Outcome], *, now: datetime) -> Outcome:
+    """Run `work(session) -> Outcome` once per (user, key), in the caller's unit of work with its
+    record. `digest` is the request's `request_hash` (method, route and body), never empty.
+
+    The work runs in a savepoint: when a concurrent request with the same key wins (its key row, or
+    the hazard's compare-and-set), only the savepoint is undone and the winner's stored answer is
+    read in the same unit of work."""
     check_idempotency_key(key)
     if key is None or principal.id is None:
-        with transaction(factory) as session:
-            return work(session)
+        return work(session)
     if len(digest) != 64:
         raise ValueError("an idempotent request needs its request hash")
+    stored = _stored(session, principal.id, key, digest)
+    if stored is not None:
+        return stored
     try:
-        with transaction(factory) as session:
-            stored = _stored(session, principal.id, key, digest)
-            if stored is not None:
-                return stored
+        with session.begin_nested():
             outcome = work(session)
             _remember(session, principal.id, key, digest, outcome, now)
             return outcome
     except (Conflict, IntegrityError) as exc:
         if isinstance(exc, Conflict) and exc.code == "idempotency_key_reused":
             raise
-        # A concurrent request with the same key may have won: answer with its stored result.
-        with read_only(factory) as session:
-            stored = _stored(session, principal.id, key, digest)
+        stored = _stored(session, principal.id, key, digest)
         if stored is not None:
             return stored
         raise
 
 
-def perform_action(factory: sessionmaker[Session], settings: Settings, principal: Principal,
+def perform_action(session: Session, settings: Settings, principal: Principal,
                    hazard_id: int, action: str, data: Any, *, now: datetime,
                    if_match: int | None = None, idempotency_key: str | None = None) -> Outcome:
-    digest = request_hash("POST", f"/hazards/{hazard_id}/actions/{action}", data)
+    # The digest is only compared when a key is given: no canonical JSON and SHA-256 otherwise.
+    digest = request_hash("POST", f"/hazards/{hazard_id}/actions/{action}", data) if idempotency_key else ""
 
     def work(session: Session) -> Outcome:
         hazard = transitions.perform(
@@ -119,22 +132,22 @@ def perform_action(factory: sessionmaker[Session], settings: Settings, principal
         )
         return Outcome(200, hazards.view_loaded(session, hazard, principal, now=now))
 
-    outcome = idempotent(factory, principal, idempotency_key, digest, work, now=now)
+    outcome = idempotent(session, principal, idempotency_key, digest, work, now=now)
     log.info("hazard_action", hazard_id=hazard_id, action=action, actor=principal.username,
-             version=outcome.body.get("version"), replayed=outcome.replayed)
+             version=outcome.body.version, replayed=outcome.replayed)
     return outcome
 
 
-def report_hazard(factory: sessionmaker[Session], principal: Principal, data: Any, *, now: datetime,
+def report_hazard(session: Session, principal: Principal, data: Any, *, now: datetime,
                   idempotency_key: str | None = None) -> Outcome:
-    digest = request_hash("POST", "/hazards", data)
+    digest = request_hash("POST", "/hazards", data) if idempotency_key else ""
 
     def work(session: Session) -> Outcome:
         hazard = creation.report(session, principal, data, now=now)
         return Outcome(201, hazards.view_loaded(session, hazard, principal, now=now))
 
-    outcome = idempotent(factory, principal, idempotency_key, digest, work, now=now)
-    log.info("hazard_reported", hazard_id=outcome.body.get("id"), code=outcome.body.get("code"),
+    outcome = idempotent(session, principal, idempotency_key, digest, work, now=now)
+    log.info("hazard_reported", hazard_id=outcome.body.id, code=outcome.body.code,
              actor=principal.username, replayed=outcome.replayed)
     return outcome
 
@@ -158,55 +171,55 @@ def _serialise_client(session: Session, who: str) -> None:
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": int(who[:15], 16)})
 
 
-def public_report(factory: sessionmaker[Session], settings: Settings, data: Any, *, client: str,
-                  now: datetime) -> dict[str, Any]:
+def public_report(session: Session, settings: Settings, data: Any, *, client: str,
+                  now: datetime) -> PublicReceipt:
     """A 群众举报: rate-limited per client address; returns the tracking code."""
     body = parse(PublicReportBody, data)
     who = client_hash(settings, client)
-    with transaction(factory) as session:
-        _serialise_client(session, who)
-        recent = session.execute(
-            select(func.count()).select_from(PublicSubmission).where(
-                PublicSubmission.client_hash == who, PublicSubmission.created_at > now - timedelta(hours=1)
-            )
-        ).scalar_one()
-        if recent >= settings.public_reports_per_hour:
-            raise RateLimited("提交过于频繁，请一小时后再试", details={"limit_per_hour": settings.public_reports_per_hour})
-        description = body.description
-        if body.enterprise_name:
-            description += f"\n（举报涉及单位：{body.enterprise_name}）"
-        report_body = ReportBody(
-            title=body.title, description=description, location=body.location,
-            region_code=body.region_code, industry=body.industry, source="public_report",
+    _serialise_client(session, who)
+    recent = session.execute(
+        select(func.count()).select_from(PublicSubmission).where(
+            PublicSubmission.client_hash == who, PublicSubmission.created_at > now - timedelta(hours=1)
         )
-        contact = {"contact": body.contact} if body.contact else None
-        hazard = creation.report(session, public_principal(body.region_code), report_body, now=now,
-                                    public_contact=contact)
-        session.add(PublicSubmission(client_hash=who, hazard_id=hazard.id, created_at=now))
-        return {"tracking_code": hazard.tracking_code, "state": hazard.state,
-                "message": "举报已受理，请保存查询码以便查询办理进度"}
+    ).scalar_one()
+    if recent >= settings.public_reports_per_hour:
+        raise RateLimited("提交过于频繁，请一小时后再试", details={"limit_per_hour": settings.public_reports_per_hour})
+    description = body.description
+    if body.enterprise_name:
+        description += f"\n（举报涉及单位：{body.enterprise_name}）"
+    report_body = ReportBody(
+        title=body.title, description=description, location=body.location,
+        region_code=body.region_code, industry=body.industry, source="public_report",
+    )
+    contact = {"contact": body.contact} if body.contact else None
+    hazard = creation.report(session, public_principal(body.region_code), report_body, now=now,
+                             public_contact=contact)
+    session.add(PublicSubmission(client_hash=who, hazard_id=hazard.id, created_at=now))
+    return PublicReceipt(tracking_code=hazard.tracking_code, state=hazard.state,
+                         message="举报已受理，请保存查询码以便查询办理进度")
 
 
 TRACKING_CODE_MAX = 32
 
 
-def public_status(factory: sessionmaker[Session], settings: Settings, tracking_code: str, *, client: str,
-                  now: datetime) -> dict[str, Any]:
-    """A report's state by its tracking code, throttled per client (a code is 12 characters of 32
-    letters, so guessing is hopeless, and the throttle keeps it so)."""
-    code = tracking_code.strip().upper()
-    with transaction(factory) as session:
-        wait = ratelimit.hit(session, ratelimit.bucket_key("track", client_hash(settings, client)),
-                             limit=settings.public_lookups_per_hour, window=timedelta(hours=1), now=now)
+def count_status_lookup(session: Session, settings: Settings, *, client: str, now: datetime) -> None:
+    """Count one tracking-code lookup of a client (a code is 12 characters of 32 letters, so
+    guessing is hopeless, and this throttle keeps it so); RateLimited past the hourly limit. The
+    caller commits it in a unit of work of its own: a lookup of an unknown code counts too."""
+    wait = ratelimit.hit(session, ratelimit.bucket_key("track", client_hash(settings, client)),
+                         limit=settings.public_lookups_per_hour, window=timedelta(hours=1), now=now)
     if wait is not None:
         raise RateLimited(f"查询过于频繁，请 {-(-wait // 60)} 分钟后再试",
                           details={"limit_per_hour": settings.public_lookups_per_hour, "retry_after": wait})
+
+
+def public_status(session: Session, tracking_code: str) -> PublicStatus:
+    """A report's state by its tracking code: the state and nothing else."""
+    code = tracking_code.strip().upper()
     if not code or len(code) > TRACKING_CODE_MAX or control_character(code):
         raise NotFound("未找到该查询码对应的举报")
-    with read_only(factory) as session:
-        hazard = session.execute(select(Hazard.state).where(Hazard.tracking_code == code)).first()
+    hazard = session.execute(select(Hazard.state).where(Hazard.tracking_code == code)).first()
     if hazard is None:
         raise NotFound("未找到该查询码对应的举报")
     state = State(hazard.state)
-    return {"tracking_code": code, "state": state.value, "state_label": STATE_LABELS[state]}
-
+    return PublicStatus(tracking_code=code, state=state.value, state_label=STATE_LABELS[state])

@@ -28,9 +28,9 @@ from typing import Any
 
 import structlog
 from sqlalchemy import and_, case, func, or_, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
-from db.engine import read_only, transaction
+from db.engine import UnitOfWork
 from db.models import AuditEvent, Hazard, OutboxMessage
 from services.engine import transitions
 from services.accounts.auth import SYSTEM
@@ -189,10 +189,10 @@ def _fire_batch(session: Session, rows: list[Any], cut: Cutoffs, now: datetime, 
         report.count(row.id, row.code, plan, keep)
 
 
-def _fire_one(factory: sessionmaker[Session], hazard_id: int, cut: Cutoffs, now: datetime, as_of: date,
+def _fire_one(uow: UnitOfWork, hazard_id: int, cut: Cutoffs, now: datetime, as_of: date,
               report: SweepReport, keep: bool) -> None:
     """The slow path for a batch that lost a race: this hazard alone, re-read and re-decided."""
-    with transaction(factory) as session:
+    with uow.write() as session:
         row = session.connection().execute(due_rows(cut).where(H.c.id == hazard_id)).first()
         if row is None:
             return
@@ -208,12 +208,12 @@ def _fire_one(factory: sessionmaker[Session], hazard_id: int, cut: Cutoffs, now:
             report.count(row.id, row.code, done, keep)
 
 
-def due_batches(factory: sessionmaker[Session], cut: Cutoffs, batch_size: int) -> Iterator[list[Any]]:
+def due_batches(uow: UnitOfWork, cut: Cutoffs, batch_size: int) -> Iterator[list[Any]]:
     """The due rows in id order, a batch at a time, each read in its own short transaction (the
     previous batch is committed by then, so a batch never sees its own writes half done)."""
     after = 0
     while True:
-        with read_only(factory) as session:
+        with uow.read() as session:
             rows = _select_batch(session, cut, after, batch_size)
         if not rows:
             return
@@ -221,29 +221,29 @@ def due_batches(factory: sessionmaker[Session], cut: Cutoffs, batch_size: int) -
         after = rows[-1].id
 
 
-def fire(factory: sessionmaker[Session], rows: list[Any], cut: Cutoffs, *, now: datetime, as_of: date,
+def fire(uow: UnitOfWork, rows: list[Any], cut: Cutoffs, *, now: datetime, as_of: date,
          keep_details: bool = False) -> SweepReport:
     """Fire the steps due on these rows (from `due_batches`) in one transaction; a batch that lost a
     race is redone hazard by hazard. Returns what was fired (`selected` and `batches` are the
     caller's to count)."""
     report = SweepReport(as_of=as_of, dry_run=False)
     try:
-        with transaction(factory) as session:
+        with uow.write() as session:
             _fire_batch(session, rows, cut, now, as_of, report, keep_details)
     except writer.StaleBatch:
         report = SweepReport(as_of=as_of, dry_run=False, retried=len(rows))
         for row in rows:
-            _fire_one(factory, row.id, cut, now, as_of, report, keep_details)
+            _fire_one(uow, row.id, cut, now, as_of, report, keep_details)
     return report
 
 
-def fire_ids(factory: sessionmaker[Session], hazard_ids: list[int], cut: Cutoffs, *, now: datetime, as_of: date,
+def fire_ids(uow: UnitOfWork, hazard_ids: list[int], cut: Cutoffs, *, now: datetime, as_of: date,
              keep_details: bool = False) -> SweepReport:
     """`fire` for hazards named by id (a Prefect task gets ids, not rows): they are read again, and
     only those still due are fired."""
-    with read_only(factory) as session:
+    with uow.read() as session:
         rows = session.connection().execute(due_rows(cut).where(H.c.id.in_(hazard_ids)).order_by(H.c.id)).all()
-    return fire(factory, rows, cut, now=now, as_of=as_of, keep_details=keep_details)
+    return fire(uow, rows, cut, now=now, as_of=as_of, keep_details=keep_details)
 
 
 # How a sweep fires one batch of due rows: in this process by default (`fire`); the flow hands
@@ -251,7 +251,7 @@ def fire_ids(factory: sessionmaker[Session], hazard_ids: list[int], cut: Cutoffs
 BatchFirer = Callable[[list[Any], Cutoffs], SweepReport]
 
 
-def sweep(factory: sessionmaker[Session], *, now: datetime, calendar: WorkCalendar, config: LadderConfig,
+def sweep(uow: UnitOfWork, *, now: datetime, calendar: WorkCalendar, config: LadderConfig,
           as_of: date | None = None, dry_run: bool = False, batch_size: int = 1000,
           keep_details: bool = False, fire_batch: BatchFirer | None = None) -> SweepReport:
     """Fire every step due as of `as_of` (default: today in Asia/Shanghai). Events carry `now`.
@@ -259,7 +259,7 @@ def sweep(factory: sessionmaker[Session], *, now: datetime, calendar: WorkCalend
     as_of = as_of or local_date(now)
     cut = cutoffs(as_of, calendar, config)
     report = SweepReport(as_of=as_of, dry_run=dry_run)
-    for rows in due_batches(factory, cut, batch_size):
+    for rows in due_batches(uow, cut, batch_size):
         report.selected += len(rows)
         report.batches += 1
         if dry_run:
@@ -271,7 +271,7 @@ def sweep(factory: sessionmaker[Session], *, now: datetime, calendar: WorkCalend
         if fire_batch is not None:
             report.merge(fire_batch(rows, cut))
         else:
-            report.merge(fire(factory, rows, cut, now=now, as_of=as_of, keep_details=keep_details))
+            report.merge(fire(uow, rows, cut, now=now, as_of=as_of, keep_details=keep_details))
     log_report(report)
     return report
 

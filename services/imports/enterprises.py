@@ -31,8 +31,9 @@ from typing import Any
 
 import structlog
 from sqlalchemy import select, text
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
+from db.engine import UnitOfWork
 from db.models import Enterprise, Region
 from services.accounts import admin
 from services.kernel import regions, uscc
@@ -286,11 +287,11 @@ def import_rows(session: Session, content: bytes, *, now: datetime, update: bool
     return report
 
 
-def run(factory: sessionmaker[Session], content: bytes, *, now: datetime, update: bool = False,
+def run(uow: UnitOfWork, content: bytes, *, now: datetime, update: bool = False,
         partial: bool = False, dry_run: bool = False) -> ImportReport:
     """One transaction: committed when every row is valid (or with `partial`), else rolled back;
     always rolled back with `dry_run`."""
-    report = all_or_nothing(factory, lambda session: import_rows(session, content, now=now, update=update,
+    report = all_or_nothing(uow, lambda session: import_rows(session, content, now=now, update=update,
                                                                  partial=partial),
                             dry_run=dry_run, partial=partial)
     if not report.committed:

@@ -43,8 +43,9 @@ from typing import Any
 
 import structlog
 from sqlalchemy import select, text
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
+from db.engine import UnitOfWork
 from db.models import Hazard, User
 from services.accounts.auth import principal_of
 from services.calendar.workdays import WorkCalendar
@@ -138,13 +139,13 @@ def import_rows(session: Session, content: bytes, username: str, *, now: datetim
     return report
 
 
-def run(factory: sessionmaker[Session], content: bytes, username: str, *, now: datetime,
+def run(uow: UnitOfWork, content: bytes, username: str, *, now: datetime,
         partial: bool = False, dry_run: bool = False, filename: str = "",
         calendar: WorkCalendar | None = None, config: LadderConfig | None = None) -> ImportReport:
     """One transaction: committed when every row went in, or with `partial`; else rolled back.
     `dry_run`: everything is done and then rolled back; the report says what would happen."""
     source = Source(file=(filename.strip() or Source.file)[:200])
-    report = all_or_nothing(factory, lambda session: import_rows(
+    report = all_or_nothing(uow, lambda session: import_rows(
         session, content, username, now=now, partial=partial, source=source, calendar=calendar, config=config),
         dry_run=dry_run, partial=partial)
     if not report.committed:

@@ -9,9 +9,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
-from db.engine import transaction
+from db.engine import UnitOfWork
 from services.kernel.errors import DomainError
 
 
@@ -88,13 +88,13 @@ class _Rollback(Exception):
     pass
 
 
-def all_or_nothing(factory: sessionmaker[Session], work: Callable[[Session], R], *, dry_run: bool,
+def all_or_nothing(uow: UnitOfWork, work: Callable[[Session], R], *, dry_run: bool,
                    partial: bool) -> R:
     """`work`'s report, from one transaction: committed (and marked so) when no row has a problem or
     with `partial`, rolled back otherwise, and always with `dry_run`."""
     report: R | None = None
     try:
-        with transaction(factory) as session:
+        with uow.write() as session:
             report = work(session)
             if dry_run or (report.errors and not partial):
                 raise _Rollback

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 import structlog
+from pydantic import BaseModel
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -19,16 +20,40 @@ log = structlog.get_logger("hazard.outbox")
 D = Delivery.__table__
 
 
-def dead_view(row: Any) -> dict[str, Any]:
-    return {"id": row.id, "channel": row.channel, "recipient": row.recipient, "user_id": row.user_id,
-            "hazard_id": row.hazard_id, "subject": row.subject, "attempts": row.attempts,
-            "last_error": row.last_error, "dedupe_key": row.dedupe_key, "created_at": row.created_at.isoformat()}
+class DeadLetterOut(BaseModel):
+    id: int
+    channel: str
+    recipient: str
+    user_id: int | None
+    hazard_id: int | None
+    subject: str
+    attempts: int
+    last_error: str | None
+    dedupe_key: str
+    created_at: str
 
 
-def list_dead(session: Session, *, limit: int = 50, after_id: int = 0) -> list[dict[str, Any]]:
+class DeadLetterPage(BaseModel):
+    items: list[DeadLetterOut]
+    next_cursor: int | None  # the `after_id` of the next page
+
+
+def dead_view(row: Any) -> DeadLetterOut:
+    return DeadLetterOut(id=row.id, channel=row.channel, recipient=row.recipient, user_id=row.user_id,
+                         hazard_id=row.hazard_id, subject=row.subject, attempts=row.attempts,
+                         last_error=row.last_error, dedupe_key=row.dedupe_key, created_at=row.created_at.isoformat())
+
+
+def list_dead(session: Session, *, limit: int = 50, after_id: int = 0) -> list[DeadLetterOut]:
     """Dead letters, oldest first, keyset-paginated on the id."""
     rows = session.execute(select(D).where(D.c.status == "dead", D.c.id > after_id).order_by(D.c.id).limit(limit))
     return [dead_view(r) for r in rows]
+
+
+def dead_page(session: Session, *, limit: int = 50, after_id: int = 0) -> DeadLetterPage:
+    """One page of `list_dead` and the cursor of the next one (None on the last page)."""
+    items = list_dead(session, limit=limit + 1, after_id=after_id)
+    return DeadLetterPage(items=items[:limit], next_cursor=items[limit - 1].id if len(items) > limit else None)
 
 
 def retry(session: Session, target: int | Literal["all"], *, now: datetime) -> int:

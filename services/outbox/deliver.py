@@ -24,9 +24,9 @@ from typing import Any
 
 import structlog
 from sqlalchemy import bindparam, or_, select, tuple_, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
-from db.engine import transaction
+from db.engine import UnitOfWork
 from db.models import Delivery
 from services.kernel.settings import Settings
 from services.notify.channels import (
@@ -104,7 +104,7 @@ def _mark_sent(session: Session, job: DeliveryJob, now: datetime) -> bool:
     return result.rowcount == 1
 
 
-def _mark_failed(factory: sessionmaker[Session], job: DeliveryJob, error: BaseException, now: datetime,
+def _mark_failed(uow: UnitOfWork, job: DeliveryJob, error: BaseException, now: datetime,
                  settings: Settings, report: DeliveryReport) -> None:
     dead = job.attempts >= settings.delivery_max_attempts
     message = str(error) or type(error).__name__
@@ -112,7 +112,7 @@ def _mark_failed(factory: sessionmaker[Session], job: DeliveryJob, error: BaseEx
                               "claimed_until": None, "started_at": None}
     if not dead:
         values["available_at"] = now + timedelta(seconds=settings.delivery_backoff_seconds * 2 ** (job.attempts - 1))
-    with transaction(factory) as session:
+    with uow.write() as session:
         session.connection().execute(update(D).where(*_token(job), D.c.status.in_(("sending", "dead"))).values(values))
     if dead:
         report.dead += 1
@@ -133,15 +133,15 @@ class _Unrecorded(Exception):
     out): the pass stops, and when the lease runs out the delivery is dead-lettered as uncertain."""
 
 
-def _deliver_one(factory: sessionmaker[Session], channel: Channel, job: DeliveryJob, now: datetime) -> None:
+def _deliver_one(uow: UnitOfWork, channel: Channel, job: DeliveryJob, now: datetime) -> None:
     """Send to a channel outside our database and record it; raises what the channel raised
     (nothing was delivered then)."""
-    with transaction(factory) as session:
+    with uow.write() as session:
         if not _mark_started(session, job, now):
             raise _ClaimLost
     channel.send(job)  # type: ignore[union-attr]
     try:
-        with transaction(factory) as session:
+        with uow.write() as session:
             _mark_sent(session, job, now)
     except Exception as exc:
         raise _Unrecorded from exc
@@ -152,7 +152,7 @@ _SENT_IF_OURS = (update(D).where(tuple_(D.c.id, D.c.attempts).in_(bindparam("tok
                  .values(status="sent", sent_at=bindparam("now"), claimed_until=None).returning(D.c.id))
 
 
-def _deliver_in_db(factory: sessionmaker[Session], by_name: dict[str, Any], jobs: list[DeliveryJob],
+def _deliver_in_db(uow: UnitOfWork, by_name: dict[str, Any], jobs: list[DeliveryJob],
                    now: datetime, settings: Settings, report: DeliveryReport) -> None:
     """The batch's deliveries to channels inside our own database (the inbox), set-based in ONE
     transaction: mark sent those whose claim is still ours, then write exactly their items. A
@@ -168,7 +168,7 @@ def _deliver_in_db(factory: sessionmaker[Session], by_name: dict[str, Any], jobs
             ready.setdefault(job.channel, []).append(job)
     sent: list[DeliveryJob] = []
     for name, group in ready.items():
-        with transaction(factory) as session:
+        with uow.write() as session:
             ours = set(session.connection().execute(
                 _SENT_IF_OURS, {"tokens": [(j.id, j.attempts) for j in group], "now": now}).scalars())
             mine = [j for j in group if j.id in ours]
@@ -181,10 +181,10 @@ def _deliver_in_db(factory: sessionmaker[Session], by_name: dict[str, Any], jobs
         log.info("outbox_delivered", delivery_id=job.id, channel=job.channel, attempts=job.attempts)
     report.sent += len(sent)
     for job, exc in failed:
-        _mark_failed(factory, job, exc, now, settings, report)
+        _mark_failed(uow, job, exc, now, settings, report)
 
 
-def deliver(factory: sessionmaker[Session], channels: Iterable[Channel | TransactionalChannel], *,
+def deliver(uow: UnitOfWork, channels: Iterable[Channel | TransactionalChannel], *,
             now: datetime, settings: Settings, batch_size: int = 100,
             lease: timedelta | None = None, digests: bool = True) -> DeliveryReport:
     """One batch: claim up to `batch_size` due deliveries of these channels and send them. The
@@ -194,18 +194,18 @@ def deliver(factory: sessionmaker[Session], channels: Iterable[Channel | Transac
     by_name = {c.name: c for c in channels}
     lease = lease or timedelta(seconds=60 + 30 * batch_size)
     report = DeliveryReport()
-    with transaction(factory) as session:
+    with uow.write() as session:
         _recover(session, now, report)
         jobs = _claim(session, now, sorted(by_name), batch_size, now + lease, digests)
     report.claimed = len(jobs)
     in_db = [j for j in jobs if isinstance(by_name[j.channel], TransactionalChannel)]
     if in_db:
-        _deliver_in_db(factory, by_name, in_db, now, settings, report)
+        _deliver_in_db(uow, by_name, in_db, now, settings, report)
     for job in jobs:
         if isinstance(by_name[job.channel], TransactionalChannel):
             continue
         try:
-            _deliver_one(factory, by_name[job.channel], job, now)
+            _deliver_one(uow, by_name[job.channel], job, now)
         except _ClaimLost:
             log.warning("outbox_claim_lost", delivery_id=job.id, channel=job.channel)
             continue
@@ -213,7 +213,7 @@ def deliver(factory: sessionmaker[Session], channels: Iterable[Channel | Transac
             log.error("outbox_sent_unrecorded", delivery_id=job.id, channel=job.channel)
             raise
         except Exception as exc:  # the channel's refusal, whatever its type
-            _mark_failed(factory, job, exc, now, settings, report)
+            _mark_failed(uow, job, exc, now, settings, report)
             continue
         report.sent += 1
         log.info("outbox_delivered", delivery_id=job.id, channel=job.channel, attempts=job.attempts)
@@ -221,17 +221,17 @@ def deliver(factory: sessionmaker[Session], channels: Iterable[Channel | Transac
     return report
 
 
-def run_once(factory: sessionmaker[Session], *, now: datetime, settings: Settings,
+def run_once(uow: UnitOfWork, *, now: datetime, settings: Settings,
              channels: Iterable[Channel | TransactionalChannel] | None = None, batch_size: int = 100,
              expand_limit: int = 500) -> tuple[ExpandReport, DeliveryReport]:
     """One expansion and one delivery batch (`hazard outbox deliver`; the Prefect flow's task)."""
-    with transaction(factory) as session:
+    with uow.write() as session:
         expanded = expand(session, now=now, limit=expand_limit, settings=settings)
     if channels is not None:
-        return expanded, deliver(factory, channels, now=now, settings=settings, batch_size=batch_size)
+        return expanded, deliver(uow, channels, now=now, settings=settings, batch_size=batch_size)
     own = default_channels(settings)
     try:
-        return expanded, deliver(factory, own, now=now, settings=settings, batch_size=batch_size)
+        return expanded, deliver(uow, own, now=now, settings=settings, batch_size=batch_size)
     finally:
         for channel in own:
             getattr(channel, "close", lambda: None)()

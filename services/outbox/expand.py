@@ -22,16 +22,16 @@ from datetime import datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import or_, select, text, update
+from sqlalchemy import ColumnElement, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from db.models import Delivery, OutboxMessage
+from db.models import Delivery, Hazard, OutboxMessage
 from services.kernel.clock import local_date
 from services.kernel.settings import Settings, WebhookSubscription, get_settings
 from services.notify import messages
 from services.notify.recipients import Directory, Person, alert_recipients, load_acts, load_hazards
-from services.outbox import kinds
+from services.outbox import batches, kinds
 
 log = structlog.get_logger("hazard.outbox")
 
@@ -83,13 +83,28 @@ def _chunks(items: list[Any], size: int = 1000) -> Iterable[list[Any]]:
         yield items[i:i + size]
 
 
+def _expandable(now: datetime) -> tuple[ColumnElement[bool], ...]:
+    """The rows `expand` takes: pending, due by `now`, and not the document engine's."""
+    return O.c.status == "pending", ~O.c.kind.startswith(kinds.DOCUMENT, autoescape=True), O.c.available_at <= now
+
+
+def next_stage(session: Session, *, now: datetime, rows: int, hazards: int) -> batches.Batch:
+    """The oldest expandable rows, at most `rows` of them about at most `hazards` hazards (rows about
+    no hazard, such as alerts, come along), and those hazards' codes: one stage run's work."""
+    pending = session.execute(
+        select(O.c.id, Hazard.code).outerjoin(Hazard, Hazard.id == O.c.hazard_id)
+        .where(*_expandable(now)).order_by(O.c.id).limit(rows)
+    ).all()
+    return batches.up_to_hazards(pending, hazards)
+
+
 def _claim_outbox(session: Session, now: datetime, limit: int, ids: list[int] | None) -> list[Any]:
     """Up to `limit` pending rows, oldest first; only those of `ids` when given."""
     conn = session.connection()
     if conn.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": EXPAND_LOCK})
     due = select(O.c.id, O.c.hazard_id, O.c.kind, O.c.payload, O.c.dedupe_key, O.c.created_at).where(
-        O.c.status == "pending", ~O.c.kind.startswith(kinds.DOCUMENT, autoescape=True), O.c.available_at <= now)
+        *_expandable(now))
     if ids is not None:
         due = due.where(O.c.id.in_(ids))
     return conn.execute(due.order_by(O.c.id).limit(limit).with_for_update(skip_locked=True)).all()

@@ -6,8 +6,9 @@ month end (动态清零). The time series join the hazards to a small table of i
 query, so the database counts each point; nothing loops over hazards in Python.
 
 History is read from the hazard rows: opened = `discovered_at`, finished = `closed_at` (closing
-and dismissing both set it), and the deadline is the current one. A deadline moved by a granted
-extension therefore counts from the new date in past weeks as well: the trend shows today's
+and dismissing both set it), and the deadline is the current one (open and overdue at a moment as
+services/reads/filters.py defines them: `open_at_clause`, `overdue_clause`). A deadline moved by a
+granted extension therefore counts from the new date in past weeks as well: the trend shows today's
 deadlines, which is what the figures of the monthly report use too.
 """
 
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Date, and_, func, literal, or_, select, union_all
+from sqlalchemy import Date, and_, func, literal, select, union_all
 from sqlalchemy.orm import Session
 
 from db.base import UTCDateTime
@@ -28,6 +29,7 @@ from services.calendar.workdays import WorkCalendar
 from services.kernel.clock import SHANGHAI, local_date
 from services.lifecycle.states import FINAL_STATES, STATE_LABELS, State
 from services.kernel.vocab import LEVELS
+from services.reads.filters import open_at_clause, overdue_clause
 
 WEEKS = 12
 MONTHS = 12
@@ -40,30 +42,25 @@ class Point:
     value: int
 
 
-def _end_of(day: date) -> datetime:
+def end_of(day: date) -> datetime:
     """The instant day `day` ends in Asia/Shanghai (the next local midnight)."""
     return datetime.combine(day + timedelta(days=1), time.min, tzinfo=SHANGHAI)
 
 
 def _instants(days: list[date]) -> Any:
     """A derived table (day, moment) of the given days, for set-based time series."""
-    rows = [select(literal(d, Date).label("day"), literal(_end_of(d), UTCDateTime()).label("moment"))
+    rows = [select(literal(d, Date).label("day"), literal(end_of(d), UTCDateTime()).label("moment"))
             for d in days]
     return union_all(*rows).subquery("instants")
 
 
-def _open_at(instants: Any) -> Any:
-    return and_(Hazard.discovered_at < instants.c.moment,
-                or_(Hazard.closed_at.is_(None), Hazard.closed_at >= instants.c.moment))
-
-
-def _series(session: Session, principal: Principal, days: list[date], extra: Any) -> dict[date, int]:
-    """Per day, the in-scope hazards open at its end that also meet `extra(instants)`."""
+def _series(session: Session, principal: Principal, days: list[date], where: Any) -> dict[date, int]:
+    """Per day, the in-scope hazards that meet `where(instants)` (instants: a day and its end)."""
     instants = _instants(days)
     rows = session.execute(
         select(instants.c.day, func.count(Hazard.id))
         .select_from(instants)
-        .join(Hazard, and_(_open_at(instants), scope_clause(principal), *extra(instants)))
+        .join(Hazard, and_(scope_clause(principal), where(instants)))
         .group_by(instants.c.day)
     ).all()
     counts = {(d if isinstance(d, date) else date.fromisoformat(str(d))): n for d, n in rows}
@@ -89,17 +86,17 @@ def month_ends(today: date, months: int = MONTHS) -> list[date]:
 
 
 def overdue_trend(session: Session, principal: Principal, *, today: date, weeks: int = WEEKS) -> list[Point]:
-    """Hazards overdue at each week end: open then, with a deadline before that day."""
+    """Hazards overdue at each week end: open then, with a deadline before that day (`overdue_clause`
+    at the day's end)."""
     days = week_ends(today, weeks)
-    counts = _series(session, principal, days,
-                     lambda i: (Hazard.deadline.is_not(None), Hazard.deadline < i.c.day))
+    counts = _series(session, principal, days, lambda i: overdue_clause(i.c.day, at=i.c.moment))
     return [Point(f"{d.month}月{d.day}日", d, counts[d]) for d in days]
 
 
 def major_stock(session: Session, principal: Principal, *, today: date, months: int = MONTHS) -> list[Point]:
     """Open major hazards at each month end: opened by then and not closed by then (动态清零)."""
     days = month_ends(today, months)
-    counts = _series(session, principal, days, lambda i: (Hazard.level == "major",))
+    counts = _series(session, principal, days, lambda i: and_(open_at_clause(i.c.moment), Hazard.level == "major"))
     return [Point(f"{d.year}年{d.month}月", d, counts[d]) for d in days]
 
 

@@ -3,7 +3,9 @@ export (and whatever lists come next), always within the caller's scope (`scope_
 
 Two definitions live here and nowhere else:
 - overdue: open (not 已销号 or 不予立案) with a deadline before today (Asia/Shanghai), as SQL
-  (`overdue_clause`) and as Python (`is_overdue`), tested to agree;
+  (`overdue_clause`) and as Python (`is_overdue`), tested to agree. Open is the state's now; at a
+  past moment `at` (the 看板's trend: overdue at the end of a past day) the row's history says it:
+  reported before `at` and not finished (`closed_at`, set by closing and dismissing) by then;
 - `q`, the keyword: a substring, case-insensitive, of the hazard's code, title, location or
   description, or of its enterprise's name; `%` and `_` match themselves.
 """
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, or_, select
 
@@ -24,14 +27,29 @@ from services.lifecycle.states import FINAL_STATES, State
 OPEN_STATES = tuple(s.value for s in State if s not in FINAL_STATES)
 
 
-def overdue_clause(today: date) -> ColumnElement[bool]:
-    """Open past its deadline (SQL); `is_overdue` is its twin."""
-    return and_(Hazard.deadline.is_not(None), Hazard.deadline < today, Hazard.state.in_(OPEN_STATES))
+def open_at_clause(at: datetime | ColumnElement[Any]) -> ColumnElement[bool]:
+    """Open at the moment `at` (or a column of moments) by the row's history: reported before it and
+    not finished by then."""
+    return and_(Hazard.discovered_at < at, or_(Hazard.closed_at.is_(None), Hazard.closed_at >= at))
 
 
-def is_overdue(deadline: date | None, state: str, today: date) -> bool:
-    """Open past its deadline (Python); `overdue_clause` is its twin."""
-    return deadline is not None and state in OPEN_STATES and deadline < today
+def overdue_clause(today: date | ColumnElement[Any],
+                   at: datetime | ColumnElement[Any] | None = None) -> ColumnElement[bool]:
+    """Open past its deadline on `today` (SQL): open now by its state, or, given the moment `at`
+    (`today`'s end; either may be a column), open then by its history. `is_overdue` is its twin."""
+    still_open = Hazard.state.in_(OPEN_STATES) if at is None else open_at_clause(at)
+    return and_(Hazard.deadline.is_not(None), Hazard.deadline < today, still_open)
+
+
+def is_overdue(deadline: date | None, state: str, today: date, *, at: datetime | None = None,
+               discovered_at: datetime | None = None, closed_at: datetime | None = None) -> bool:
+    """Open past its deadline on `today` (Python); `overdue_clause` is its twin, with `at` too (then
+    openness comes from the row's `discovered_at` and `closed_at`, not from `state`)."""
+    if at is None:
+        still_open = state in OPEN_STATES
+    else:
+        still_open = discovered_at is not None and discovered_at < at and (closed_at is None or closed_at >= at)
+    return deadline is not None and still_open and deadline < today
 
 
 def keyword_clause(term: str) -> ColumnElement[bool]:

@@ -21,6 +21,8 @@ from services.lifecycle.table import allowed_actions
 from services.engine.transitions import load_in_scope
 from services.kernel.vocab import LEVELS, SOURCES
 from services.reads.filters import HazardFilter, is_overdue
+from services.reads.models import (EnterpriseRef, EventActor, EventOut, HazardOut, HazardPage, Listing,
+                                   PendingExtension, Plan)
 
 _PLAN_FIELDS = ("responsible_person", "measures", "funds_wan", "time_limit", "contingency_plan")
 
@@ -29,79 +31,78 @@ def _d(value: date | datetime | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
-def view(hazard: Hazard, principal: Principal, *, today: date, enterprise: Enterprise | None = None) -> dict[str, Any]:
-    """The hazard as JSON for this caller, with the actions the lifecycle offers them now."""
+def view(hazard: Hazard, principal: Principal, *, today: date, enterprise: Enterprise | None = None) -> HazardOut:
+    """The hazard as this caller sees it, with the actions the lifecycle offers them now."""
     state = State(hazard.state)
     plan = None
     if hazard.plan_filed_at is not None:
-        plan = {
+        fields = {
             "responsible_person": hazard.plan_responsible_person,
             "measures": hazard.plan_measures,
             "funds_wan": None if hazard.plan_funds_wan is None else format(hazard.plan_funds_wan, "f"),
             "time_limit": _d(hazard.plan_time_limit),
             "contingency_plan": hazard.plan_contingency,
-            "filed_at": _d(hazard.plan_filed_at),
         }
-        plan["five_items_complete"] = all(plan[k] not in (None, "") for k in _PLAN_FIELDS)
+        plan = Plan(**fields, filed_at=_d(hazard.plan_filed_at),
+                    five_items_complete=all(fields[k] not in (None, "") for k in _PLAN_FIELDS))
     extension = None
     if hazard.extension_requested_at is not None:
-        extension = {
-            "new_deadline": _d(hazard.extension_new_deadline),
-            "reason": hazard.extension_reason,
-            "requested_at": _d(hazard.extension_requested_at),
-        }
-    overdue = is_overdue(hazard.deadline, state.value, today)
-    return {
-        "id": hazard.id,
-        "code": hazard.code,
-        "title": hazard.title,
-        "description": hazard.description,
-        "location": hazard.location,
-        "industry": hazard.industry,
-        "source": hazard.source,
-        "source_label": SOURCES.get(hazard.source),
-        "category": hazard.category,
-        "level": hazard.level,
-        "level_label": LEVELS.get(hazard.level or ""),
-        "region_code": hazard.region_code,
-        "enterprise_id": hazard.enterprise_id,
-        "enterprise": (
-            {"uscc": enterprise.uscc, "name": enterprise.name} if enterprise is not None else None
-        ),
-        "state": state.value,
-        "state_label": STATE_LABELS[state],
-        "version": hazard.version,
-        "escalation_step": hazard.escalation_step,
-        "suspended": hazard.suspended,
-        "discovered_at": _d(hazard.discovered_at),
-        "deadline": _d(hazard.deadline),
-        "overdue": overdue,
-        "listing": (
-            {"level": hazard.listing_level, "body": hazard.listing_body, "listed_at": _d(hazard.listed_at),
-             "plan_due": _d(hazard.plan_due)}
-            if hazard.listing_level else None
-        ),
-        "plan": plan,
-        "pending_extension": extension,
-        "extensions_granted": hazard.extensions_granted,
-        "failed_acceptances": hazard.failed_acceptances,
-        "accepted_at": _d(hazard.accepted_at),
-        "closed_at": _d(hazard.closed_at),
-        "repeat_of": hazard.repeat_of_id,
-        "created_at": _d(hazard.created_at),
-        "updated_at": _d(hazard.updated_at),
-        "allowed_actions": allowed_actions(hazard, principal),
-    }
+        extension = PendingExtension(new_deadline=_d(hazard.extension_new_deadline), reason=hazard.extension_reason,
+                                     requested_at=_d(hazard.extension_requested_at))
+    listing = None
+    if hazard.listing_level:
+        listing = Listing(level=hazard.listing_level, body=hazard.listing_body, listed_at=_d(hazard.listed_at),
+                          plan_due=_d(hazard.plan_due))
+    return HazardOut(
+        id=hazard.id,
+        code=hazard.code,
+        title=hazard.title,
+        description=hazard.description,
+        location=hazard.location,
+        industry=hazard.industry,
+        source=hazard.source,
+        source_label=SOURCES.get(hazard.source),
+        category=hazard.category,
+        level=hazard.level,
+        level_label=LEVELS.get(hazard.level or ""),
+        region_code=hazard.region_code,
+        enterprise_id=hazard.enterprise_id,
+        enterprise=EnterpriseRef(uscc=enterprise.uscc, name=enterprise.name) if enterprise is not None else None,
+        state=state.value,
+        state_label=STATE_LABELS[state],
+        version=hazard.version,
+        escalation_step=hazard.escalation_step,
+        suspended=hazard.suspended,
+        discovered_at=_d(hazard.discovered_at),
+        deadline=_d(hazard.deadline),
+        overdue=is_overdue(hazard.deadline, state.value, today),
+        listing=listing,
+        plan=plan,
+        pending_extension=extension,
+        extensions_granted=hazard.extensions_granted,
+        failed_acceptances=hazard.failed_acceptances,
+        accepted_at=_d(hazard.accepted_at),
+        closed_at=_d(hazard.closed_at),
+        repeat_of=hazard.repeat_of_id,
+        created_at=_d(hazard.created_at),
+        updated_at=_d(hazard.updated_at),
+        allowed_actions=allowed_actions(hazard, principal),
+    )
 
 
-def view_loaded(session: Session, hazard: Hazard, principal: Principal, *, now: datetime) -> dict[str, Any]:
+def view_loaded(session: Session, hazard: Hazard, principal: Principal, *, now: datetime) -> HazardOut:
     """`view` of a hazard already loaded in `session`, with its enterprise."""
     enterprise = session.get(Enterprise, hazard.enterprise_id) if hazard.enterprise_id else None
     return view(hazard, principal, today=local_date(now), enterprise=enterprise)
 
 
-def get_view(session: Session, principal: Principal, hazard_id: int, *, now: datetime) -> dict[str, Any]:
+def get_view(session: Session, principal: Principal, hazard_id: int, *, now: datetime) -> HazardOut:
     return view_loaded(session, load_in_scope(session, principal, hazard_id), principal, now=now)
+
+
+def id_by_code(session: Session, code: str) -> int | None:
+    """The id of the hazard with this 隐患编号, whoever's it is: ask for its view or trail to check scope."""
+    return session.execute(select(Hazard.id).where(Hazard.code == code)).scalar_one_or_none()
 
 
 def encode_cursor(hazard_id: int) -> str:
@@ -142,7 +143,7 @@ def list_view(
     q: str | None = None,
     cursor: str | None = None,
     limit: int = 50,
-) -> dict[str, Any]:
+) -> HazardPage:
     """Newest first, keyset-paginated on the id: a page costs the same however deep it is."""
     today = local_date(now)
     conditions = HazardFilter(state=tuple(state or ()), level=level, region=region, industry=industry,
@@ -158,7 +159,7 @@ def list_view(
     ).all()
     items = [view(h, principal, today=today, enterprise=e) for h, e in rows[:limit]]
     next_cursor = encode_cursor(rows[limit - 1][0].id) if len(rows) > limit else None
-    return {"items": items, "next_cursor": next_cursor, "limit": limit}
+    return HazardPage(items=items, next_cursor=next_cursor, limit=limit)
 
 
 def _payload_for(principal: Principal, payload: str) -> dict[str, Any]:
@@ -169,24 +170,24 @@ def _payload_for(principal: Principal, payload: str) -> dict[str, Any]:
     return data
 
 
-def events_view(session: Session, principal: Principal, hazard_id: int) -> list[dict[str, Any]]:
+def events_view(session: Session, principal: Principal, hazard_id: int) -> list[EventOut]:
     load_in_scope(session, principal, hazard_id)
     events = session.execute(
         select(AuditEvent).where(AuditEvent.hazard_id == hazard_id).order_by(AuditEvent.seq)
     ).scalars()
     return [
-        {
-            "id": e.id,
-            "seq": e.seq,
-            "action": e.action,
-            "actor": {"id": e.actor_id, "role": e.actor_role, "name": e.actor_name},
-            "from_state": e.from_state,
-            "to_state": e.to_state,
-            "payload": _payload_for(principal, e.payload),
-            "occurred_at": _d(e.occurred_at),
-            "prev_hash": e.prev_hash,
-            "hash": e.hash,
-        }
+        EventOut(
+            id=e.id,
+            seq=e.seq,
+            action=e.action,
+            actor=EventActor(id=e.actor_id, role=e.actor_role, name=e.actor_name),
+            from_state=e.from_state,
+            to_state=e.to_state,
+            payload=_payload_for(principal, e.payload),
+            occurred_at=_d(e.occurred_at),
+            prev_hash=e.prev_hash,
+            hash=e.hash,
+        )
         for e in events
     ]
 

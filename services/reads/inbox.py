@@ -23,6 +23,7 @@ from services.kernel.errors import NotFound
 from services.escalation.ladder import LadderConfig
 from services.escalation.sweep import REGISTERED_AT
 from services.reads.hazards import decode_cursor, encode_cursor
+from services.reads.models import InboxOut, MessageOut, TodoOut
 from services.lifecycle.roles import Role
 from services.lifecycle.states import STATE_LABELS, State
 from services.lifecycle.table import LIFECYCLE, allowed_actions
@@ -89,7 +90,7 @@ def registered_at(session: Session, hazards: list[Hazard]) -> dict[int, datetime
 
 
 def todos(session: Session, principal: Principal, *, now: datetime, limit: int = 100,
-          ladder: LadderConfig | None = None) -> list[dict[str, Any]]:
+          ladder: LadderConfig | None = None) -> list[TodoOut]:
     """Up to `limit` to-dos, overdue first, then by when each is due (`_due`); `due_soon`: due
     within the ladder's reminder offset. Every candidate in scope is read, as the due dates are
     working-day sums; it is one person's open work, not the whole table."""
@@ -104,7 +105,7 @@ def todos(session: Session, principal: Principal, *, now: datetime, limit: int =
     today = local_date(now)
     soon = calendar.latest_start(today, ladder.remind)
     query = select(Hazard).where(scope_clause(principal), or_(*[cond for cond, _ in work])).order_by(Hazard.id)
-    out: list[dict[str, Any]] = []
+    out: list[TodoOut] = []
     after = 0
     while True:
         page = session.execute(query.where(Hazard.id > after).limit(PAGE)).scalars().all()
@@ -118,31 +119,31 @@ def todos(session: Session, principal: Principal, *, now: datetime, limit: int =
         if len(page) < PAGE:
             break
         after = page[-1].id
-    out.sort(key=lambda t: (not t["overdue"], t["due"] or "9999-12-31", t["hazard_id"]))
+    out.sort(key=lambda t: (not t.overdue, t.due or "9999-12-31", t.hazard_id))
     return out[:limit]
 
 
 def _todo(hazard: Hazard, actions: list[str], today: date, soon: date, due: date | None,
-          due_label: str) -> dict[str, Any]:
+          due_label: str) -> TodoOut:
     overdue = due is not None and due < today
-    return {
-        "hazard_id": hazard.id, "code": hazard.code, "title": hazard.title, "state": hazard.state,
-        "state_label": STATE_LABELS[State(hazard.state)], "level": hazard.level,
-        "actions": actions, "action_labels": [LIFECYCLE[a].label for a in actions],
-        "deadline": hazard.deadline.isoformat() if hazard.deadline else None,
-        "due": due.isoformat() if due else None, "due_label": due_label, "overdue": overdue,
-        "due_soon": not overdue and due is not None and due <= soon,
-    }
+    return TodoOut(
+        hazard_id=hazard.id, code=hazard.code, title=hazard.title, state=hazard.state,
+        state_label=STATE_LABELS[State(hazard.state)], level=hazard.level,
+        actions=actions, action_labels=[LIFECYCLE[a].label for a in actions],
+        deadline=hazard.deadline.isoformat() if hazard.deadline else None,
+        due=due.isoformat() if due else None, due_label=due_label, overdue=overdue,
+        due_soon=not overdue and due is not None and due <= soon,
+    )
 
 
-def _message(item: InboxItem) -> dict[str, Any]:
-    return {"id": item.id, "hazard_id": item.hazard_id, "kind": item.kind, "title": item.title, "body": item.body,
-            "created_at": item.created_at.isoformat(), "read_at": item.read_at.isoformat() if item.read_at else None,
-            "read": item.read_at is not None}
+def _message(item: InboxItem) -> MessageOut:
+    return MessageOut(id=item.id, hazard_id=item.hazard_id, kind=item.kind, title=item.title, body=item.body,
+                      created_at=item.created_at.isoformat(),
+                      read_at=item.read_at.isoformat() if item.read_at else None, read=item.read_at is not None)
 
 
 def view(session: Session, principal: Principal, *, now: datetime, cursor: str | None = None, limit: int = 50,
-         ladder: LadderConfig | None = None) -> dict[str, Any]:
+         ladder: LadderConfig | None = None) -> InboxOut:
     """The caller's to-dos and one page of messages, newest first (keyset on the id)."""
     conditions = [InboxItem.user_id == principal.id]
     if cursor:
@@ -152,13 +153,13 @@ def view(session: Session, principal: Principal, *, now: datetime, cursor: str |
     total, unread = session.execute(select(
         func.count(), func.count().filter(InboxItem.read_at.is_(None)),
     ).select_from(InboxItem).where(InboxItem.user_id == principal.id)).one()
-    return {
-        "todos": todos(session, principal, now=now, ladder=ladder) if not cursor else [],
-        "messages": [_message(i) for i in rows[:limit]],
-        "next_cursor": encode_cursor(rows[limit - 1].id) if len(rows) > limit else None,
-        "unread": unread,
-        "total": total,
-    }
+    return InboxOut(
+        todos=todos(session, principal, now=now, ladder=ladder) if not cursor else [],
+        messages=[_message(i) for i in rows[:limit]],
+        next_cursor=encode_cursor(rows[limit - 1].id) if len(rows) > limit else None,
+        unread=unread,
+        total=total,
+    )
 
 
 def mark_all_read(session: Session, principal: Principal, *, now: datetime) -> int:
@@ -168,7 +169,7 @@ def mark_all_read(session: Session, principal: Principal, *, now: datetime) -> i
     return result.rowcount or 0
 
 
-def mark_read(session: Session, principal: Principal, item_id: int, *, now: datetime) -> dict[str, Any]:
+def mark_read(session: Session, principal: Principal, item_id: int, *, now: datetime) -> MessageOut:
     """Idempotent; another user's message answers 404 like a missing one."""
     item = session.get(InboxItem, item_id) if 0 < item_id < 2**63 else None
     if item is None or item.user_id != principal.id:

@@ -2,10 +2,10 @@
 
 The migration creates `audit_events_append_only` (BEFORE UPDATE OR DELETE, FOR EACH ROW) on
 PostgreSQL only. SQLite gets no trigger: there, audit events are as mutable as any other row and
-the hash chain plus checkpoints (tests/db/test_audit_trail.py) are the only protection, so nothing
-is asserted about SQLite here. Superusers are not exempt from triggers, so the refusals below
-hold for the test's superuser connection too; bypassing the trigger takes DDL
-(`ALTER TABLE ... DISABLE TRIGGER`) or `session_replication_role`, as the audit-trail tests do.
+the hash chain plus checkpoints (tests/services/audit/test_audit_trail.py) are the only protection,
+so nothing is asserted about SQLite here. Superusers are not exempt from triggers, so the refusals
+below hold for the test's superuser connection too; bypassing the trigger takes DDL (`ALTER TABLE
+... DISABLE TRIGGER`) or `session_replication_role`, as the audit-trail tests do.
 """
 
 from __future__ import annotations

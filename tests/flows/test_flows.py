@@ -12,7 +12,7 @@ from prefect.client.schemas.sorting import TaskRunSort
 from prefect.testing.utilities import prefect_test_harness
 from sqlalchemy import select, update
 
-from db.engine import read_only
+from db.engine import UnitOfWork, read_only
 from db.models import AuditEvent, Hazard, InboxItem, OutboxMessage, User
 from flows import audit as audit_flows, context, escalation as escalation_flows, outbox as outbox_flows
 from flows.context import HAZARDS_PER_RUN, hazard_tags
@@ -22,7 +22,7 @@ from services.outbox.deliver import run_once
 from services.calendar.workdays import WorkCalendar
 from services.kernel.clock import cn_date, utcnow
 from services.kernel.settings import get_settings
-from tests.db.test_audit_trail import attacker
+from tests.services.audit.tampering import attacker
 from tests.helpers import drive
 
 
@@ -128,7 +128,7 @@ def test_nightly_verification_alerts_once_when_the_trail_is_broken(flow_settings
     assert alerts[0].hazard_id is None and '"ok":false' in alerts[0].payload
 
     # ... and it reaches the admins and auditors through the channels
-    run_once(factory, now=utcnow(), settings=get_settings())  # the flow stamps it with real time
+    run_once(UnitOfWork(factory), now=utcnow(), settings=get_settings())  # the flow stamps it with real time
     with read_only(factory) as s:
         told = s.execute(select(User.username, InboxItem.title, InboxItem.body)
                          .join(InboxItem, InboxItem.user_id == User.id)

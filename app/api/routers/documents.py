@@ -9,12 +9,10 @@ from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Response
-from pydantic import BaseModel
 
-from db.engine import read_only
 from services import documents
-from app.api.deps import Caller, Ctx, IdPath
-from app.api.schemas import ErrorOut
+from app.api.deps import Caller, IdPath, ReadDb
+from app.api.schemas import DocumentOut, ErrorOut
 
 router = APIRouter(prefix="/api/v1", tags=["documents"])
 
@@ -25,24 +23,6 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-class DocumentOut(BaseModel):
-    id: int
-    hazard_id: int
-    kind: str
-    kind_label: str
-    number: str
-    title: str
-    issuer_name: str
-    sha256: str
-    issued_at: str
-    event_id: int
-    dated: str  # 成文日期 (YYYY-MM-DD): the day of the act the document records
-
-
-def _out(info: documents.DocumentInfo) -> dict[str, Any]:
-    return {**info.as_dict(), "issued_at": info.issued_at.isoformat(), "dated": info.dated.isoformat()}
-
-
 def content_disposition(filename: str, fallback: str) -> str:
     """RFC 6266 with RFC 5987's `filename*` for the Chinese number; an ASCII name for old clients."""
     return f"inline; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
@@ -50,19 +30,19 @@ def content_disposition(filename: str, fallback: str) -> str:
 
 @router.get("/hazards/{hazard_id}/documents", response_model=list[DocumentOut], responses=ERRORS,
             summary="隐患的公文（限期整改通知书、挂牌督办通知书等）")
-def hazard_documents(ctx: Ctx, caller: Caller, hazard_id: IdPath) -> list[dict[str, Any]]:
-    with read_only(ctx.factory) as session:
-        return [_out(i) for i in documents.list_for_hazard(session, caller, hazard_id)]
+def hazard_documents(caller: Caller, db: ReadDb, hazard_id: IdPath) -> list[DocumentOut]:
+    return documents.list_for_hazard(db, caller, hazard_id)
 
 
-@router.get("/documents/{document_id}", responses={
+# response_model=None: the answer is the stored HTML or the PDF printed from it, bytes that FastAPI
+# cannot validate or serialise as a model; `responses` documents both media types.
+@router.get("/documents/{document_id}", response_model=None, responses={
     **ERRORS, 200: {"description": "文书：HTML（原样，SHA-256 与审计轨迹一致）或由其生成的 PDF",
                     "content": {"text/html": {}, "application/pdf": {}}}},
     summary="一份公文（format=html|pdf）")
-def get_document(ctx: Ctx, caller: Caller, document_id: IdPath,
+def get_document(caller: Caller, db: ReadDb, document_id: IdPath,
                  fmt: Annotated[Literal["html", "pdf"], Query(alias="format")] = "html") -> Response:
-    with read_only(ctx.factory) as session:
-        info, html = documents.get_document(session, caller, document_id)
+    info, html = documents.get_document(db, caller, document_id)
     headers = {"ETag": f'"{info.sha256}"'}
     if fmt == "pdf":
         headers["Content-Disposition"] = content_disposition(f"{info.number}.pdf", f"document-{info.id}.pdf")

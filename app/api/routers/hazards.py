@@ -9,13 +9,11 @@ schema and example in the OpenAPI document, and a new action needs no router cha
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, File, Query, Response, UploadFile
-from fastapi.responses import JSONResponse
 
-from db.engine import read_only
 from services.engine import attachments, commands
 from services.reads import hazards
 from app.api.schemas import AttachmentOut, ErrorOut, EventOut, HazardOut, HazardPage
-from app.api.deps import Caller, Ctx, IdempotencyKeyHeader, IdPath, IfMatch, parse_if_match
+from app.api.deps import Caller, Ctx, Db, IdempotencyKeyHeader, IdPath, IfMatch, ReadDb, parse_if_match
 from services.lifecycle.bodies import ReportBody
 from services.lifecycle.body_examples import EXAMPLES
 from services.lifecycle.states import STATE_LABELS, State
@@ -37,30 +35,39 @@ BAD_BODY: dict[int | str, dict[str, Any]] = {
 
 
 def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
-    """The statuses of ERRORS a route can really answer (tests/api/test_documented_statuses.py)."""
+    """The statuses of ERRORS a route can really answer (tests/app/api/test_documented_statuses.py)."""
     return {code: ERRORS[code] for code in codes}
 
 
 HAZARD = {"model": HazardOut, "description": "隐患（含当前用户可执行的操作）"}
 
 
-def _json(outcome: commands.Outcome) -> JSONResponse:
-    headers = {"ETag": f'"{outcome.body["version"]}"'} if "version" in outcome.body else {}
-    if outcome.replayed:
+def _answer(outcome: commands.Outcome) -> Response:
+    """The hazard (`HazardOut`, the route's response model) with its version as ETag, serialised by
+    the model itself. Sent as a response rather than returned for FastAPI to check again: that check
+    would re-validate a model the service has just built, in one more hop to the thread pool per
+    action (bench/RESULTS.md). A replay says so and sends the first answer's stored JSON as it is:
+    the same bytes, even if the read model has changed since."""
+    headers = {"ETag": f'"{outcome.body.version}"'}
+    if outcome.stored is not None:
         headers["Idempotent-Replayed"] = "true"
-    return JSONResponse(outcome.body, status_code=outcome.status, headers=headers)
+        content = outcome.stored
+    else:
+        content = outcome.body.model_dump_json()
+    return Response(content, status_code=outcome.status, media_type="application/json", headers=headers)
 
 
-@router.post("/hazards", status_code=201, responses={**errors(401, 403, 409, 422), **BAD_BODY, 201: HAZARD},
-             summary="报告隐患 (report)")
+@router.post("/hazards", status_code=201, response_model=HazardOut,
+             responses={**errors(401, 403, 409, 422), **BAD_BODY, 201: HAZARD}, summary="报告隐患 (report)")
 def report_hazard(
     ctx: Ctx,
     caller: Caller,
+    db: Db,
     body: Annotated[ReportBody, Body(openapi_examples={"煤矿": {"value": EXAMPLES["report"]}})],
     idempotency_key: IdempotencyKeyHeader = None,
-) -> JSONResponse:
-    outcome = commands.report_hazard(ctx.factory, caller, body, now=ctx.now(), idempotency_key=idempotency_key)
-    return _json(outcome)
+) -> Response:
+    outcome = commands.report_hazard(db, caller, body, now=ctx.now(), idempotency_key=idempotency_key)
+    return _answer(outcome)
 
 
 @router.get("/hazards", response_model=HazardPage, responses=errors(401, 422),
@@ -68,6 +75,7 @@ def report_hazard(
 def list_hazards(
     ctx: Ctx,
     caller: Caller,
+    db: ReadDb,
     state: Annotated[list[State] | None, Query(description="可多次给出")] = None,
     level: Annotated[str | None, Query(pattern="^(general|major)$")] = None,
     region: Annotated[str | None, Query(pattern=r"^[0-9]{6}([0-9]{3}){0,2}$", description="行政区划代码（含下级）")] = None,
@@ -77,43 +85,40 @@ def list_hazards(
     q: Annotated[str | None, Query(max_length=100)] = None,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-) -> dict[str, Any]:
-    with read_only(ctx.factory) as session:
-        return hazards.list_view(
-            session, caller, now=ctx.now(), state=[s.value for s in state] if state else None, level=level,
-            region=region, industry=industry, enterprise=enterprise, overdue=overdue, q=q, cursor=cursor,
-            limit=limit,
-        )
+) -> HazardPage:
+    return hazards.list_view(
+        db, caller, now=ctx.now(), state=[s.value for s in state] if state else None, level=level,
+        region=region, industry=industry, enterprise=enterprise, overdue=overdue, q=q, cursor=cursor,
+        limit=limit,
+    )
 
 
 @router.get("/hazards/{hazard_id}", response_model=HazardOut, responses=errors(401, 404, 422),
             summary="隐患详情，含当前用户可执行的操作")
-def get_hazard(ctx: Ctx, caller: Caller, hazard_id: IdPath, response: Response) -> dict[str, Any]:
-    with read_only(ctx.factory) as session:
-        data = hazards.get_view(session, caller, hazard_id, now=ctx.now())
-    response.headers["ETag"] = f'"{data["version"]}"'
-    return data
+def get_hazard(ctx: Ctx, caller: Caller, db: ReadDb, hazard_id: IdPath, response: Response) -> HazardOut:
+    hazard = hazards.get_view(db, caller, hazard_id, now=ctx.now())
+    response.headers["ETag"] = f'"{hazard.version}"'
+    return hazard
 
 
 @router.get("/hazards/{hazard_id}/events", response_model=list[EventOut], responses=errors(401, 404, 422),
             summary="审计轨迹")
-def hazard_events(ctx: Ctx, caller: Caller, hazard_id: IdPath) -> list[dict[str, Any]]:
-    with read_only(ctx.factory) as session:
-        return hazards.events_view(session, caller, hazard_id)
+def hazard_events(caller: Caller, db: ReadDb, hazard_id: IdPath) -> list[EventOut]:
+    return hazards.events_view(db, caller, hazard_id)
 
 
 @router.post("/hazards/{hazard_id}/attachments", status_code=201, response_model=AttachmentOut,
              responses={**ERRORS, **BAD_BODY},
              summary="上传附件（JPEG/PNG/WebP/PDF，记录 SHA-256）")
 def upload_attachment(ctx: Ctx, caller: Caller, hazard_id: IdPath, file: Annotated[UploadFile, File()],
-                      response: Response) -> dict[str, Any]:
+                      response: Response) -> AttachmentOut:
     """Each accepted file is an `attach` event, so the hazard's version moves on: the answer's
     `hazard_version` (and ETag) is what a following action's If-Match should carry."""
     saved = attachments.save(
-        ctx.factory, caller, hazard_id, filename=file.filename or "upload", stream=file.file,
+        ctx.uow, caller, hazard_id, filename=file.filename or "upload", stream=file.file,
         root=ctx.settings.attachments_dir, max_bytes=ctx.settings.max_attachment_bytes, now=ctx.now(),
     )
-    response.headers["ETag"] = f'"{saved["hazard_version"]}"'
+    response.headers["ETag"] = f'"{saved.hazard_version}"'
     return saved
 
 
@@ -125,20 +130,22 @@ def _action_route(action: str):
     def act(
         ctx: Ctx,
         caller: Caller,
+        db: Db,
         hazard_id: IdPath,
         body: Annotated[model, Body(openapi_examples={"示例": {"value": EXAMPLES.get(action, {})}})],  # type: ignore[valid-type]
         if_match: IfMatch = None,
         idempotency_key: IdempotencyKeyHeader = None,
-    ) -> JSONResponse:
+    ) -> Response:
         outcome = commands.perform_action(
-            ctx.factory, ctx.settings, caller, hazard_id, action, body, now=ctx.now(),
+            db, ctx.settings, caller, hazard_id, action, body, now=ctx.now(),
             if_match=parse_if_match(if_match), idempotency_key=idempotency_key,
         )
-        return _json(outcome)
+        return _answer(outcome)
 
     act.__name__ = f"action_{action}"
     router.add_api_route(
-        f"/hazards/{{hazard_id}}/actions/{action}", act, methods=["POST"], responses={**ERRORS, **BAD_BODY, 200: HAZARD},
+        f"/hazards/{{hazard_id}}/actions/{action}", act, methods=["POST"], status_code=200, response_model=HazardOut,
+        responses={**ERRORS, **BAD_BODY, 200: HAZARD},
         summary=f"{spec.label} ({action})",
         description=f"允许的角色：{'、'.join(sorted(spec.roles))}；允许的状态：{sources}。",
     )

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Body, Request
+from fastapi import APIRouter, Body, Depends, Request
+from starlette.concurrency import run_in_threadpool
 
 from services.engine import commands
 from app.api.client import client_ip
-from app.api.deps import Ctx
+from app.api.deps import Ctx, Db, ReadDb
 from app.api.schemas import ErrorOut, PublicReceipt, PublicStatus
 from services.lifecycle.bodies import PublicReportBody
 
@@ -29,16 +30,24 @@ _EXAMPLE = {
                         422: {"description": "内容不合法", "model": ErrorOut},
                         429: {"description": "提交过于频繁", "model": ErrorOut}})
 def public_report(
-    ctx: Ctx, request: Request,
+    ctx: Ctx, db: Db, request: Request,
     body: Annotated[PublicReportBody, Body(openapi_examples={"燃气": {"value": _EXAMPLE}})],
-) -> dict[str, Any]:
-    return commands.public_report(ctx.factory, ctx.settings, body, client=client_ip(request), now=ctx.now())
+) -> PublicReceipt:
+    return commands.public_report(db, ctx.settings, body, client=client_ip(request), now=ctx.now())
+
+
+async def count_lookup(ctx: Ctx, request: Request) -> None:
+    """Every lookup counts against the caller's hourly limit, whatever it finds: in a unit of work
+    of its own, committed before the lookup runs."""
+    def count() -> None:
+        with ctx.uow.write() as session:
+            commands.count_status_lookup(session, ctx.settings, client=client_ip(request), now=ctx.now())
+    await run_in_threadpool(count)
 
 
 @router.get("/reports/{tracking_code}", response_model=PublicStatus, summary="举报办理状态查询",
             responses={404: {"description": "查询码不存在", "model": ErrorOut},
                        422: {"description": "查询码不合法", "model": ErrorOut},  # not FastAPI's default shape
                        429: {"description": "查询过于频繁", "model": ErrorOut}})
-def public_status(ctx: Ctx, request: Request, tracking_code: str) -> dict[str, Any]:
-    return commands.public_status(ctx.factory, ctx.settings, tracking_code, client=client_ip(request),
-                                  now=ctx.now())
+def public_status(_: Annotated[None, Depends(count_lookup)], db: ReadDb, tracking_code: str) -> PublicStatus:
+    return commands.public_status(db, tracking_code)

@@ -8,12 +8,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends
 from fastapi.security import HTTPAuthorizationCredentials
 from fastapi.responses import PlainTextResponse
-from sqlalchemy import text
 
-from db.engine import read_only
 from services.audit import checkpoints as audit_checkpoints, verification as audit
-from app.api.deps import Caller, Ctx, _bearer, current_principal
-from app.api.schemas import ErrorOut, VerifyOut
+from services.reads import health
+from app.api.deps import Caller, Ctx, ReadDb, _bearer, current_principal
+from app.api.schemas import ErrorOut, HealthOut, VerifyOut
 from services.kernel.errors import Forbidden, Unauthorized
 from services.lifecycle.roles import Role
 
@@ -24,21 +23,19 @@ VERIFIERS = {Role.AUDITOR, Role.ADMIN, Role.COMMITTEE, Role.SUPERVISOR}
 
 @router.get("/api/v1/audit/verify", response_model=VerifyOut, summary="审计链校验",
             responses={401: {"model": ErrorOut}, 403: {"model": ErrorOut}})
-def verify_audit(ctx: Ctx, caller: Caller) -> dict[str, Any]:
+def verify_audit(ctx: Ctx, caller: Caller, db: ReadDb) -> VerifyOut:
     """Recompute every hash chain, check them against the last checkpoint and the checkpoint log,
     and replay every hazard's events against its row."""
     if caller.role not in VERIFIERS:
         raise Forbidden("当前角色无权执行审计校验", code="role")
     evidence = audit_checkpoints.evidence(ctx.settings)
-    with read_only(ctx.factory) as session:
-        return audit.verify(session, evidence=evidence, now=ctx.now()).as_dict()
+    return audit.verify(db, evidence=evidence, now=ctx.now()).out()
 
 
-@router.get("/healthz", summary="健康检查")
-def healthz(ctx: Ctx) -> dict[str, Any]:
-    with read_only(ctx.factory) as session:
-        session.execute(text("select 1"))
-    return {"status": "ok"}
+@router.get("/healthz", response_model=HealthOut, summary="健康检查")
+def healthz(db: ReadDb) -> HealthOut:
+    health.database_answers(db)
+    return HealthOut(status="ok")
 
 
 METRICS_READERS = {Role.ADMIN, Role.AUDITOR}
@@ -66,7 +63,7 @@ def _json_error(description: str) -> dict[str, Any]:
             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}}}
 
 
-@router.get("/metrics", response_class=PlainTextResponse, summary="Prometheus 指标",
+@router.get("/metrics", response_class=PlainTextResponse, response_model=str, summary="Prometheus 指标",
             responses={401: _json_error("未带令牌或令牌无效"), 403: _json_error("角色无权读取指标")})
 def metrics(ctx: Ctx, _: Annotated[None, Depends(_metrics_reader)]) -> str:
     return ctx.metrics.render()
