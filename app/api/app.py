@@ -11,7 +11,7 @@ from app.api.input_guard import RefuseControlCharacters
 from app.api.deps import ServiceContext
 from app.api.metrics import Metrics, MetricsMiddleware
 from app.api.security_headers import SecurityHeadersMiddleware
-from app.api.routers import documents, hazards, inbox, outbox, public, system
+from app.api.routers import documents, hazards, inbox, outbox, public, reports, system
 from services.kernel import logs
 from app import web
 from services.accounts.auth import TokenCache
@@ -52,6 +52,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utcnow) -> Fa
     app.include_router(inbox.router)
     app.include_router(outbox.router)
     app.include_router(documents.router)
+    app.include_router(reports.router)
     app.include_router(web.router)
     apidocs.install(app)  # /docs, /redoc and /static/apidocs: before web's /static mount
     examples.install(app, clock)  # the OpenAPI request examples, dated from the app's today

@@ -13,7 +13,7 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
 from app.web import (audit_pages, auth_pages, dashboard_pages, errors, ledger_pages, message_pages,
-                          new_hazard, pages, public_pages, session)
+                          new_hazard, pages, public_pages, report_pages, session)
 from app.web import admin_pages
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -21,7 +21,7 @@ STATIC_DIR = Path(__file__).parent / "static"
 router = APIRouter(include_in_schema=False)
 # new_hazard before pages: `/hazards/new` is not a hazard id.
 for _module in (auth_pages, new_hazard, pages, public_pages, ledger_pages, dashboard_pages, audit_pages,
-                message_pages, admin_pages):
+                message_pages, admin_pages, report_pages):
     router.include_router(_module.router)
 
 

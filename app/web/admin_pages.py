@@ -13,10 +13,10 @@ from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
-from starlette.concurrency import run_in_threadpool
+from sqlalchemy.orm import Session
 from starlette.responses import RedirectResponse, Response
 
-from db.engine import read_only, transaction
+from app.api.deps import Db, ReadDb
 from services.accounts import manage as accounts
 from services.accounts.auth import Principal
 from services.kernel.errors import DomainError, Forbidden, Invalid, NotFound
@@ -24,6 +24,7 @@ from services.kernel.inputs import ascii_id, form_text
 from services.lifecycle.roles import ROLE_LABELS, USER_ROLES
 from services.kernel.vocab import INDUSTRIES
 from app.web.errors import ErrorPage
+from app.web.forms import PostedForm
 from app.web.render import flash, render
 from app.web.csrf import CsrfChecked
 from app.web.session import WebUser
@@ -83,13 +84,12 @@ def admin_home(user: WebUser) -> Response:
 
 
 @router.get("/admin/users")
-def users_page(request: Request, user: WebUser) -> Response:
+def users_page(request: Request, user: WebUser, db: ReadDb) -> Response:
     _admin(user)
     q = accounts.clean_query(request.query_params.get("q"))
     role = request.query_params.get("role", "")
     role = role if role in USER_ROLES else ""
-    with read_only(_ctx(request).factory) as session:
-        result = accounts.list_users(session, user, q=q, role=role, page=_page_number(request))
+    result = accounts.list_users(db, user, q=q, role=role, page=_page_number(request))
 
     def link(*, page: int) -> str:
         return "/admin/users?" + urlencode({k: v for k, v in (("q", q), ("role", role), ("page", page)) if v})
@@ -98,69 +98,59 @@ def users_page(request: Request, user: WebUser) -> Response:
                   roles=[(r.value, ROLE_LABELS[r]) for r in USER_ROLES])
 
 
-def _user_choices(request: Request, user: Principal) -> dict[str, Any]:
-    with read_only(_ctx(request).factory) as session:
-        region_choices = accounts.region_choices(session, user)
+def _user_choices(session: Session, user: Principal) -> dict[str, Any]:
+    region_choices = accounts.region_choices(session, user)
     return {"region_choices": region_choices, "role_choices": [(r.value, ROLE_LABELS[r]) for r in accounts.WEB_ROLES],
             "industry_choices": [(i, i) for i in INDUSTRIES]}
 
 
-def _new_user_page(request: Request, user: Principal, values: dict[str, str], errors: dict[str, str],
-                   status: int = 200) -> Response:
+def _new_user_page(request: Request, session: Session, user: Principal, values: dict[str, str],
+                   errors: dict[str, str], status: int = 200) -> Response:
     return render(request, "web/admin_user_new.html", status=status, values=values, errors=errors,
-                  **_user_choices(request, user))
+                  **_user_choices(session, user))
 
 
 @router.get("/admin/users/new")
-def new_user_form(request: Request, user: WebUser) -> Response:
+def new_user_form(request: Request, user: WebUser, db: ReadDb) -> Response:
     _admin(user)
-    return _new_user_page(request, user, {}, {})
+    return _new_user_page(request, db, user, {}, {})
 
 
 @router.post("/admin/users/new")
-async def new_user_submit(request: Request, user: WebUser, _: CsrfChecked) -> Response:
+def new_user_submit(request: Request, user: WebUser, _: CsrfChecked, form: PostedForm, db: Db) -> Response:
     _admin(user)
-    values = _form(await request.form(), USER_FIELDS)
+    values = _form(form, USER_FIELDS)
     ctx = _ctx(request)
-
-    def create() -> tuple[int, str, str]:
-        with transaction(ctx.factory) as session:
-            created, password = accounts.create_user(session, user, values, now=ctx.now())
-            return created.id, created.username, password
-
     try:
-        user_id, username, password = await run_in_threadpool(create)
+        with db.begin_nested():  # a refusal rolls its writes back before the form shows it
+            created, password = accounts.create_user(db, user, values, now=ctx.now())
+            user_id, username = created.id, created.username
     except Invalid as exc:
         values["password"] = ""  # never sent back into the page
-        return _new_user_page(request, user, values, _field_errors(exc, USER_FIELDS), status=422)
+        return _new_user_page(request, db, user, values, _field_errors(exc, USER_FIELDS), status=422)
     return render(request, "web/admin_password.html", username=username, user_id=user_id, password=password,
                   title="已添加用户", generated=not values["password"])
 
 
 @router.get("/admin/users/{user_id}")
-def user_page(request: Request, user: WebUser, user_id: str) -> Response:
+def user_page(request: Request, user: WebUser, user_id: str, db: ReadDb) -> Response:
     _admin(user)
-    with read_only(_ctx(request).factory) as session:
-        try:
-            target = accounts.get_user(session, user, _id(user_id))
-        except NotFound as exc:
-            raise ErrorPage(404, "页面不存在", exc.message) from None
+    try:
+        target = accounts.get_user(db, user, _id(user_id))
+    except NotFound as exc:
+        raise ErrorPage(404, "页面不存在", exc.message) from None
     return render(request, "web/admin_user.html", target=target, errors={}, is_self=target["id"] == user.id)
 
 
 @router.post("/admin/users/{user_id}/active")
-async def user_active(request: Request, user: WebUser, user_id: str, _: CsrfChecked) -> Response:
+def user_active(request: Request, user: WebUser, user_id: str, _: CsrfChecked, form: PostedForm,
+                db: Db) -> Response:
     _admin(user)
     target_id = _id(user_id)
-    active = form_text((await request.form()).get("active")) == "1"
+    active = form_text(form.get("active")) == "1"
     ctx = _ctx(request)
-
-    def change() -> str:
-        with transaction(ctx.factory) as session:
-            return accounts.set_user_active(session, user, target_id, active, now=ctx.now()).username
-
-    try:
-        username = await run_in_threadpool(change)
+    try:  # a refusal is raised on as an error page: `Db` rolls the unit back
+        username = accounts.set_user_active(db, user, target_id, active, now=ctx.now()).username
     except NotFound as exc:
         raise ErrorPage(404, "页面不存在", exc.message) from None
     except DomainError as exc:
@@ -171,24 +161,20 @@ async def user_active(request: Request, user: WebUser, user_id: str, _: CsrfChec
 
 
 @router.post("/admin/users/{user_id}/password")
-async def user_password(request: Request, user: WebUser, user_id: str, _: CsrfChecked) -> Response:
+def user_password(request: Request, user: WebUser, user_id: str, _: CsrfChecked, form: PostedForm,
+                  db: Db) -> Response:
     _admin(user)
     target_id = _id(user_id)
-    typed = form_text((await request.form()).get("password")) or None
+    typed = form_text(form.get("password")) or None
     ctx = _ctx(request)
-
-    def reset() -> tuple[str, str]:
-        with transaction(ctx.factory) as session:
-            target, password = accounts.reset_password(session, user, target_id, typed, now=ctx.now())
-            return target.username, password
-
     try:
-        username, password = await run_in_threadpool(reset)
+        with db.begin_nested():  # a refusal rolls its writes back before the page shows it
+            target, password = accounts.reset_password(db, user, target_id, typed, now=ctx.now())
+            username = target.username
     except NotFound as exc:
         raise ErrorPage(404, "页面不存在", exc.message) from None
     except Invalid as exc:
-        with read_only(ctx.factory) as session:
-            target = accounts.get_user(session, user, target_id)
+        target = accounts.get_user(db, user, target_id)
         return render(request, "web/admin_user.html", status=422, target=target, is_self=target["id"] == user.id,
                       errors=_field_errors(exc, ("password",)))
     except DomainError as exc:
@@ -201,13 +187,12 @@ async def user_password(request: Request, user: WebUser, user_id: str, _: CsrfCh
 
 
 @router.get("/admin/enterprises")
-def enterprises_page(request: Request, user: WebUser) -> Response:
+def enterprises_page(request: Request, user: WebUser, db: ReadDb) -> Response:
     _admin(user)
     q = accounts.clean_query(request.query_params.get("q"))
     active = request.query_params.get("active", "")
     active = active if active in ("yes", "no") else ""
-    with read_only(_ctx(request).factory) as session:
-        result = accounts.list_enterprises(session, user, q=q, active=active, page=_page_number(request))
+    result = accounts.list_enterprises(db, user, q=q, active=active, page=_page_number(request))
 
     def link(*, page: int) -> str:
         return "/admin/enterprises?" + urlencode({k: v for k, v in (("q", q), ("active", active), ("page", page)) if v})
@@ -215,54 +200,43 @@ def enterprises_page(request: Request, user: WebUser) -> Response:
     return render(request, "web/admin_enterprises.html", result=result, q=q, active=active, link=link)
 
 
-def _new_enterprise_page(request: Request, user: Principal, values: dict[str, str], errors: dict[str, str],
-                         status: int = 200) -> Response:
-    with read_only(_ctx(request).factory) as session:
-        region_choices = accounts.region_choices(session, user)
+def _new_enterprise_page(request: Request, session: Session, user: Principal, values: dict[str, str],
+                         errors: dict[str, str], status: int = 200) -> Response:
+    region_choices = accounts.region_choices(session, user)
     return render(request, "web/admin_enterprise_new.html", status=status, values=values, errors=errors,
                   region_choices=region_choices, industry_choices=[(i, i) for i in INDUSTRIES])
 
 
 @router.get("/admin/enterprises/new")
-def new_enterprise_form(request: Request, user: WebUser) -> Response:
+def new_enterprise_form(request: Request, user: WebUser, db: ReadDb) -> Response:
     _admin(user)
-    return _new_enterprise_page(request, user, {}, {})
+    return _new_enterprise_page(request, db, user, {}, {})
 
 
 @router.post("/admin/enterprises/new")
-async def new_enterprise_submit(request: Request, user: WebUser, _: CsrfChecked) -> Response:
+def new_enterprise_submit(request: Request, user: WebUser, _: CsrfChecked, form: PostedForm, db: Db) -> Response:
     _admin(user)
-    values = _form(await request.form(), ENTERPRISE_FIELDS)
+    values = _form(form, ENTERPRISE_FIELDS)
     ctx = _ctx(request)
-
-    def create() -> str:
-        with transaction(ctx.factory) as session:
-            return accounts.create_enterprise(session, user, values, now=ctx.now()).name
-
     try:
-        name = await run_in_threadpool(create)
+        with db.begin_nested():  # a refusal rolls its writes back before the form shows it
+            name = accounts.create_enterprise(db, user, values, now=ctx.now()).name
     except Invalid as exc:
-        return _new_enterprise_page(request, user, values, _field_errors(exc, ENTERPRISE_FIELDS), status=422)
+        return _new_enterprise_page(request, db, user, values, _field_errors(exc, ENTERPRISE_FIELDS), status=422)
     response = RedirectResponse("/admin/enterprises?" + urlencode({"q": values["uscc"].upper()}), status_code=303)
     flash(request, response, f"已添加企业 {name}")
     return response
 
 
 @router.post("/admin/enterprises/{enterprise_id}/active")
-async def enterprise_active(request: Request, user: WebUser, enterprise_id: str, _: CsrfChecked) -> Response:
+def enterprise_active(request: Request, user: WebUser, enterprise_id: str, _: CsrfChecked, form: PostedForm,
+                      db: Db) -> Response:
     _admin(user)
     target_id = _id(enterprise_id)
-    form = await request.form()
     active = form_text(form.get("active")) == "1"
     back = form_text(form.get("back"))
-    ctx = _ctx(request)
-
-    def change() -> str:
-        with transaction(ctx.factory) as session:
-            return accounts.set_enterprise_active(session, user, target_id, active).name
-
-    try:
-        name = await run_in_threadpool(change)
+    try:  # a refusal is raised on as an error page: `Db` rolls the unit back
+        name = accounts.set_enterprise_active(db, user, target_id, active).name
     except NotFound as exc:
         raise ErrorPage(404, "页面不存在", exc.message) from None
     # back to the list the admin was on (only a path of this list: never an outside address)

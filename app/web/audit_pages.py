@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
-from db.engine import read_only
+from app.api.deps import ReadDb
 from services.audit import checkpoints as audit_checkpoints, verification as audit
 from services.kernel.errors import NotFound
 from services.reads.hazards import events_view, id_by_code, recent_events
@@ -25,7 +25,7 @@ AUDIT_ROLES = frozenset({Role.AUDITOR, Role.ADMIN})
 
 
 @router.get("/audit")
-def audit_page(request: Request, user: WebUser, code: str = Query("", max_length=40),
+def audit_page(request: Request, user: WebUser, db: ReadDb, code: str = Query("", max_length=40),
                actor: str = Query("", max_length=100), action: str = Query("", max_length=32)) -> Response:
     if user.role not in AUDIT_ROLES:
         raise ErrorPage(403, "无权访问", "审计页面仅向审计人员和管理员开放。")
@@ -36,17 +36,16 @@ def audit_page(request: Request, user: WebUser, code: str = Query("", max_length
     trail: dict[str, Any] | None = None
     lookup_error = None
     evidence = audit_checkpoints.evidence(ctx.settings)
-    with read_only(ctx.factory) as session:
-        report = audit.verify(session, evidence=evidence, now=ctx.now()).out()
-        recent = recent_events(session, user, actor=actor, action=action)
-        if code:
-            hazard_id = id_by_code(session, code)
-            try:
-                if hazard_id is None:
-                    raise NotFound("隐患不存在或不在您的管辖范围内")
-                trail = {"id": hazard_id, "code": code, "events": events_view(session, user, hazard_id)}
-            except NotFound as exc:
-                lookup_error = f"未找到编号为 {code} 的隐患：{exc.message}"
+    report = audit.verify(db, evidence=evidence, now=ctx.now()).out()
+    recent = recent_events(db, user, actor=actor, action=action)
+    if code:
+        hazard_id = id_by_code(db, code)
+        try:
+            if hazard_id is None:
+                raise NotFound("隐患不存在或不在您的管辖范围内")
+            trail = {"id": hazard_id, "code": code, "events": events_view(db, user, hazard_id)}
+        except NotFound as exc:
+            lookup_error = f"未找到编号为 {code} 的隐患：{exc.message}"
     return render(request, "web/audit.html", status=404 if lookup_error else 200, report=report, code=code,
                   trail=trail, lookup_error=lookup_error, recent=recent, actor=actor, action=action,
                   actions=[(name, spec.label) for name, spec in LIFECYCLE.items()])

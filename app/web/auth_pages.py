@@ -10,6 +10,7 @@ from fastapi import APIRouter, Form, Request
 from starlette.responses import RedirectResponse, Response
 
 from app.api.client import client_ip
+from app.api.deps import Ctx, Db
 from services.kernel.inputs import control_character
 from app.web import csrf, session as web_session
 from app.web.render import render
@@ -38,8 +39,8 @@ def login_form(request: Request, live: OptionalLive, next: str = "/") -> Respons
 
 
 @router.post("/login")
-def login_submit(request: Request, live: OptionalLive, username: FormText = "", password: FormText = "",
-                 csrf_token: FormText = "", next: FormText = "/") -> Response:
+def login_submit(request: Request, live: OptionalLive, ctx: Ctx, db: Db, username: FormText = "",
+                 password: FormText = "", csrf_token: FormText = "", next: FormText = "/") -> Response:
     csrf.check_login_csrf(request, csrf_token)
     target = safe_next(next)
     username = username.strip()
@@ -48,9 +49,8 @@ def login_submit(request: Request, live: OptionalLive, username: FormText = "", 
     if control_character(username) or control_character(password):
         return _login_page(request, next_path=target, username="", status=422,
                            error="用户名或密码含有不可见的控制字符，请重新输入")
-    ctx = request.app.state.ctx
-    try:
-        token, new = web_session.login(ctx.factory, username, password, now=ctx.now(), client=client_ip(request))
+    try:  # in units of its own (app/web/session.py): a refused login still counts its failure
+        token, new = web_session.login_attempt(request, username, password, client=client_ip(request))
     except LoginFailed as exc:
         response = _login_page(request, next_path=target, username=username, error=exc.message,
                                status=429 if exc.retry_after is not None else 400)
@@ -59,7 +59,7 @@ def login_submit(request: Request, live: OptionalLive, username: FormText = "", 
         return response
     old = request.cookies.get(web_session.SESSION_COOKIE)
     if old:  # a fresh token at every login: a planted cookie never becomes a logged-in session
-        web_session.logout(ctx.factory, old, now=ctx.now())
+        web_session.revoke(db, old, now=ctx.now())
     response = RedirectResponse(target, status_code=303)
     web_session.set_session_cookie(request, response, token)
     response.delete_cookie(csrf.LOGIN_CSRF_COOKIE, path="/")
@@ -67,9 +67,8 @@ def login_submit(request: Request, live: OptionalLive, username: FormText = "", 
 
 
 @router.post("/logout")
-def logout(request: Request, _: CsrfChecked) -> Response:
-    ctx = request.app.state.ctx
-    web_session.logout(ctx.factory, request.cookies.get(web_session.SESSION_COOKIE, ""), now=ctx.now())
+def logout(request: Request, ctx: Ctx, _: CsrfChecked, db: Db) -> Response:
+    web_session.revoke(db, request.cookies.get(web_session.SESSION_COOKIE, ""), now=ctx.now())
     response = RedirectResponse("/login", status_code=303)
     web_session.clear_session_cookie(request, response)
     return response

@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from db.engine import read_only
+from app.api.deps import ReadDb
 from services.reads import dashboard
 from services.accounts.auth import Role
 from services.calendar.workdays import default_calendar
@@ -18,13 +18,12 @@ router = APIRouter()
 
 
 @router.get("/dashboard")
-def dashboard_page(request: Request, user: WebUser) -> Response:
+def dashboard_page(request: Request, user: WebUser, db: ReadDb) -> Response:
     ctx = request.app.state.ctx
-    with read_only(ctx.factory) as session:
-        figures = dashboard.figures(session, user, now=ctx.now())
-        # Admins keep the calendar: the years whose open deadlines are counted on a provisional one.
-        provisional = (dashboard.provisional_years(session, default_calendar(), today=figures["today"])
-                       if user.role == Role.ADMIN else [])
+    figures = dashboard.figures(db, user, now=ctx.now())
+    # Admins keep the calendar: the years whose open deadlines are counted on a provisional one.
+    provisional = (dashboard.provisional_years(db, default_calendar(), today=figures["today"])
+                   if user.role == Role.ADMIN else [])
     trend = [(p.label, p.value) for p in figures["overdue_trend"]]
     stock = [(p.label, p.value) for p in figures["major_stock"]]
     sections = [

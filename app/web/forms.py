@@ -14,6 +14,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
+from fastapi import Depends, Request
 from pydantic import BaseModel
 from starlette.datastructures import FormData, UploadFile
 
@@ -153,3 +154,12 @@ def uploads(action: str, form: FormData) -> dict[str, list[UploadFile]]:
             if files:
                 out[f.name] = files if f.kind == "evidence" else files[:1]
     return out
+
+
+async def posted_form(request: Request) -> FormData:
+    """The POSTed form, parsed on the event loop (Starlette caches it: `CsrfChecked` reads the same
+    one), so a sync route gets it and does its database work in the thread pool."""
+    return await request.form()
+
+
+PostedForm = Annotated[FormData, Depends(posted_form)]

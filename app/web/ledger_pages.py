@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from db.engine import read_only
+from app.api.deps import ReadDb
 from services.reads import ledger
 from services.kernel.errors import Invalid
 from services.lifecycle.states import STATE_LABELS, State
@@ -41,13 +41,12 @@ def _sort_link(query: ledger.LedgerQuery):
 
 
 @router.get("/ledger")
-def ledger_page(request: Request, user: WebUser) -> Response:
+def ledger_page(request: Request, user: WebUser, db: ReadDb) -> Response:
     ctx = request.app.state.ctx
     query = _query(request)
     if isinstance(query, Response):
         return query
-    with read_only(ctx.factory) as session:
-        result = ledger.page(session, user, query, now=ctx.now())
+    result = ledger.page(db, user, query, now=ctx.now())
     return render(request, "web/ledger.html", errors=[], form=_form(request), result=result, query=query,
                   link=_link(query), sort_link=_sort_link(query),
                   xlsx_link=_link(query, "/ledger.xlsx")(page=1), **_choices())
@@ -80,14 +79,13 @@ def _choices() -> dict[str, Any]:
 
 
 @router.get("/ledger.xlsx")
-def ledger_xlsx(request: Request, user: WebUser) -> Response:
+def ledger_xlsx(request: Request, user: WebUser, db: ReadDb) -> Response:
     ctx = request.app.state.ctx
     query = _query(request)
     if isinstance(query, Response):
         return query
     now = ctx.now()
-    with read_only(ctx.factory) as session:
-        content = ledger.export_xlsx(session, user, query, now=now)
+    content = ledger.export_xlsx(db, user, query, now=now)
     name = f"hazard-ledger-{ledger.local_date(now).isoformat()}.xlsx"
     return Response(content, media_type=XLSX, headers={
         "Content-Disposition": f"attachment; filename=\"{name}\"; filename*=UTF-8''%E9%9A%90%E6%82%A3%E5%8F%B0%E8%B4%A6-{name}",

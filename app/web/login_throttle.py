@@ -44,7 +44,7 @@ def record_failure(factory: sessionmaker[Session], keys: tuple[str, str], now: d
     writers are serialised), so concurrent failures are each counted once. Returns the lock this
     failure imposed, if any."""
     limits = ((keys[0], MAX_FAILURES), (keys[1], CLIENT_MAX_FAILURES))
-    with transaction(factory) as session:
+    with transaction(factory) as session:  # its own unit: the failure counts though the login is refused
         imposed = counters.count_failures(session, limits, now, LOCK)
     log.info("web_login_failed", key=limits[0][0][:12], locked=imposed is not None)
     return imposed

@@ -14,14 +14,13 @@ import secrets
 from typing import Any
 
 from fastapi import APIRouter, Request
-from starlette.concurrency import run_in_threadpool
+from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 from starlette.responses import RedirectResponse, Response
 
-from db.engine import read_only
+from app.api.deps import Db, ReadDb
 from services.engine import commands
 from services.reads import directory
-from services.reads.models import HazardOut
 from services.accounts.auth import Principal
 from services.kernel.clock import local_date
 from services.kernel.errors import Conflict, DomainError, Invalid
@@ -31,6 +30,7 @@ from services.lifecycle.table import LIFECYCLE
 from services.kernel.vocab import INDUSTRIES, SOURCES
 from app.web.render import flash, render
 from app.web.csrf import CsrfChecked
+from app.web.forms import PostedForm
 from app.web.session import WebUser
 
 router = APIRouter()
@@ -44,10 +44,9 @@ def may_report(user: Principal) -> bool:
     return user.role in LIFECYCLE["report"].roles and user.role != Role.PUBLIC
 
 
-def _choices(request: Request, user: Principal) -> dict[str, Any]:
+def _choices(session: Session, user: Principal) -> dict[str, Any]:
     """What the form offers this user: regions of their scope, their industry, enterprises nearby."""
-    with read_only(request.app.state.ctx.factory) as session:
-        offered = directory.report_choices(session, user, limit=MAX_ENTERPRISES)
+    offered = directory.report_choices(session, user, limit=MAX_ENTERPRISES)
     return {
         "region_choices": [(r.code, r.label) for r in offered.regions],
         "enterprises": [(e.code, e.name) for e in offered.enterprises],
@@ -70,10 +69,10 @@ def _defaults(request: Request, user: Principal, choices: dict[str, Any]) -> dic
     return values
 
 
-def _page(request: Request, user: Principal, *, values: dict[str, str] | None = None,
+def _page(request: Request, session: Session, user: Principal, *, values: dict[str, str] | None = None,
           errors: dict[str, str] | None = None, message: str | None = None, form_key: str | None = None,
           status: int = 200) -> Response:
-    choices = _choices(request, user)
+    choices = _choices(session, user)
     return render(request, "web/new_hazard.html", status=status,
                   values=values if values is not None else _defaults(request, user, choices),
                   errors=errors or {}, message=message, form_key=form_key or secrets.token_urlsafe(16),
@@ -81,17 +80,11 @@ def _page(request: Request, user: Principal, *, values: dict[str, str] | None = 
 
 
 @router.get("/hazards/new")
-def new_hazard_form(request: Request, user: WebUser) -> Response:
+def new_hazard_form(request: Request, user: WebUser, db: ReadDb) -> Response:
     if not may_report(user):
         return render(request, "web/error.html", status=403, title="无权上报隐患",
                       message="当前账号的角色不能在系统中上报隐患。群众举报请使用“举报”页面。")
-    return _page(request, user)
-
-
-def _submit(request: Request, user: Principal, body: dict[str, str], key: str) -> HazardOut:
-    ctx = request.app.state.ctx
-    with ctx.uow.write() as session:
-        return commands.report_hazard(session, user, body, now=ctx.now(), idempotency_key=key).body
+    return _page(request, db, user)
 
 
 def _values(form: FormData) -> dict[str, str]:
@@ -99,11 +92,11 @@ def _values(form: FormData) -> dict[str, str]:
 
 
 @router.post("/hazards/new")
-async def new_hazard_submit(request: Request, user: WebUser, _: CsrfChecked) -> Response:
+def new_hazard_submit(request: Request, user: WebUser, _: CsrfChecked, form: PostedForm, db: Db) -> Response:
     if not may_report(user):
         return render(request, "web/error.html", status=403, title="无权上报隐患",
                       message="当前账号的角色不能在系统中上报隐患。")
-    form = await request.form()
+    ctx = request.app.state.ctx
     values = _values(form)
     raw_key = form.get("form_key")
     form_key = (raw_key if isinstance(raw_key, str) and re.fullmatch(r"[A-Za-z0-9_-]{8,64}", raw_key)
@@ -111,23 +104,24 @@ async def new_hazard_submit(request: Request, user: WebUser, _: CsrfChecked) -> 
     key = f"web-new:{form_key}"
     body = {k: v for k, v in values.items() if v}
     try:
-        hazard = await run_in_threadpool(_submit, request, user, body, key)
+        with db.begin_nested():  # a refusal rolls its writes back before the form shows it
+            hazard = commands.report_hazard(db, user, body, now=ctx.now(), idempotency_key=key).body
     except Invalid as exc:
         errors: dict[str, str] = {}
         for d in exc.details or []:
             field = str(d.get("field", "")).split(".")[0]
             errors.setdefault(field if field in FIELDS else "_", d["message"])
-        return _page(request, user, values=values, errors=errors, message=exc.message, form_key=form_key,
+        return _page(request, db, user, values=values, errors=errors, message=exc.message, form_key=form_key,
                      status=422)
     except Conflict as exc:
         if exc.code != "idempotency_key_reused":
             raise
         # This form already filed a hazard and was then changed (Back, edit, send): say so, and
         # hand out a new key, so sending it once more files the changed text as a new hazard.
-        return _page(request, user, values=values, status=409,
+        return _page(request, db, user, values=values, status=409,
                      message="这张表单已经上报过一条隐患。如确需再上报一条，请核对内容后再次提交。")
     except DomainError as exc:
-        return _page(request, user, values=values, message=exc.message, status=exc.status, form_key=form_key)
+        return _page(request, db, user, values=values, message=exc.message, status=exc.status, form_key=form_key)
     response = RedirectResponse(f"/hazards/{hazard.id}", status_code=303)
     flash(request, response, f"已上报隐患，编号 {hazard.code}")
     return response

@@ -15,10 +15,11 @@ from typing import Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
-from starlette.concurrency import run_in_threadpool
+from sqlalchemy.orm import Session
+from starlette.datastructures import FormData
 from starlette.responses import FileResponse, RedirectResponse, Response
 
-from db.engine import read_only
+from app.api.deps import Db, ReadDb
 from services.engine import attachments, commands
 from services.reads import directory, files as hazard_files, hazards, inbox
 from services.reads.models import HazardOut
@@ -32,7 +33,7 @@ from services.lifecycle.states import FINAL_STATES, State
 from services.lifecycle.table import LIFECYCLE, check_pre
 from services.engine.transitions import load_in_scope
 from app.web.errors import not_found
-from app.web.forms import LABELS, ActionForm, action_form, body_from_form, uploads
+from app.web.forms import LABELS, ActionForm, PostedForm, action_form, body_from_form, uploads
 from app.web.render import flash, render
 from app.web.csrf import CsrfChecked
 from app.web.session import WebUser
@@ -59,10 +60,9 @@ def _id(value: str) -> int:
 
 
 @router.get("/")
-def todo_page(request: Request, user: WebUser) -> Response:
+def todo_page(request: Request, user: WebUser, db: ReadDb) -> Response:
     ctx = _ctx(request)
-    with read_only(ctx.factory) as session:
-        data = inbox.view(session, user, now=ctx.now(), limit=20, ladder=_ladder(ctx.settings.escalation_config))
+    data = inbox.view(db, user, now=ctx.now(), limit=20, ladder=_ladder(ctx.settings.escalation_config))
     return render(request, "web/todo.html", todos=data.todos, messages=data.messages, unread=data.unread,
                   total=data.total)
 
@@ -129,26 +129,27 @@ def _explanations(hazard, user) -> list[dict[str, str]]:
     return out
 
 
-def _hazard_page(request: Request, user, hazard_id: int, *, status: int = 200, failed: ActionForm | None = None,
-                 page_error: str | None = None) -> Response:
+def _hazard_page(request: Request, session: Session, user, hazard_id: int, *, status: int = 200,
+                 failed: ActionForm | None = None, page_error: str | None = None) -> Response:
+    """The page, read through `session`: the route's `ReadDb`, or after a refused form its `Db`
+    (the refusal's savepoint already rolled back)."""
     ctx = _ctx(request)
     now = ctx.now()
-    with read_only(ctx.factory) as session:
-        try:
-            hazard = load_in_scope(session, user, hazard_id)
-        except NotFound:
-            raise not_found() from None
-        view = hazards.view_loaded(session, hazard, user, now=now)
-        explanations = _explanations(hazard, user)
-        events = [e.model_dump() for e in hazards.events_view(session, user, hazard_id)]  # + their documents
-        files = hazard_files.of_hazard(session, hazard_id)
-        documents = _documents(session, user, hazard_id)
-        events = _place_documents(events, documents)
-        registration = None
-        if hazard.state == State.REPORTED.value:  # a report's own date: its 登记期限, as 待办 shows it
-            due, _ = inbox.step_due(hazard, user.role, _ladder(ctx.settings.escalation_config), default_calendar())
-            registration = _days_info(due, local_date(now))
-        region_name = directory.region_name(session, hazard.region_code)
+    try:
+        hazard = load_in_scope(session, user, hazard_id)
+    except NotFound:
+        raise not_found() from None
+    view = hazards.view_loaded(session, hazard, user, now=now)
+    explanations = _explanations(hazard, user)
+    events = [e.model_dump() for e in hazards.events_view(session, user, hazard_id)]  # + their documents
+    files = hazard_files.of_hazard(session, hazard_id)
+    documents = _documents(session, user, hazard_id)
+    events = _place_documents(events, documents)
+    registration = None
+    if hazard.state == State.REPORTED.value:  # a report's own date: its 登记期限, as 待办 shows it
+        due, _ = inbox.step_due(hazard, user.role, _ladder(ctx.settings.escalation_config), default_calendar())
+        registration = _days_info(due, local_date(now))
+    region_name = directory.region_name(session, hazard.region_code)
     deadline = date.fromisoformat(view.deadline) if view.deadline else None
     late = extension_too_late(deadline, local_date(now), ctx.settings.extension_min_working_days, default_calendar())
     if late and "request_extension" in view.allowed_actions:
@@ -173,11 +174,13 @@ def _hazard_page(request: Request, user, hazard_id: int, *, status: int = 200, f
 
 
 @router.get("/hazards/{hazard_id}")
-def hazard_page(request: Request, user: WebUser, hazard_id: str) -> Response:
-    return _hazard_page(request, user, _id(hazard_id))
+def hazard_page(request: Request, user: WebUser, hazard_id: str, db: ReadDb) -> Response:
+    return _hazard_page(request, db, user, _id(hazard_id))
 
 
-def _perform(request: Request, user, hazard_id: int, action: str, form) -> Response:
+def _perform(request: Request, db: Session, user, hazard_id: int, action: str, form: FormData) -> Response:
+    """The form's files are stored first, each in a unit of its own (`attachments.save` removes its
+    file when its unit fails); `db`, the route's unit, is first used after them."""
     ctx = _ctx(request)
     failed = action_form(action)
     failed.open = True
@@ -190,7 +193,7 @@ def _perform(request: Request, user, hazard_id: int, action: str, form) -> Respo
     try:
         for field_name, files in uploads(action, form).items():
             for upload in files:
-                saved = attachments.save(
+                saved = attachments.save(  # a unit of its own: it removes its file again if that unit fails
                     ctx.uow, user, hazard_id, filename=upload.filename or "upload", stream=upload.file,
                     root=ctx.settings.attachments_dir, max_bytes=ctx.settings.max_attachment_bytes, now=ctx.now())
                 uploaded.setdefault(field_name, []).append(saved.id)
@@ -200,16 +203,16 @@ def _perform(request: Request, user, hazard_id: int, action: str, form) -> Respo
         _, failed.values = body_from_form(action, form, uploaded)
         for detail in exc.details or []:
             failed.errors[field_name] = detail["message"]
-        return _hazard_page(request, user, hazard_id, status=422, failed=failed)
+        return _hazard_page(request, db, user, hazard_id, status=422, failed=failed)
     except NotFound:
         raise not_found() from None
     except (Forbidden, Conflict) as exc:  # role, or a closed hazard taking no new files
         failed.message = exc.message
-        return _hazard_page(request, user, hazard_id, status=exc.status, failed=failed)
+        return _hazard_page(request, db, user, hazard_id, status=exc.status, failed=failed)
     body, failed.values = body_from_form(action, form, uploaded)
     try:
-        with ctx.uow.write() as session:  # a refusal rolls back before the page shows it
-            commands.perform_action(session, ctx.settings, user, hazard_id, action, body, now=ctx.now(),
+        with db.begin_nested():  # a refusal rolls its writes back before the page shows it
+            commands.perform_action(db, ctx.settings, user, hazard_id, action, body, now=ctx.now(),
                                     if_match=version)
     except NotFound:
         raise not_found() from None
@@ -223,40 +226,38 @@ def _perform(request: Request, user, hazard_id: int, action: str, form) -> Respo
                 failed.message = detail["message"]
         if not failed.errors and failed.message is None:
             failed.message = exc.message
-        return _hazard_page(request, user, hazard_id, status=422, failed=failed)
+        return _hazard_page(request, db, user, hazard_id, status=422, failed=failed)
     except (Forbidden, Conflict, DomainError) as exc:
         failed.message = exc.message
         if isinstance(exc, Conflict) and exc.code in ("stale_version", "concurrent_update"):
             failed.message = "该隐患已被他人更新，页面已刷新为最新情况，请核对后重新提交。"
-        return _hazard_page(request, user, hazard_id, status=exc.status, failed=failed)
+        return _hazard_page(request, db, user, hazard_id, status=exc.status, failed=failed)
     response = RedirectResponse(f"/hazards/{hazard_id}", status_code=303)
     flash(request, response, f"已完成：{LIFECYCLE[action].label}")
     return response
 
 
 @router.post("/hazards/{hazard_id}/actions/{action}")
-async def hazard_action(request: Request, user: WebUser, _: CsrfChecked, hazard_id: str, action: str) -> Response:
+def hazard_action(request: Request, user: WebUser, _: CsrfChecked, hazard_id: str, action: str, form: PostedForm,
+                  db: Db) -> Response:
     spec = LIFECYCLE.get(action)
     if spec is None or action == "report" or not spec.lifecycle:
         raise not_found()
-    form = await request.form()
-    return await run_in_threadpool(_perform, request, user, _id(hazard_id), action, form)
+    return _perform(request, db, user, _id(hazard_id), action, form)
 
 
 @router.get("/hazards/{hazard_id}/documents/{document_id}")
-def document_file(request: Request, user: WebUser, hazard_id: str, document_id: str,
+def document_file(request: Request, user: WebUser, hazard_id: str, document_id: str, db: ReadDb,
                   format: str = "html") -> Response:
     """A hazard's issued document for the logged-in browser (the API's route wants a Bearer token):
     the stored HTML, or the PDF printed from it; same scope rule as the hazard page."""
     from services import documents
 
-    ctx = _ctx(request)
     hid, did = _id(hazard_id), _id(document_id)
-    with read_only(ctx.factory) as session:
-        try:
-            info, html = documents.get_document(session, user, did)
-        except NotFound:
-            raise not_found() from None
+    try:
+        info, html = documents.get_document(db, user, did)
+    except NotFound:
+        raise not_found() from None
     if info.hazard_id != hid or format not in ("html", "pdf"):
         raise not_found()
     name = quote(f"{info.number}.{format}", safe="")
@@ -268,16 +269,15 @@ def document_file(request: Request, user: WebUser, hazard_id: str, document_id: 
 
 
 @router.get("/hazards/{hazard_id}/attachments/{attachment_id}")
-def attachment_file(request: Request, user: WebUser, hazard_id: str, attachment_id: str) -> Response:
+def attachment_file(request: Request, user: WebUser, hazard_id: str, attachment_id: str, db: ReadDb) -> Response:
     """A hazard's file, for whoever may see the hazard (the same scope rule as the page)."""
     ctx = _ctx(request)
     hid, aid = _id(hazard_id), _id(attachment_id)
-    with read_only(ctx.factory) as session:
-        try:
-            load_in_scope(session, user, hid)
-        except NotFound:
-            raise not_found() from None
-        found = hazard_files.get(session, hid, aid)
+    try:
+        load_in_scope(db, user, hid)
+    except NotFound:
+        raise not_found() from None
+    found = hazard_files.get(db, hid, aid)
     if found is None:
         raise not_found()
     path = attachments.path_for(ctx.settings.attachments_dir, found.sha256)

@@ -118,6 +118,7 @@ NAV: tuple[tuple[str, str, frozenset[str] | None], ...] = (
     ("消息", "/messages", None),
     ("台账", "/ledger", None),
     ("看板", "/dashboard", None),
+    ("月报", "/reports/monthly", frozenset({Role.COMMITTEE, Role.SUPERVISOR, Role.INSPECTOR, Role.AUDITOR, Role.ADMIN})),
     ("上报隐患", "/hazards/new", LIFECYCLE["report"].roles - {Role.PUBLIC}),
     ("审计", "/audit", frozenset({Role.AUDITOR, Role.ADMIN})),
     ("管理", "/admin", frozenset({Role.ADMIN})),

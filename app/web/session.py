@@ -124,7 +124,7 @@ def login(factory: sessionmaker[Session], username: str, password: str, *, now: 
     `LoginFailed` with the same message for an unknown user, a wrong password or a disabled user;
     while a lock holds for this (username, client) or this client, with how long it still runs."""
     keys = throttle.keys(username, client)
-    with read_only(factory) as session:
+    with read_only(factory) as session:  # its own unit: a login works apart from any route's `Db`
         left = counters.lock_left(session, keys, now)
         if left is not None:
             log.info("web_login_locked", key=keys[0][:12])
@@ -141,7 +141,7 @@ def login(factory: sessionmaker[Session], username: str, password: str, *, now: 
         raise LoginFailed(GENERIC_FAILURE)
     token = secrets.token_urlsafe(32)
     csrf = secrets.token_urlsafe(32)
-    with transaction(factory) as session:
+    with transaction(factory) as session:  # its own unit: committed before its cookie is set
         left = counters.lock_left(session, keys, now)
         if left is not None:  # a lock that landed while the password was checked
             raise LoginFailed(throttle.locked_message(left), retry_after=left)
@@ -157,7 +157,7 @@ def login(factory: sessionmaker[Session], username: str, password: str, *, now: 
 
 
 def lookup(factory: sessionmaker[Session], token: str, *, now: datetime) -> Live | None:
-    with read_only(factory) as session:
+    with read_only(factory) as session:  # its own unit: run by `WebUser`, before the route's `Db`
         found = web_sessions.find(session, digest(token))
     if found is None:
         return None
@@ -167,19 +167,31 @@ def lookup(factory: sessionmaker[Session], token: str, *, now: datetime) -> Live
     if dead:
         return None
     if not active:
-        with transaction(factory) as session:
+        with transaction(factory) as session:  # its own unit: committed though the request is refused
             web_sessions.end_user_sessions(session, live.principal.id or 0, now=now)
         log.info("web_session_ended_disabled_user", user=live.principal.username)
         return None
     if now - last_seen >= TOUCH_AFTER:
-        with transaction(factory) as session:
+        with transaction(factory) as session:  # its own unit: recorded whatever the route then does
             web_sessions.touch(session, live.session_id, now=now)
     return live
 
 
 def logout(factory: sessionmaker[Session], token: str, *, now: datetime) -> None:
-    with transaction(factory) as session:
+    with transaction(factory) as session:  # its own unit: for a caller without a request's `Db`
         web_sessions.revoke(session, digest(token), now=now)
+
+
+def revoke(session: Session, token: str, *, now: datetime) -> None:
+    """End the session of this cookie token in the caller's unit of work (a route's `Db`)."""
+    web_sessions.revoke(session, digest(token), now=now)
+
+
+def login_attempt(request: Request, username: str, password: str, *, client: str) -> tuple[str, Live]:
+    """The login form's attempt (`login`), in units of its own and never in the route's `Db`: a
+    refused login must still have its failure counted (committed) while the refusal is answered."""
+    ctx = ctx_of(request)
+    return login(ctx.factory, username, password, now=ctx.now(), client=client)
 
 
 # --- cookies --------------------------------------------------------------------------------------

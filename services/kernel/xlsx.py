@@ -32,7 +32,7 @@ from typing import Any
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
-from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 
 from services.kernel.clock import SHANGHAI
@@ -53,6 +53,29 @@ _HEADER_ALIGN = Alignment(horizontal="center", vertical="center")
 def clean_text(text: str) -> str:
     """`text` with every character an .xlsx cannot hold replaced by U+FFFD."""
     return REFUSED.sub(REPLACEMENT, text)
+
+
+def _put(cell: Cell, value: Any) -> Cell:
+    """`value` into `cell` by the rules above (streamed and form sheets alike)."""
+    if value is None:
+        return cell
+    if isinstance(value, bool):
+        value = "是" if value else "否"
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(SHANGHAI).replace(tzinfo=None)
+        cell.value, cell.number_format = value, DATETIME_FORMAT
+    elif isinstance(value, date):
+        cell.value, cell.number_format = value, DATE_FORMAT
+    elif isinstance(value, int | Decimal) or (isinstance(value, float) and math.isfinite(value)):
+        cell.value = value
+    else:
+        text = clean_text(value if isinstance(value, str) else str(value))
+        cell.value = text  # openpyxl marks "=..." as a formula and "#N/A" as an error here,
+        cell.data_type = "s"  # and this makes it a string cell again, whatever it starts with
+        if text.startswith(FORMULA_LEADS):
+            cell.quotePrefix = True
+    return cell
 
 
 @dataclass(frozen=True)
@@ -100,26 +123,7 @@ class Sheet:
         self._rows += 1
 
     def _cell(self, value: Any) -> Cell:
-        cell = WriteOnlyCell(self._ws)
-        if value is None:
-            return cell
-        if isinstance(value, bool):
-            value = "是" if value else "否"
-        if isinstance(value, datetime):
-            if value.tzinfo is not None:
-                value = value.astimezone(SHANGHAI).replace(tzinfo=None)
-            cell.value, cell.number_format = value, DATETIME_FORMAT
-        elif isinstance(value, date):
-            cell.value, cell.number_format = value, DATE_FORMAT
-        elif isinstance(value, int | Decimal) or (isinstance(value, float) and math.isfinite(value)):
-            cell.value = value
-        else:
-            text = clean_text(value if isinstance(value, str) else str(value))
-            cell.value = text  # openpyxl marks "=..." as a formula and "#N/A" as an error here,
-            cell.data_type = "s"  # and this makes it a string cell again, whatever it starts with
-            if text.startswith(FORMULA_LEADS):
-                cell.quotePrefix = True
-        return cell
+        return _put(WriteOnlyCell(self._ws), value)
 
     def _finish(self) -> None:
         last = get_column_letter(self._width)
@@ -143,6 +147,72 @@ class Book:
             raise ValueError("a workbook needs at least one sheet")
         for sheet in self._sheets:
             sheet._finish()
+        out = BytesIO()
+        self._wb.save(out)
+        return out.getvalue()
+
+
+_THIN = Side(style="thin")
+_BOX = Border(left=_THIN, right=_THIN, top=_THIN, bottom=_THIN)
+_WRAP = Alignment(horizontal="center", vertical="center", wrap_text=True)
+
+
+class FormSheet:
+    """A sheet laid out like a paper form (a title, merged headers, a boxed table, a signature line),
+    for the few reports that have an official layout; small, so not streamed. Values go in by the
+    same rules as in `Sheet`; the layout is set by row and column numbers (1-based)."""
+
+    def __init__(self, ws: Any) -> None:
+        self._ws = ws
+
+    @property
+    def rows(self) -> int:
+        return self._ws.max_row
+
+    def append(self, values: Sequence[Any]) -> int:
+        """A row at the bottom; returns its number."""
+        row = self._ws.max_row + 1 if self._ws.max_row > 1 or self._ws["A1"].value is not None else 1
+        for col, value in enumerate(values, start=1):
+            if value is not None:
+                _put(self._ws.cell(row=row, column=col), value)
+        return row
+
+    def merge(self, row: int, col: int, last_row: int, last_col: int) -> None:
+        self._ws.merge_cells(start_row=row, start_column=col, end_row=last_row, end_column=last_col)
+
+    def title(self, row: int, size: int = 16) -> None:
+        cell = self._ws.cell(row=row, column=1)
+        cell.font, cell.alignment = Font(size=size, bold=True), _WRAP
+
+    def box(self, first_row: int, last_row: int, columns: int, *, bold_last: bool = False) -> None:
+        """Borders and centred, wrapped text over a block; `bold_last`: its last row is a total."""
+        for row in self._ws.iter_rows(min_row=first_row, max_row=last_row, max_col=columns):
+            for cell in row:
+                cell.border, cell.alignment = _BOX, _WRAP
+                if bold_last and cell.row == last_row:
+                    cell.font = Font(bold=True)
+
+    def widths(self, widths: Sequence[float], *, header_height: float | None = None,
+               header_row: int | None = None, freeze: str | None = None) -> None:
+        for i, width in enumerate(widths, start=1):
+            self._ws.column_dimensions[get_column_letter(i)].width = width
+        if header_height and header_row:
+            self._ws.row_dimensions[header_row].height = header_height
+        if freeze:
+            self._ws.freeze_panes = freeze
+
+
+class FormBook:
+    """A workbook of form sheets: `sheet(title)` for each, then `to_bytes` once."""
+
+    def __init__(self) -> None:
+        self._wb = Workbook()
+        self._wb.remove(self._wb.active)
+
+    def sheet(self, title: str) -> FormSheet:
+        return FormSheet(self._wb.create_sheet(clean_text(title)[:31]))
+
+    def to_bytes(self) -> bytes:
         out = BytesIO()
         self._wb.save(out)
         return out.getvalue()

@@ -196,6 +196,13 @@ def build(t: Table, hazards: dict[str, int], ids: dict[str, int]) -> dict[tuple[
             403: lambda: c("POST", f"{API}/outbox/dead/{ids['dead']}/retry", "inspector"),
             409: lambda: c("POST", f"{API}/outbox/dead/{ids['pending']}/retry", "admin"),
         },
+        ("GET", f"{API}/reports/monthly"): {
+            **t.common("GET", f"{API}/reports/monthly", f"{API}/reports/monthly", id_param=False, body=False,
+                       params={"month": "2026-11"}),
+            200: lambda: c("GET", f"{API}/reports/monthly", "city_committee", params={"month": "2026-11"}),
+            403: lambda: c("GET", f"{API}/reports/monthly", "ent_coal", params={"month": "2026-11"}),
+            422: lambda: c("GET", f"{API}/reports/monthly", params={"month": "2026-13"}),
+        },
         ("GET", f"{API}/documents/{{document_id}}"): {
             **t.common("GET", f"{API}/documents/{{document_id}}", f"{API}/documents/{ids['document']}",
                        id_param=True, body=False),

@@ -39,6 +39,8 @@ PAGES = [
     ("/messages", "ent_coal", 200),
     ("/ledger?per_page=0", "supervisor", 400),
     ("/dashboard", "supervisor", 200),
+    ("/reports/monthly", "supervisor", 200),
+    ("/reports/monthly?month=2026-99", "supervisor", 422),
     ("/audit", "auditor", 200),
     ("/admin/users", "admin", 200),
     ("/admin/users/new", "admin", 200),
@@ -48,7 +50,8 @@ PAGES = [
     ("/admin/enterprises/new", "admin", 200),
 ]
 # GET routes of the app that answer something other than HTML, each checked for nosniff below.
-NOT_HTML = {"/ledger.xlsx", "/hazards/{hazard_id}/attachments/{attachment_id}",
+NOT_HTML = {"/ledger.xlsx", "/reports/monthly.xlsx", "/reports/monthly.pdf",
+            "/hazards/{hazard_id}/attachments/{attachment_id}",
             "/static/apidocs/redoc.standalone.js", "/favicon.ico",
             "/admin"}  # a redirect to /admin/users
 

@@ -151,6 +151,49 @@ def test_a_stale_form_is_refused(browser, factory, world, clock):
     assert "已被他人更新" in response.text and "已完成一半" in response.text
 
 
+def test_a_refusal_after_the_action_began_writing_leaves_nothing_behind(browser, factory, world, clock,
+                                                                        monkeypatch):
+    """The form runs in the request's unit of work (`Db`, committed when the route returns), so a
+    refusal it shows must be undone by its savepoint: here one raised after `transitions.perform`
+    wrote the hazard, its event and its outbox rows."""
+    from sqlalchemy import func
+
+    from db.models import AuditEvent, OutboxMessage
+    from services.kernel.errors import Conflict
+
+    real_perform = transitions.perform
+
+    def perform_then_refuse(session, *args, **kwargs):
+        real_perform(session, *args, **kwargs)
+        raise Conflict("迟到的拒绝：写入之后才发现的冲突", code="late_refusal")
+
+    def counts():
+        with read_only(factory) as s:
+            hazard = s.get(Hazard, hid)
+            return (hazard.state, hazard.version,
+                    s.execute(select(func.count()).select_from(AuditEvent).where(AuditEvent.hazard_id == hid)).scalar_one(),
+                    s.execute(select(func.count()).select_from(OutboxMessage)).scalar_one())
+
+    hid = drive(factory, world, clock(), "reported")
+    before = counts()
+    c = browser("inspector")
+    page = c.get(f"/hazards/{hid}").text
+    monkeypatch.setattr(transitions, "perform", perform_then_refuse)
+    deadline = (local_date(clock()) + timedelta(days=30)).isoformat()
+    response = c.post(f"/hazards/{hid}/actions/register", data={
+        "csrf_token": csrf_of(page), "version": _form_version(page, "register"), "level": "general",
+        "enterprise_uscc": world.enterprises["coal"], "deadline": deadline, "category": "顶板管理"})
+    assert counts() == before and before[0] == "reported"  # no state, version, event or outbox row left
+    assert response.status_code == 409
+    assert "迟到的拒绝：写入之后才发现的冲突" in response.text  # the refusal, at the form
+    assert f'/hazards/{hid}/actions/register"' in response.text  # drawn from the hazard as it still is
+    monkeypatch.undo()
+    assert c.post(f"/hazards/{hid}/actions/register", data={  # the same form goes through afterwards
+        "csrf_token": csrf_of(page), "version": _form_version(page, "register"), "level": "general",
+        "enterprise_uscc": world.enterprises["coal"], "deadline": deadline, "category": "顶板管理"}).status_code == 303
+    assert _state(factory, hid) == "registered"
+
+
 def test_evidence_upload_and_the_scoped_file_route(browser, factory, world, clock):
     hid = drive(factory, world, clock(), "rectifying")
     c = browser("ent_coal")

@@ -38,6 +38,19 @@ def test_public_report_and_tracking(browser, factory):
     assert c.get("/track", params={"code": "ZZZZZZZZ"}).status_code == 404
 
 
+def test_every_tracking_lookup_counts_even_when_it_finds_nothing(browser, settings, monkeypatch):
+    """The lookup's throttle count is committed in a unit of its own, before the lookup: an unknown
+    code counts too. An empty form is no lookup and is not counted."""
+    monkeypatch.setattr(settings, "public_lookups_per_hour", 2)
+    c = browser()
+    for _ in range(3):
+        assert c.get("/track").status_code == 200
+    assert [c.get("/track", params={"code": code}).status_code for code in ("ZZZZZZZZ", "ZZZZZZZY")] == [404, 404]
+    limited = c.get("/track", params={"code": "ZZZZZZZZ"})
+    assert limited.status_code == 429 and "查询过于频繁" in limited.text
+    assert int(limited.headers["Retry-After"]) > 0
+
+
 def test_public_report_errors_and_rate_limit(browser):
     c = browser()
     bad = _report(c, title="", description="保留的描述")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import threading
 from collections import Counter
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select, update
@@ -17,23 +17,11 @@ from services.audit import verification as audit
 from services.escalation import sweep as sweep_mod
 from services.escalation import writer
 from services.engine import transitions
-from services.calendar.workdays import WorkCalendar
 from services.kernel.clock import local_date
-from services.escalation.ladder import DEADLINE_STEPS, LadderConfig, Step
+from services.escalation.ladder import DEADLINE_STEPS, Step
 from services.escalation.sweep import sweep
+from tests.services.escalation.sweeping import CAL, CONFIG, deadline_of, run
 from tests.helpers import body_for, drive, new_hazard
-
-CAL = WorkCalendar()
-CONFIG = LadderConfig()
-
-
-def run(factory, clock, as_of: date, **kw):
-    return sweep(UnitOfWork(factory), now=clock(), calendar=CAL, config=CONFIG, as_of=as_of, keep_details=True, **kw)
-
-
-def deadline_of(factory, hid: int) -> date:
-    with read_only(factory) as s:
-        return s.get(Hazard, hid).deadline
 
 
 def escalations(factory, hid: int) -> list[str]:

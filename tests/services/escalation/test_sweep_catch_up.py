@@ -6,36 +6,24 @@ Both writers of the sweep (the batch and the hazard-by-hazard redo) do the same.
 from __future__ import annotations
 
 import json
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
-from db.engine import UnitOfWork, read_only, transaction
+from db.engine import read_only, transaction
 from db.models import AuditEvent, Hazard, OutboxMessage
 from services.audit import verification as audit
 from services.escalation import sweep as sweep_mod
 from services.engine import transitions
 from services.accounts.auth import SYSTEM
-from services.calendar.workdays import WorkCalendar
 from services.kernel.clock import local_date
 from services.kernel.errors import Conflict, Invalid
-from services.escalation.ladder import DEADLINE_STEPS, LadderConfig, Step
-from services.escalation.sweep import sweep
+from services.escalation.ladder import DEADLINE_STEPS, Step
+from tests.services.escalation.sweeping import CAL, deadline_of, run
 from tests.helpers import drive, new_hazard
 
-CAL = WorkCalendar()
-CONFIG = LadderConfig()
 LADDER_LETTERS = ("document.urge_letter", "document.summon_notice")
-
-
-def run(factory, clock, as_of: date, **kw):
-    return sweep(UnitOfWork(factory), now=clock(), calendar=CAL, config=CONFIG, as_of=as_of, keep_details=True, **kw)
-
-
-def deadline_of(factory, hid: int) -> date:
-    with read_only(factory) as s:
-        return s.get(Hazard, hid).deadline
 
 
 def escalate_bodies(factory, hid: int) -> list[dict]:

@@ -1,0 +1,1 @@
+"""Figures an office reports upward: the monthly report (月报)."""
