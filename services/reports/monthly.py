@@ -257,8 +257,12 @@ def period_report(session: Session, region_code: str, p: Period, *, industry: st
 
 
 def monthly(session: Session, region_code: str, region_name: str, month: str, *,
-            industry: str | None = None) -> MonthlyReport:
+            industry: str | None = None, today: date | None = None) -> MonthlyReport:
+    """The month's report; a month still running (`today` inside it) counts up to today, so what
+    is overdue is what is overdue now, not what will be by the month's end."""
     p = month_period(month)
+    if today is not None and p.first <= today < p.last:
+        p = Period(p.first, today)
     ytd = Period(date(p.first.year, 1, 1), p.last)
     return MonthlyReport(
         month=month, region_code=region_code, region_name=region_name, industry=industry,
@@ -293,4 +297,4 @@ def for_reader(session: Session, principal: Principal, *, month: str, region_cod
     if not regions.within(region, principal.region_code):
         raise Forbidden("只能查看本辖区及下级地区的月报", code="scope")
     industry = principal.industry if principal.role in (Role.INSPECTOR, Role.SUPERVISOR) else None
-    return monthly(session, region, name, month, industry=industry or None)
+    return monthly(session, region, name, month, industry=industry or None, today=today)

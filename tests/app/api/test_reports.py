@@ -15,7 +15,9 @@ def test_monthly_report_over_http(client, world, factory, clock):
     body = resp.json()
     assert body["region_code"] == "141100" and body["region_name"] == "吕梁市"
     month = body["month_figures"]
-    assert (month["first"], month["last"]) == ("2026-11-01", "2026-11-30")
+    # The month is still running (the clock says 24 November): it counts up to today.
+    assert (month["first"], month["last"]) == ("2026-11-01", "2026-11-24")
+    assert body["year_to_date"]["last"] == "2026-11-24"
     coal = next(r for r in month["rows"] if r["industry"] == "煤矿")
     assert (coal["general_found"], coal["general_fixed"], coal["major_found"], coal["listed_city"]) == (1, 1, 1, 1)
     assert month["clearing"] == {"stock_start": 0, "found": 1, "closed": 0, "stock_end": 1, "year_start_stock": 0,

@@ -179,3 +179,20 @@ def test_the_form_writes_what_people_typed_safely(factory):
     cell = next(c for row in ws.iter_rows() for c in row if isinstance(c.value, str) and "填报人" in c.value)
     assert cell.data_type == "s" and cell.value == "填报人：张\ufffd三=1+1"
     assert ws["A1"].value == "吕梁市安全生产事故隐患排查治理情况统计表" and "A1:T1" in ws.merged_cells
+
+
+def test_a_month_still_running_counts_up_to_today(factory, spread):
+    """On 15 November the month's figures are those of 1–15 November: a deadline of the 20th is not
+    overdue yet, and nothing found after today is counted."""
+    rows, ents = spread
+    today = date(2026, 11, 15)
+    with read_only(factory) as s:
+        got = report.monthly(s, "141100", "吕梁市", "2026-11", today=today)
+    assert (got.month_figures.first, got.month_figures.last, got.year_to_date.last) == (
+        "2026-11-01", "2026-11-15", "2026-11-15")
+    coal = next(r for r in got.month_figures.rows if r.industry == "煤矿")
+    want = expected(rows, ents, "1411", date(2026, 11, 1), today, "煤矿")
+    assert (coal.overdue, coal.general_found, coal.major_found, coal.closed) == (
+        want["overdue"], want["general_found"], want["major_found"], want["closed"])
+    whole = expected(rows, ents, "1411", date(2026, 11, 1), date(2026, 11, 30), "煤矿")
+    assert (whole["overdue"], whole["general_found"]) != (want["overdue"], want["general_found"])
