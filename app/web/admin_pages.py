@@ -192,12 +192,16 @@ def enterprises_page(request: Request, user: WebUser, db: ReadDb) -> Response:
     q = accounts.clean_query(request.query_params.get("q"))
     active = request.query_params.get("active", "")
     active = active if active in ("yes", "no") else ""
-    result = accounts.list_enterprises(db, user, q=q, active=active, page=_page_number(request))
+    unassigned = "1" if request.query_params.get("unassigned") == "1" else ""
+    result = accounts.list_enterprises(db, user, q=q, active=active, page=_page_number(request),
+                                       unassigned=bool(unassigned))
 
     def link(*, page: int) -> str:
-        return "/admin/enterprises?" + urlencode({k: v for k, v in (("q", q), ("active", active), ("page", page)) if v})
+        return "/admin/enterprises?" + urlencode({k: v for k, v in (("q", q), ("active", active),
+                                                                     ("unassigned", unassigned), ("page", page)) if v})
 
-    return render(request, "web/admin_enterprises.html", result=result, q=q, active=active, link=link)
+    return render(request, "web/admin_enterprises.html", result=result, q=q, active=active, unassigned=unassigned,
+                  link=link)
 
 
 def _new_enterprise_page(request: Request, session: Session, user: Principal, values: dict[str, str],

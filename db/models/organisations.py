@@ -39,6 +39,8 @@ class Enterprise(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     # A disabled enterprise keeps its records but takes no new hazards (migration 0009).
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    supervising_department: Mapped[str | None] = mapped_column(String(100))  # 行业主管部门 (一张表)
+    responsible_official: Mapped[str | None] = mapped_column(String(100))  # 监管责任人
 
 
 class User(Base):

@@ -199,11 +199,14 @@ def reset_password(session: Session, actor: Principal, user_id: int, password: s
 def enterprise_view(ent: Enterprise, region_name: str | None) -> dict[str, Any]:
     return {"id": ent.id, "uscc": ent.uscc, "name": ent.name, "region_code": ent.region_code,
             "region_name": region_name or ent.region_code, "industry": ent.industry, "active": ent.active,
-            "created_at": ent.created_at}
+            "created_at": ent.created_at, "supervising_department": ent.supervising_department,
+            "responsible_official": ent.responsible_official}
 
 
-def list_enterprises(session: Session, actor: Principal, *, q: str = "", active: str = "", page: int = 1) -> Page:
-    """Enterprises of the admin's region subtree, by name; `q` matches the name or the code."""
+def list_enterprises(session: Session, actor: Principal, *, q: str = "", active: str = "", page: int = 1,
+                     unassigned: bool = False) -> Page:
+    """Enterprises of the admin's region subtree, by name; `q` matches the name or the code;
+    `unassigned`: only those without a supervising department (一张表: none may stay so)."""
     require_admin(actor)
     query = (select(Enterprise, Region.name).join(Region, Region.code == Enterprise.region_code)
              .where(Enterprise.region_code.startswith(actor.region_prefix, autoescape=True))
@@ -213,6 +216,8 @@ def list_enterprises(session: Session, actor: Principal, *, q: str = "", active:
                                 Enterprise.uscc.icontains(q.upper(), autoescape=True)))
     if active in ("yes", "no"):
         query = query.where(Enterprise.active.is_(active == "yes"))
+    if unassigned:
+        query = query.where(or_(Enterprise.supervising_department.is_(None), Enterprise.supervising_department == ""))
     return _page(session, query, page, enterprise_view)
 
 

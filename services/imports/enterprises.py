@@ -3,7 +3,9 @@
 Columns are found by their header (first row): 统一社会信用代码, 名称 (or 企业名称), 行政区划 (a
 行政区划代码, or a region's exact name; the header 行政区划代码 is accepted too) and 行业 (or 行业领域:
 one of `vocab.INDUSTRIES`; the project has no separate industry codes, the Chinese name is the
-code the API uses). A CSV may be UTF-8 (with or without BOM) or GB18030 (what Excel saves on a
+code the API uses). Two columns are optional (一张表): 行业主管部门 (or 监管部门, 主管部门) and
+监管责任人 (or 责任人); a value filled in where the system has none is simply added, a different
+value is a change like any other. A CSV may be UTF-8 (with or without BOM) or GB18030 (what Excel saves on a
 Chinese Windows), comma- or tab-separated.
 
 Validation comes first and reports every problem with its row number, column and reason: the code
@@ -51,6 +53,12 @@ ALIASES = {
     REGION: ("行政区划", "行政区划代码", "所在地区", "region"),
     INDUSTRY: ("行业", "行业领域", "industry"),
 }
+DEPARTMENT, OFFICIAL = "行业主管部门", "监管责任人"
+OPTIONAL = {
+    DEPARTMENT: ("行业主管部门", "监管部门", "主管部门"),
+    OFFICIAL: ("监管责任人", "责任人"),
+}
+SUPERVISION_MAX = 100
 _FIELD_COLUMNS = {"uscc": USCC, "name": NAME, "region": REGION, "industry": INDUSTRY}
 _LOCK_KEY = 0x454E_5450  # "ENTP": the PostgreSQL advisory lock of enterprise imports
 MAX_ROWS = 50_000
@@ -64,6 +72,8 @@ class Row:
     region: str  # as written: a code or a name
     industry: str
     region_code: str = ""  # resolved
+    department: str | None = None  # None: the file has no such column
+    official: str | None = None
 
 
 @dataclass
@@ -146,6 +156,10 @@ def read_rows(content: bytes) -> tuple[list[Row], list[RowProblem]]:
                                          "支持 .xlsx 和 .csv")]
     if problems:
         return [], problems
+    for column, names in OPTIONAL.items():
+        found = [i for i, h in enumerate(header) if h in names]
+        if found:
+            where[column] = found[0]
     if len(table) > MAX_ROWS + 1:
         return [], [RowProblem(0, "文件", f"一次最多导入 {MAX_ROWS} 行，请分批导入")]
     rows = []
@@ -153,7 +167,8 @@ def read_rows(content: bytes) -> tuple[list[Row], list[RowProblem]]:
         cells = {c: _text(values[i]) if i < len(values) else "" for c, i in where.items()}
         if not any(cells.values()):
             continue
-        rows.append(Row(number, cells[USCC].upper(), cells[NAME], cells[REGION], cells[INDUSTRY]))
+        rows.append(Row(number, cells[USCC].upper(), cells[NAME], cells[REGION], cells[INDUSTRY],
+                        department=cells.get(DEPARTMENT), official=cells.get(OFFICIAL)))
     return rows, []
 
 
@@ -216,6 +231,11 @@ def validate(session: Session, rows: list[Row]) -> list[RowProblem]:
                 err(REGION, reason)
             else:
                 row.region_code = code or ""
+        for column, value in ((DEPARTMENT, row.department), (OFFICIAL, row.official)):
+            if value and control_message(value):
+                err(column, control_message(value) or "")
+            elif value and len(value) > SUPERVISION_MAX:
+                err(column, f"最多 {SUPERVISION_MAX} 个字")
         if row.industry and row.industry not in INDUSTRIES and not any(p.column == INDUSTRY for p in bad):
             err(INDUSTRY, f"未知的行业：{row.industry}；行业应为：" + "、".join(INDUSTRIES))
         problems += bad
@@ -235,7 +255,23 @@ def _differences(session: Session, ent: Enterprise, row: Row) -> dict[str, tuple
         out[REGION] = (_region_shown(session, ent.region_code), _region_shown(session, row.region_code))
     if ent.industry != row.industry:
         out[INDUSTRY] = (ent.industry, row.industry)
+    for column, old, new in ((DEPARTMENT, ent.supervising_department, row.department),
+                             (OFFICIAL, ent.responsible_official, row.official)):
+        if new and (old or "") != new:  # an empty cell never erases what is recorded
+            out[column] = (old or "", new)
     return out
+
+
+def _conflicts(changes: dict[str, tuple[str, str]]) -> dict[str, tuple[str, str]]:
+    """The changes that need `update`: filling in an empty supervision field does not."""
+    return {c: v for c, v in changes.items() if not (c in OPTIONAL and not v[0])}
+
+
+def _supervision(ent: Enterprise, row: Row) -> None:
+    if row.department:
+        ent.supervising_department = row.department
+    if row.official:
+        ent.responsible_official = row.official
 
 
 def _column_of(field_name: str) -> str:
@@ -259,10 +295,10 @@ def import_rows(session: Session, content: bytes, *, now: datetime, update: bool
             continue
         ent = existing.get(row.uscc)
         changes = _differences(session, ent, row) if ent is not None else {}
-        if changes and not update:
+        if _conflicts(changes) and not update:
             report.errors += [RowProblem(row.number, column, f"与系统中已有的企业不一致：系统中为“{old}”，文件中为“{new}”"
                                          "（如以文件为准，请以更新模式导入：--update）")
-                              for column, (old, new) in changes.items()]
+                              for column, (old, new) in _conflicts(changes).items()]
             continue
         plan.append((row, ent, changes))
     if report.errors and not partial:
@@ -273,12 +309,15 @@ def import_rows(session: Session, content: bytes, *, now: datetime, update: bool
         if ent is None:
             try:
                 with session.begin_nested():
-                    admin.add_enterprise(session, row.uscc, row.name, row.region_code, row.industry, now=now)
+                    added = admin.add_enterprise(session, row.uscc, row.name, row.region_code, row.industry, now=now)
+                    _supervision(added, row)
+                    session.flush()
                 report.added.append(entry)
             except DomainError as exc:
                 report.errors += problems_of(exc, row.number, _column_of)
         elif changes:
             ent.name, ent.region_code, ent.industry = row.name, row.region_code, row.industry
+            _supervision(ent, row)
             session.flush()
             report.updated.append({**entry, "changes": {c: list(v) for c, v in changes.items()}})
         else:
