@@ -32,7 +32,7 @@ from app.web.session import WebUser
 router = APIRouter()
 
 USER_FIELDS = ("username", "display_name", "role", "region_code", "industry", "enterprise_uscc", "email", "password")
-ENTERPRISE_FIELDS = ("uscc", "name", "region_code", "industry")
+ENTERPRISE_FIELDS = ("uscc", "name", "region_code", "industry", "supervising_department", "responsible_official")
 # services.accounts.admin names some fields after the CLI's options
 _FIELD_ALIASES = {"region": "region_code", "enterprise": "enterprise_uscc"}
 _ENTERPRISES_LIST = re.compile(r"/admin/enterprises(\?[A-Za-z0-9%=&._~+-]{0,400})?")

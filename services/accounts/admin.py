@@ -25,6 +25,7 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{1,63}")
 USERNAME_RULE = "用户名为 2 至 64 个字符，以英文字母或数字开头，只能包含英文字母、数字和 . _ - @"
 NAME_MAX = 200  # an enterprise's name (the column's width)
+SUPERVISION_MAX = 100  # 一张表: 行业主管部门 and 监管责任人 (enterprises.* String(100))
 DISPLAY_NAME_MAX = 100
 PASSWORD_MIN = 8
 

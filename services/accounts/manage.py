@@ -235,10 +235,16 @@ def create_enterprise(session: Session, actor: Principal, data: dict[str, str], 
         problems.append({"field": "uscc", "message": "请填写统一社会信用代码"})
     if not data.get("name"):
         problems.append({"field": "name", "message": "请填写企业名称"})
+    for field in ("supervising_department", "responsible_official"):  # 一张表: optional here
+        if len(data.get(field) or "") > admin.SUPERVISION_MAX:
+            problems.append({"field": field, "message": f"最多 {admin.SUPERVISION_MAX} 个字"})
     if problems:
         raise Invalid("提交的内容有误，请按提示修改。", details=problems)
     try:
         ent = admin.add_enterprise(session, data["uscc"], data["name"], region_code, data["industry"], now=now)
+        ent.supervising_department = data.get("supervising_department") or None
+        ent.responsible_official = data.get("responsible_official") or None
+        session.flush()
     except Conflict as exc:
         raise invalid_field("uscc", exc.message) from None
     except IntegrityError:  # the same code added at the same moment elsewhere

@@ -58,7 +58,7 @@ OPTIONAL = {
     DEPARTMENT: ("行业主管部门", "监管部门", "主管部门"),
     OFFICIAL: ("监管责任人", "责任人"),
 }
-SUPERVISION_MAX = 100
+SUPERVISION_MAX = admin.SUPERVISION_MAX
 _FIELD_COLUMNS = {"uscc": USCC, "name": NAME, "region": REGION, "industry": INDUSTRY}
 _LOCK_KEY = 0x454E_5450  # "ENTP": the PostgreSQL advisory lock of enterprise imports
 MAX_ROWS = 50_000
