@@ -11,6 +11,7 @@ from starlette.responses import Response
 
 from app.api.deps import ReadDb
 from services.reads import ledger
+from services.kernel import xlsx
 from services.kernel.errors import Invalid
 from services.lifecycle.states import STATE_LABELS, State
 from services.kernel.vocab import INDUSTRIES, LEVELS
@@ -21,7 +22,6 @@ router = APIRouter()
 
 _FIELDS = ("level", "region", "industry", "enterprise", "overdue", "q", "reported_from", "reported_to",
            "deadline_from", "deadline_to", "sort", "dir", "overdue_first", "per_page")
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _link(query: ledger.LedgerQuery, path: str = "/ledger"):
@@ -87,6 +87,6 @@ def ledger_xlsx(request: Request, user: WebUser, db: ReadDb) -> Response:
     now = ctx.now()
     content = ledger.export_xlsx(db, user, query, now=now)
     name = f"hazard-ledger-{ledger.local_date(now).isoformat()}.xlsx"
-    return Response(content, media_type=XLSX, headers={
+    return Response(content, media_type=xlsx.MEDIA_TYPE, headers={
         "Content-Disposition": f"attachment; filename=\"{name}\"; filename*=UTF-8''%E9%9A%90%E6%82%A3%E5%8F%B0%E8%B4%A6-{name}",
         "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})

@@ -21,12 +21,16 @@ from services.reports.form import COLUMNS
 from services.reports.monthly import READERS, MonthlyReport, for_reader
 
 router = APIRouter()
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _choices(db, user) -> list[tuple[str, str]]:
     """The reader's region and the ones below it, down to the counties (codes of six digits)."""
     return [(r.code, r.name) for r in regions(db, region_codes.scope_prefix(user.region_code)) if len(r.code) == 6]
+
+
+def _refused(request: Request) -> Response:
+    return render(request, "web/error.html", status=403, title="无权查看月报",
+                  message="月报供安委办、监管部门和审计人员查看。")
 
 
 def _report(request: Request, user, db, month: str, region: str) -> MonthlyReport:
@@ -37,8 +41,7 @@ def _report(request: Request, user, db, month: str, region: str) -> MonthlyRepor
 @router.get("/reports/monthly")
 def monthly_page(request: Request, user: WebUser, db: ReadDb, month: str = "", region: str = "") -> Response:
     if user.role not in READERS:
-        return render(request, "web/error.html", status=403, title="无权查看月报",
-                      message="月报供安委办、监管部门和审计人员查看。")
+        return _refused(request)
     today = local_date(request.app.state.ctx.now())
     values = {"month": month or f"{today:%Y-%m}", "region": region or user.region_code}
     try:
@@ -58,19 +61,17 @@ def monthly_page(request: Request, user: WebUser, db: ReadDb, month: str = "", r
 
 def _download(request: Request, user, db, month: str, region: str, ext: str) -> Response:
     if user.role not in READERS:
-        return render(request, "web/error.html", status=403, title="无权查看月报", message="月报供安委办、监管部门和审计人员查看。")
+        return _refused(request)
     try:
         report = _report(request, user, db, month, region)
     except (Invalid, Forbidden) as exc:
         return render(request, "web/error.html", status=422 if isinstance(exc, Invalid) else 403,
                       title="无法生成月报", message=exc.message)
     today = local_date(request.app.state.ctx.now())
-    sign = form.signature(db, user, today)
-    content = form.workbook(report, **sign) if ext == "xlsx" else form.pdf(report, **sign)
-    name = quote(f"{report.region_name}{report.month}月报.{ext}", safe="")
-    return Response(content, media_type=XLSX if ext == "xlsx" else "application/pdf", headers={
+    content, media, name = form.download(report, ext, **form.signature(db, user, today))
+    return Response(content, media_type=media, headers={
         "Content-Disposition": f"attachment; filename=\"monthly-{report.region_code}-{report.month}.{ext}\"; "
-                               f"filename*=UTF-8''{name}", "Cache-Control": "no-store"})
+                               f"filename*=UTF-8''{quote(name, safe='')}", "Cache-Control": "no-store"})
 
 
 @router.get("/reports/monthly.xlsx")

@@ -42,6 +42,7 @@ REPLACEMENT = "\ufffd"
 REFUSED = re.compile(f"{ILLEGAL_CHARACTERS_RE.pattern}|[\ud800-\udfff\ufffe\uffff]")
 # A cell typed with one of these first would be read as a formula (or a DDE/command in old Excel).
 FORMULA_LEADS = ("=", "+", "-", "@", "\t", "\r")
+MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 DATE_FORMAT = "yyyy-mm-dd"
 DATETIME_FORMAT = "yyyy-mm-dd hh:mm"
 

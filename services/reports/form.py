@@ -15,7 +15,7 @@ from services.accounts.auth import Principal
 from services.documents.render import render_pdf
 from services.lifecycle.roles import Role
 from services.reads.directory import region_name
-from services.kernel.xlsx import FormBook
+from services.kernel.xlsx import MEDIA_TYPE, FormBook
 from services.reports.monthly import Figures, MonthlyReport, PeriodReport
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates" / "reports"
@@ -123,3 +123,11 @@ def signature(session: Session, principal: Principal, today: date) -> dict[str, 
     office = "安全生产委员会办公室" if principal.role == Role.COMMITTEE else "应急管理部门"
     return {"unit": f"{region_name(session, principal.region_code) or principal.region_code}{office}",
             "filler": principal.display_name, "filled_on": today}
+
+
+def download(report: MonthlyReport, ext: str, **sign: Any) -> tuple[bytes, str, str]:
+    """The form as `xlsx` or `pdf`: its bytes, media type and file name (Chinese)."""
+    name = f"{report.region_name}{report.month}月报.{ext}"
+    if ext == "xlsx":
+        return workbook(report, **sign), MEDIA_TYPE, name
+    return pdf(report, **sign), "application/pdf", name

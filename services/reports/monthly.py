@@ -176,7 +176,6 @@ def _hazard_columns(p: Period) -> list[Any]:
                     Hazard.closed_at < deadline_end(Hazard.deadline))).label("closed_on_time"),
         _count(and_(major, open_at_clause(start))).label("stock_start"),
         _count(and_(major, closed_in)).label("major_closed_in"),
-        _count(and_(major, open_end)).label("stock_end"),
     ]
 
 
@@ -249,7 +248,7 @@ def period_report(session: Session, region_code: str, p: Period, *, industry: st
     all_units = (sum(u[0] for u in units.values()), sum(u[1] for u in units.values()))
     get = total.get
     clearing = Clearing(stock_start=get("stock_start", 0), found=get("major_found", 0),
-                        closed=get("major_closed_in", 0), stock_end=get("stock_end", 0),
+                        closed=get("major_closed_in", 0), stock_end=get("major_rectifying", 0),  # open at the end
                         year_start_stock=get("year_start_stock", 0), year_start_cleared=get("year_start_cleared", 0),
                         year_target_pct=_pct(get("year_start_cleared", 0), get("year_start_stock", 0)))
     return PeriodReport(first=p.first.isoformat(), last=p.last.isoformat(), rows=rows,

@@ -11,6 +11,7 @@ from app.api.deps import Caller, Ctx, ReadDb
 from app.api.routers.documents import content_disposition
 from app.api.schemas import ErrorOut
 from services.kernel.clock import local_date
+from services.kernel.xlsx import MEDIA_TYPE
 from services.reports import form
 from services.reports.monthly import MonthlyReport, for_reader
 
@@ -21,9 +22,8 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     403: {"description": "角色无权查看月报，或地区不在辖区内", "model": ErrorOut},
     422: {"description": "月份或行政区划代码不合法（字段级中文提示）", "model": ErrorOut},
 }
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 FORMS = {200: {"description": "月报（JSON），或按统计表格式的 .xlsx / PDF",
-               "content": {XLSX: {}, "application/pdf": {}}}}
+               "content": {MEDIA_TYPE: {}, "application/pdf": {}}}}
 
 
 @router.get("/monthly", response_model=MonthlyReport, responses={**ERRORS, **FORMS},
@@ -39,12 +39,7 @@ def monthly_report(
     report = for_reader(db, caller, month=month, region_code=region, today=today)
     if fmt == "json":
         return report
-    sign = form.signature(db, caller, today)
-    name = f"{report.region_name}{report.month}月报"
-    if fmt == "xlsx":
-        content, media, ext = form.workbook(report, **sign), XLSX, "xlsx"
-    else:
-        content, media, ext = form.pdf(report, **sign), "application/pdf", "pdf"
+    content, media, name = form.download(report, fmt, **form.signature(db, caller, today))
     return Response(content, media_type=media, headers={
-        "Content-Disposition": content_disposition(f"{name}.{ext}", f"monthly-{report.region_code}-{report.month}.{ext}"),
+        "Content-Disposition": content_disposition(name, f"monthly-{report.region_code}-{report.month}.{fmt}"),
         "Cache-Control": "no-store"})
