@@ -21,7 +21,7 @@ from sqlalchemy.engine import make_url
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
-APPEND_ONLY = ("audit_events", "audit_checkpoints", "audit_checkpoint_heads")
+APPEND_ONLY = ("audit_events", "audit_checkpoints", "audit_checkpoint_heads", "record_events")
 READ_ONLY = ("alembic_version",)  # `hazard serve` reads it to see the schema is at head
 
 

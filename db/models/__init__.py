@@ -11,12 +11,18 @@ from __future__ import annotations
 from db.models.audit import AuditCheckpoint, AuditCheckpointHead, AuditEvent
 from db.models.calendar import CalendarYear
 from db.models.documents import Document, DocumentIssuer, DocumentSequence
+from db.models.office import (
+    AccountabilityBody, BlacklistDecision, Bulletin, BulletinItem, DutyStep, RecordEvent, Referral,
+    ReportSubmission, SelfInspection, SpotFix, Summons,
+)
 from db.models.hazards import Attachment, Hazard, HazardSequence, PublicSubmission
 from db.models.organisations import ApiToken, Enterprise, Region, User
 from db.models.outbox import Delivery, InboxItem, OutboxMessage
 from db.models.web import IdempotencyKey, LoginThrottle, RateBucket, WebSession
 
 __all__ = [
+    "AccountabilityBody", "BlacklistDecision", "Bulletin", "BulletinItem", "DutyStep", "RecordEvent",
+    "Referral", "ReportSubmission", "SelfInspection", "SpotFix", "Summons",
     "ApiToken", "Attachment", "AuditCheckpoint", "AuditCheckpointHead", "AuditEvent", "CalendarYear",
     "Delivery", "Document", "DocumentIssuer", "DocumentSequence", "Enterprise", "Hazard", "HazardSequence",
     "IdempotencyKey", "InboxItem", "LoginThrottle", "OutboxMessage", "PublicSubmission", "RateBucket",

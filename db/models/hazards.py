@@ -91,6 +91,8 @@ class Hazard(Base):
     # One bit per ladder step fired against the current deadline (services.escalation.ladder.Step);
     # last because migration 0002 added it.
     escalation_fired: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The self-inspection return (企业自查) that found it (migration 0012).
+    self_inspection_id: Mapped[int | None] = mapped_column(ForeignKey("self_inspections.id"))
 
     enterprise: Mapped[Enterprise | None] = relationship(lazy="raise")
 

@@ -28,7 +28,7 @@ from db.engine import make_engine
 from db.migrate import alembic_config, downgrade, upgrade
 from tests import pg_provision
 
-APPEND_ONLY = ("audit_events", "audit_checkpoints", "audit_checkpoint_heads")
+APPEND_ONLY = ("audit_events", "audit_checkpoints", "audit_checkpoint_heads", "record_events")
 TRIGGERS = [f"{t}_{kind}" for t in APPEND_ONLY for kind in ("append_only", "no_truncate")]
 FUNCTION = "audit_append_only"
 

@@ -35,7 +35,7 @@ from services.kernel.clock import local_date
 from tests.helpers import add_attachment, body_for, new_hazard
 
 TRIGGER = "audit_events_append_only"
-APPEND_ONLY = ("audit_events", "audit_checkpoints", "audit_checkpoint_heads")
+APPEND_ONLY = ("audit_events", "audit_checkpoints", "audit_checkpoint_heads", "record_events")
 EV = AuditEvent.__table__
 HZ = Hazard.__table__
 CP = AuditCheckpoint.__table__
