@@ -24,13 +24,16 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
     if report.ok:
         if not args.json:
             print(f"审计链完整：{report.hazards_checked} 条隐患，{report.events_checked} 个事件，"
-                  f"检查点 {report.checkpoint_id or '无'}")
+                  f"检查点 {report.checkpoint_id or '无'}；"
+                  f"办公记录 {report.records_checked} 项，{report.record_events_checked} 个事件")
         return 0
     first = report.first_problem
     assert first is not None
     if not args.json:
         print("审计链校验失败！", file=sys.stderr)
         where = [f"隐患 {first.hazard_code or first.hazard_id}"] if first.hazard_id or first.hazard_code else []
+        if first.subject:
+            where.append(f"记录 {first.subject}")
         if first.seq is not None or first.event_id is not None:
             where.append(f"事件序号 {first.seq}，事件 id {first.event_id}")
         print(f"第一个问题：{'，'.join([*where, f'类型 {first.kind}'])}：{first.message}", file=sys.stderr)

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from db.models import AuditCheckpoint, AuditCheckpointHead, AuditEvent, Hazard
+from services.audit import records as office_records
 from services.audit import replay as audit_replay
 from services.audit.chain import HASHED_FIELDS, event_hash, genesis_hash
 from services.audit.merkle import ZERO, checkpoint_hash, leaf_hash, merkle_root
@@ -41,6 +42,8 @@ class Problem:
     seq: int | None
     event_id: int | None
     message: str
+    # An office record's chain (services/audit/records.py): its subject, e.g. `report:141102:2026-11`.
+    subject: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -50,6 +53,8 @@ class VerifyOut(BaseModel):  # the report as answered: its first problem and at 
     ok: bool
     hazards_checked: int
     events_checked: int
+    records_checked: int = 0  # office records' chains (直报, returns, 黑名单, 通报 …) and their events
+    record_events_checked: int = 0
     checkpoint_id: int | None
     first_bad_event: Problem | None
     problems: list[Problem]
@@ -63,6 +68,8 @@ class VerifyReport:
     ok: bool = True
     hazards_checked: int = 0
     events_checked: int = 0
+    records_checked: int = 0
+    record_events_checked: int = 0
     checkpoint_id: int | None = None
     problems: list[Problem] = field(default_factory=list)
 
@@ -72,7 +79,8 @@ class VerifyReport:
 
     def out(self) -> VerifyOut:
         return VerifyOut(ok=self.ok, hazards_checked=self.hazards_checked, events_checked=self.events_checked,
-                         checkpoint_id=self.checkpoint_id, first_bad_event=self.first_problem,
+                         records_checked=self.records_checked,
+                         record_events_checked=self.record_events_checked, checkpoint_id=self.checkpoint_id, first_bad_event=self.first_problem,
                          problems=self.problems[:SHOWN])
 
     def as_dict(self) -> dict[str, Any]:
@@ -213,6 +221,10 @@ def verify(session: Session, *, hazard_ids: list[int] | None = None, limit_probl
             report.problems.append(
                 Problem("truncated", hid, None, 1, None, "检查点记录的隐患及其审计链已不存在")
             )
+    if hazard_ids is None:  # the whole trail: the office records' chains too
+        report.records_checked, report.record_events_checked, found = office_records.verify(session, batch=batch)
+        report.problems += [Problem(p.kind, None, None, p.seq, p.event_id, f"{p.subject}：{p.message}", p.subject)
+                            for p in found[:max(0, limit_problems - len(report.problems))]]
     report.ok = not report.problems
     return report
 

@@ -60,3 +60,24 @@ def test_a_changed_event_is_named(factory, world, backend):
         s.execute(text("DELETE FROM record_events WHERE seq = 1"))
         assert records.verify(s)[2][0].kind == "missing"
         assert records.verify(s)[2][0].event_id == event_id
+
+
+def test_the_whole_trail_verification_covers_the_records(factory, world, backend):
+    """`hazard audit verify` (services.audit.verification.verify) walks the office records' chains
+    too, and names the subject of a changed one."""
+    from services.audit import verification
+
+    _append(factory, world, "report:141102:2026-11", "submit", {"sha256": "a" * 64})
+    with transaction(factory) as s:
+        report = verification.verify(s)
+    assert report.ok and (report.records_checked, report.record_events_checked) == (1, 1)
+    if backend == "postgresql":
+        return  # the trigger refuses the change (test_a_changed_event_is_named)
+    with transaction(factory) as s:
+        s.execute(text("UPDATE record_events SET actor_name = 'someone else'"))
+    with transaction(factory) as s:
+        report = verification.verify(s)
+    assert not report.ok
+    first = report.first_problem
+    assert (first.kind, first.subject, first.seq) == ("changed", "report:141102:2026-11", 1)
+    assert report.out().model_dump()["records_checked"] == 1
