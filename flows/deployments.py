@@ -31,6 +31,8 @@ DEPLOYMENTS = (
     Deployment("housekeeping", "flows.housekeeping:housekeeping_flow", cron="10 3 * * *",
                tags=("hazard", "housekeeping"),
                description="清理：每晚 03:10 删除超过保留期的幂等键、过期的限频计数和登录限制"),
+    Deployment("office-duties", "flows.office:office_duties", cron="30 8 * * *",
+               tags=("hazard", "office"), description="安委办日常：每天 08:30 生成各地月报草稿，截止日提醒，逾期上报的列入通报"),
 )
 
 

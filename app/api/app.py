@@ -12,6 +12,9 @@ from app.api.deps import ServiceContext
 from app.api.metrics import Metrics, MetricsMiddleware
 from app.api.security_headers import SecurityHeadersMiddleware
 from app.api.routers import documents, hazards, inbox, outbox, public, reports, system
+from app.api.routers import blacklist, enterprises
+from app.api.routers import accountability, bulletins
+from app.api.routers import inspections
 from services.kernel import logs
 from app import web
 from services.accounts.auth import TokenCache
@@ -53,6 +56,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utcnow) -> Fa
     app.include_router(outbox.router)
     app.include_router(documents.router)
     app.include_router(reports.router)
+    app.include_router(enterprises.router)
+    app.include_router(blacklist.router)
+    app.include_router(bulletins.router)
+    app.include_router(accountability.router)
+    app.include_router(inspections.router)
     app.include_router(web.router)
     apidocs.install(app)  # /docs, /redoc and /static/apidocs: before web's /static mount
     examples.install(app, clock)  # the OpenAPI request examples, dated from the app's today

@@ -18,6 +18,10 @@ from app.cli import (
     calendar as cli_calendar, database as cli_database, imports as cli_imports,
     organisations as cli_organisations, records as cli_records, run as cli_run,
 )
+from app.cli import inspections as cli_inspections
+from app.cli import reports as cli_reports
+from app.cli import accountability as cli_accountability
+from app.cli import blacklist as cli_blacklist
 from services.kernel.errors import DomainError
 
 
@@ -29,7 +33,11 @@ def build_parser() -> argparse.ArgumentParser:
     cli_records.add_parsers(sub)  # audit, outbox, documents, issuers
     cli_calendar.add_parsers(sub)  # calendar status, set-year, unset
     cli_run.add_parsers(sub)  # escalate, serve, demo
+    cli_reports.add_parsers(sub)  # reports prepare, status, submit (直报)
     cli_imports.add_parsers(sub)  # import-ledger
+    cli_inspections.add_parsers(sub)  # self-inspections sweep, status
+    cli_accountability.add_parsers(sub)  # accountability body, sweep; bulletins collect
+    cli_blacklist.add_parsers(sub)  # blacklist candidates, remind
     return p
 
 

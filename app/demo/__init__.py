@@ -14,7 +14,8 @@ on the seed and `now` (API tokens excepted: they are secrets).
 The demo refuses to load into a database that already holds users, enterprises or hazards.
 
 The pieces: `catalogue` (enterprises, people and texts, from `app/demo/demo_catalogue.json`),
-`plan` (what to create and when each story starts), `plots` (which acts bring a hazard to its
+`plan` (what to create and when each story starts), `office` (the enterprises' self-inspection
+returns and the office duties run once at the end), `plots` (which acts bring a hazard to its
 target state), `stories` (those acts: who does what, with which body), `timeline` (a story's
 clock and the escalations a daily sweep fires on the way), `example` (the hazard the API
 documentation's request examples work on, one of the `hazards`) and `summary` (what is printed);
@@ -41,7 +42,7 @@ from services.accounts import admin
 from services.engine import attachments, creation, transitions
 from services.accounts.auth import SYSTEM, Principal, hash_password, principal_of, public_principal
 from services.kernel.clock import utcnow
-from app.demo import example, plan, summary
+from app.demo import example, office, plan, summary
 from app.demo.catalogue import DEMO_PASSWORD, ORGS, PEOPLE, STAFF, org_uscc
 from app.demo.stories import Spec
 from app.demo.timeline import Step
@@ -98,8 +99,12 @@ def load(factory: sessionmaker[Session], *, hazards: int = 200, seed: int = DEFA
 
     tokens, principals = _setup(factory, founded)
     _replay(factory, specs, stories, principals, seed=seed, root=root, ext_days=ext_days)
+    filed = office.file_returns(factory, {o.key: principals[f"ent_{o.key}"] for o in ORGS},
+                                {o.key: o.head for o in ORGS}, anchor, seed)
+    duties = office.run_duties(factory, anchor)
     elapsed = time.perf_counter() - started
-    return summary.render(factory, seed=seed, anchor=anchor, elapsed=elapsed, tokens=tokens, uploads_root=root)
+    return (summary.render(factory, seed=seed, anchor=anchor, elapsed=elapsed, tokens=tokens, uploads_root=root)
+            + "\n" + office.describe(filed, duties))
 
 
 def _setup(factory: sessionmaker[Session], at: datetime) -> tuple[dict[str, str], dict[str, Principal]]:

@@ -31,7 +31,7 @@ LABELS = {
     "note": "说明", "interim_measures": "整改期间的临时管控措施", "new_deadline": "申请延期至",
     "work_done": "整改完成情况", "completed_on": "整改完成日期", "funds_spent_wan": "实际投入资金（万元）",
     "assessment": "评估方式", "assessment_report": "评估报告（附件）", "reviewed_on": "现场核查日期",
-    "opinion": "意见", "reasons": "不通过的理由", "text": "备注内容",
+    "opinion": "意见", "reasons": "不通过的理由", "text": "备注内容", "summons_id": "落实的约谈承诺",
 }
 CHOICES = {"level": LEVELS, "listing_level": LISTING_LEVELS, "assessment": ASSESSMENTS}
 LONG_TEXT = 1000  # a str field allowing more than this is a textarea
@@ -94,6 +94,8 @@ def fields_of(model: type[BaseModel]) -> list[Field]:
             out.append(Field(name, label, "select", required, [(v, table.get(v, v)) for v in get_args(annotation)]))
         elif origin is list:  # evidence: required when the model wants at least one item
             out.append(Field(name, label, "evidence", any(getattr(m, "min_length", 0) for m in metas)))
+        elif annotation is int and name == "summons_id":  # one of the hazard's 约谈 records
+            out.append(Field(name, label, "summons", required))
         elif annotation is int:
             out.append(Field(name, label, "attachment", required))
         else:
@@ -134,7 +136,7 @@ def body_from_form(action: str, form: FormData, uploaded: dict[str, list[int]]) 
                 text = str(uploaded[f.name][0])
             kept[f.name] = text
             if text:
-                body[f.name] = _id_or_text(text) if f.kind == "attachment" else text
+                body[f.name] = _id_or_text(text) if f.kind in ("attachment", "summons") else text
     return body, kept
 
 

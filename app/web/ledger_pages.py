@@ -21,7 +21,7 @@ from app.web.session import WebUser
 router = APIRouter()
 
 _FIELDS = ("level", "region", "industry", "enterprise", "overdue", "q", "reported_from", "reported_to",
-           "deadline_from", "deadline_to", "sort", "dir", "overdue_first", "per_page")
+           "deadline_from", "deadline_to", "sort", "dir", "overdue_first", "per_page", "blacklisted")
 
 
 def _link(query: ledger.LedgerQuery, path: str = "/ledger"):

@@ -20,8 +20,11 @@ from starlette.datastructures import FormData
 from starlette.responses import FileResponse, RedirectResponse, Response
 
 from app.api.deps import Db, ReadDb
+from services.accountability import reads as accountability_reads
 from services.engine import attachments, commands
 from services.reads import directory, files as hazard_files, hazards, inbox
+from services.reads import enterprises as enterprise_reads
+from services.kernel import categories
 from services.reads.models import HazardOut
 from services.calendar.workdays import default_calendar
 from services.kernel.clock import local_date
@@ -170,7 +173,16 @@ def _hazard_page(request: Request, session: Session, user, hazard_id: int, *, st
                   documents=documents, forms=forms, explanations=explanations, page_error=page_error,
                   deadline_info=_deadline_info(view, local_date(now)), registration=registration,
                   labels=TIMELINE_LABELS,
-                  region_name=region_name, file_names={f.id: f.filename for f in files})
+                  region_name=region_name, file_names={f.id: f.filename for f in files},
+                  records=_records(session, user, hazard_id),
+                  oversight=enterprise_reads.oversight(session, user, hazard.enterprise_id),
+                  hazard_categories=categories.categories_for(view.industry))
+
+
+def _records(session: Session, user, hazard_id: int) -> dict[str, Any]:
+    """The hazard's 问责移交 (officials only) and 约谈 records (the enterprise sees its commitments)."""
+    referrals, summonses = accountability_reads.of_hazard(session, hazard_id)
+    return {"referrals": referrals if user.role in accountability_reads.READERS else [], "summonses": summonses}
 
 
 @router.get("/hazards/{hazard_id}")

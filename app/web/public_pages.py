@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from app.api.deps import Ctx, Db, ReadDb
+from services.bulletins import exposure
 from services.engine import commands
 from services.reads import directory
 from app.api.client import client_ip
@@ -102,3 +103,10 @@ def track(request: Request, refused: Annotated[RateLimited | None, Depends(count
         return render(request, "web/track.html", status=404, code=code, result=None,
                       error="未找到该查询码对应的举报，请核对后重试。")
     return render(request, "web/track.html", code=code, result=result, error=None)
+
+
+@router.get("/public/exposure")
+def exposure_page(request: Request, db: ReadDb, page: str = "1") -> Response:
+    """曝光 (no login): listed major hazards and recent closures; any `page` is a page, never an error."""
+    result = exposure.exposure(db, now=request.app.state.ctx.now(), page=exposure.parse_page(page))
+    return render(request, "web/public_exposure.html", result=result)

@@ -119,6 +119,12 @@ NAV: tuple[tuple[str, str, frozenset[str] | None], ...] = (
     ("台账", "/ledger", None),
     ("看板", "/dashboard", None),
     ("月报", "/reports/monthly", frozenset({Role.COMMITTEE, Role.SUPERVISOR, Role.INSPECTOR, Role.AUDITOR, Role.ADMIN})),
+    ("企业自查", "/self-inspections", frozenset({Role.ENTERPRISE, Role.COMMITTEE, Role.SUPERVISOR, Role.INSPECTOR,
+                                              Role.AUDITOR, Role.ADMIN})),
+    ("通报", "/bulletins", frozenset({Role.COMMITTEE, Role.SUPERVISOR, Role.AUDITOR})),
+    ("问责约谈", "/accountability", frozenset({Role.COMMITTEE, Role.SUPERVISOR, Role.AUDITOR})),
+    ("企业", "/enterprises", frozenset({Role.COMMITTEE, Role.SUPERVISOR, Role.INSPECTOR, Role.AUDITOR, Role.ADMIN})),
+    ("黑名单", "/blacklist", frozenset({Role.COMMITTEE})),
     ("上报隐患", "/hazards/new", LIFECYCLE["report"].roles - {Role.PUBLIC}),
     ("审计", "/audit", frozenset({Role.AUDITOR, Role.ADMIN})),
     ("管理", "/admin", frozenset({Role.ADMIN})),
@@ -129,7 +135,8 @@ NAV: tuple[tuple[str, str, frozenset[str] | None], ...] = (
 def nav(user: Any, path: str) -> list[dict[str, Any]]:
     if user is None:
         return [{"label": "举报", "href": "/report", "current": path == "/report"},
-                {"label": "举报查询", "href": "/track", "current": path == "/track"}]
+                {"label": "举报查询", "href": "/track", "current": path == "/track"},
+                {"label": "曝光", "href": "/public/exposure", "current": path == "/public/exposure"}]
     items = []
     for label, href, roles in NAV:
         if roles is None or user.role in roles:

@@ -5,9 +5,10 @@
     counted in Python by the same definitions — what a report written hazard by hazard costs.
 
 Data: `--hazards` hazards over the province's counties and 16 industries, `--enterprises`
-enterprises, dates spread over the year, states and levels in fixed shares; generated in SQL
-(`generate_series`), so the setup takes seconds, not hours. Both ways must agree on the month's
-totals, or the run fails. Peak memory is the process's RSS growth while each way runs.
+enterprises, dates spread over the year, states and levels in fixed shares; each month's
+self-inspection returns of four enterprises in five, one in ten of them with a 立查立改 record;
+generated in SQL (`generate_series`), so the setup takes seconds, not hours. Both ways must agree
+on the month's totals (units checked included), or the run fails. Peak memory is the process's RSS growth while each way runs.
 
     uv run python -m bench.reports --hazards 1000000 --enterprises 100000
 """
@@ -26,7 +27,7 @@ from sqlalchemy import select, text
 
 from bench.transitions.world import fresh_database
 from db.engine import make_engine, make_session_factory, read_only, transaction
-from db.models import Hazard
+from db.models import Enterprise, Hazard, SelfInspection, SpotFix
 from services.accounts import admin
 from services.kernel.clock import SHANGHAI
 from services.kernel.vocab import INDUSTRIES
@@ -91,16 +92,43 @@ def seed(url: str, hazards: int, enterprises: int) -> None:
             CROSS JOIN LATERAL (SELECT timestamptz '2026-01-01 00:00+08' + (g % 333) * interval '1 day'
                                        + (g % 24) * interval '1 hour' AS at) d"""),
             {"h": hazards, "e": enterprises})
+        # Each month's returns (January to November) of 4 enterprises in 5, varying by month; one
+        # return in ten with one 立查立改 record fixed on the return's last day.
+        conn.execute(text("""
+            INSERT INTO self_inspections (enterprise_id, month, checked_from, checked_to, scope, principal,
+              nil_return, filed_by_id, filed_at, version)
+            SELECT e.id, to_char(m.first, 'YYYY-MM'), m.first, m.first + 20, '全厂区', '负责人', true, NULL,
+              m.first + interval '20 days', 1
+            FROM enterprises e CROSS JOIN generate_series(1, 11) k
+            CROSS JOIN LATERAL (SELECT make_date(2026, k, 1) AS first) m
+            WHERE (e.id + k) % 5 <> 0"""))
+        conn.execute(text("""
+            INSERT INTO spot_fixes (self_inspection_id, enterprise_id, description, location, measures, fixed_on,
+              evidence_filename, evidence_content_type, evidence_size, evidence_sha256, created_by_id, created_at)
+            SELECT r.id, r.enterprise_id, '灭火器过期', '仓库', '更换', r.checked_to, 'e.jpg', 'image/jpeg', 1,
+              repeat('0', 64), NULL, r.filed_at
+            FROM self_inspections r WHERE r.id % 10 = 0"""))
         conn.execute(text("ANALYZE"))
     engine.dispose()
 
 
+def service_totals(report: monthly.MonthlyReport) -> dict[str, int]:
+    """(s)'s month totals in the shape `orm_loop` answers."""
+    total = report.month_figures.total
+    return {"units_due": total.units_due, "units_checked": total.units_checked,
+            "general_found": total.general_found, "major_found": total.major_found, "closed": total.closed,
+            "overdue": total.overdue, "stock_end": report.month_figures.clearing.stock_end,
+            "funds_cents": int(Decimal(total.funds_wan) * 100)}
+
+
 def orm_loop(factory, region: str, month: str) -> dict[str, int]:
-    """(o): county by county, every hazard an ORM object, counted in Python (a few of the columns:
-    enough to cost what a loop costs, and to check the totals against (s))."""
+    """(o): county by county, every hazard, enterprise, return and 立查立改 record an ORM object,
+    counted in Python (a few of the columns: enough to cost what a loop costs, and to check the
+    totals against (s))."""
     p = monthly.month_period(month)
     start, end = p.start, p.end
-    totals = {"general_found": 0, "major_found": 0, "closed": 0, "overdue": 0, "stock_end": 0}
+    totals = {"units_due": 0, "units_checked": 0, "general_found": 0, "major_found": 0, "closed": 0, "overdue": 0,
+              "stock_end": 0}
     funds = Decimal(0)
     with read_only(factory) as s:
         counties = [c for (c,) in s.execute(text(
@@ -108,6 +136,15 @@ def orm_loop(factory, region: str, month: str) -> dict[str, int]:
             {"p": region[:2] + "%"})]
     for county in counties:
         with read_only(factory) as s:
+            active = {e.id for e in s.execute(select(Enterprise).where(Enterprise.region_code == county)).scalars()
+                      if e.active}
+            checked = {r.enterprise_id for r in s.execute(select(SelfInspection).join(
+                Enterprise, Enterprise.id == SelfInspection.enterprise_id).where(
+                Enterprise.region_code == county, SelfInspection.month == month)).scalars()}
+            for fix in s.execute(select(SpotFix).join(Enterprise, Enterprise.id == SpotFix.enterprise_id)
+                                 .where(Enterprise.region_code == county)).scalars():
+                if p.first <= fix.fixed_on <= p.last:
+                    totals["general_found"] += 1
             for h in s.execute(select(Hazard).where(Hazard.region_code == county)
                                .execution_options(yield_per=2000)).scalars():
                 if h.level is None:
@@ -116,6 +153,7 @@ def orm_loop(factory, region: str, month: str) -> dict[str, int]:
                 if start <= h.discovered_at < end:
                     totals["general_found" if h.level == "general" else "major_found"] += 1
                     funds += h.plan_funds_wan or 0
+                    checked.add(h.enterprise_id)
                 if h.state == "closed" and start <= h.closed_at < end:
                     totals["closed"] += 1
                 if h.deadline and h.deadline < p.last and open_end:
@@ -123,6 +161,8 @@ def orm_loop(factory, region: str, month: str) -> dict[str, int]:
                 if h.level == "major" and open_end:
                     totals["stock_end"] += 1
                 s.expunge(h)
+            totals["units_due"] += len(active)
+            totals["units_checked"] += len(checked & active)
     totals["funds_cents"] = int(funds * 100)
     return totals
 
@@ -148,15 +188,12 @@ def main() -> int:
                 report = monthly.monthly(s, "140000", "山西省", MONTH)
             service_times.append(time.perf_counter() - t)
         service_mem = rss_mib() - base
-        total = report.month_figures.total
         base = rss_mib()
         t = time.perf_counter()
         loop = orm_loop(factory, "140000", MONTH)
         loop_s = time.perf_counter() - t
         loop_mem = rss_mib() - base
-    mine = {"general_found": total.general_found, "major_found": total.major_found, "closed": total.closed,
-            "overdue": total.overdue, "stock_end": report.month_figures.clearing.stock_end,
-            "funds_cents": int(Decimal(total.funds_wan) * 100)}
+    mine = service_totals(report)
     best = min(service_times)
     print()
     print(f"  {'way':44} {'seconds':>9} {'RSS growth MiB':>15}")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
@@ -13,7 +14,7 @@ from typing import BinaryIO
 from sqlalchemy import select
 
 from db.engine import UnitOfWork
-from db.models import Attachment
+from db.models import Attachment, SpotFix
 from services.engine import transitions
 from services.accounts.auth import Principal
 from services.kernel.errors import Conflict, Forbidden, Invalid
@@ -55,7 +56,7 @@ def path_for(root: Path, digest: str) -> Path:
     return root / digest[:2] / digest
 
 
-def _refuse_name(filename: str) -> str:
+def stored_name(filename: str) -> str:
     """The name kept for the file: its last path part, at most 255 characters; a control
     character is refused (422), never dropped."""
     message = control_message(filename)
@@ -71,7 +72,7 @@ def save(uow: UnitOfWork, principal: Principal, hazard_id: int, *, filename: str
     closed or dismissed hazard takes no new files: 409). If the transaction fails, a file this
     upload created and no row references is removed again."""
     spec = LIFECYCLE["attach"]
-    name = _refuse_name(filename)
+    name = stored_name(filename)
     with uow.read() as session:  # nothing is written for a hidden, closed or wrong-role case
         hazard = load_in_scope(session, principal, hazard_id)
         refusal = check_pre(spec, hazard, principal)
@@ -79,6 +80,44 @@ def save(uow: UnitOfWork, principal: Principal, hazard_id: int, *, filename: str
         if refusal.kind == "role":
             raise Forbidden("当前角色无权上传附件", code="role")
         raise (Conflict if refusal.status == 409 else Forbidden)(refusal.message, code=refusal.code)
+    stored = store(stream, root=root, max_bytes=max_bytes)
+    sha, size, content_type = stored.sha256, stored.size, stored.content_type
+    try:
+        with uow.write() as session:
+            att = Attachment(
+                hazard_id=hazard_id, filename=name, content_type=content_type,
+                size=size, sha256=sha, uploaded_by_id=principal.id, created_at=now,
+            )
+            session.add(att)
+            session.flush()
+            body = {"attachment_id": att.id, "filename": name, "content_type": content_type, "size": size,
+                    "sha256": sha}
+            hazard = transitions.perform(session, principal, hazard_id, "attach", body, now=now)
+            return AttachmentOut(id=att.id, sha256=sha, size=size, content_type=content_type,
+                                 filename=att.filename, hazard_version=hazard.version)
+    except BaseException:
+        if stored.created:
+            remove_unreferenced(uow, stored)
+        raise
+
+
+@dataclass(frozen=True)
+class Stored:
+    """A file written under its SHA-256; `created`: this upload wrote it (no earlier one had)."""
+
+    sha256: str
+    size: int
+    content_type: str
+    path: Path
+    created: bool
+
+
+def store(stream: BinaryIO, *, root: Path, max_bytes: int) -> Stored:
+    """Write an upload under its SHA-256 (content-addressed: the same bytes are one file), refusing
+    it (422, Chinese field messages on `file`) when empty, larger than `max_bytes` or not of an
+    `ALLOWED` type by its content. Used by attachments and by 立查立改 evidence
+    (services/inspections/spot_fixes.py); the caller records the row and undoes a `created` file
+    with `remove_unreferenced` when its transaction fails."""
     root.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256()
     size = 0
@@ -113,28 +152,15 @@ def save(uow: UnitOfWork, principal: Principal, hazard_id: int, *, filename: str
     finally:
         if os.path.exists(tmp_name):
             os.unlink(tmp_name)
-    try:
-        with uow.write() as session:
-            att = Attachment(
-                hazard_id=hazard_id, filename=name, content_type=content_type,
-                size=size, sha256=sha, uploaded_by_id=principal.id, created_at=now,
-            )
-            session.add(att)
-            session.flush()
-            body = {"attachment_id": att.id, "filename": name, "content_type": content_type, "size": size,
-                    "sha256": sha}
-            hazard = transitions.perform(session, principal, hazard_id, "attach", body, now=now)
-            return AttachmentOut(id=att.id, sha256=sha, size=size, content_type=content_type,
-                                 filename=att.filename, hazard_version=hazard.version)
-    except BaseException:
-        if created:
-            _remove_unreferenced(uow, final, sha)
-        raise
+    return Stored(sha, size, content_type, final, created)
 
 
-def _remove_unreferenced(uow: UnitOfWork, path: Path, sha: str) -> None:
-    """Undo a file this upload created, unless a row of another upload now points at it."""
+def remove_unreferenced(uow: UnitOfWork, stored: Stored) -> None:
+    """Undo a file an upload created, unless a row of another upload (an attachment or a 立查立改
+    record) now points at it."""
     with uow.read() as session:
-        used = session.execute(select(Attachment.id).where(Attachment.sha256 == sha).limit(1)).first()
+        used = session.execute(select(Attachment.id).where(Attachment.sha256 == stored.sha256).limit(1)).first()
+        used = used or session.execute(
+            select(SpotFix.id).where(SpotFix.evidence_sha256 == stored.sha256).limit(1)).first()
     if used is None:
-        path.unlink(missing_ok=True)
+        stored.path.unlink(missing_ok=True)

@@ -11,9 +11,9 @@ from typing import Any
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
-from db.models import Enterprise, Hazard, Region
+from db.models import Enterprise, Hazard, Region, Summons
 from services.accounts.auth import Principal
-from services.kernel import regions
+from services.kernel import categories, regions
 from services.kernel.errors import invalid_field
 from services.lifecycle.roles import Role
 from services.lifecycle.states import State
@@ -56,25 +56,41 @@ def listing_body(session: Session, region_code: str, level: str) -> str:
 
 
 def earlier_hazard(session: Session, hazard: Any, enterprise_id: int, category: str | None) -> int | None:
-    """屡查屡犯: an earlier registered hazard of the same enterprise and industry (and category,
-    when given) discovered within the 12 months before this one. `hazard` needs its id (0 for
-    one not written yet), industry and discovered_at."""
+    """屡查屡犯 (同类): the latest earlier registered hazard of the same enterprise, industry and
+    category, discovered within the 12 months (365 days) before this one, where the category is one
+    of the industry's closed list (services/kernel/categories.py): an unknown or empty category
+    never matches. `hazard` needs its id (0 for one not written yet), industry and discovered_at."""
+    if not categories.is_known(hazard.industry, category):
+        return None
     params = {"enterprise_id": enterprise_id, "industry": hazard.industry, "hazard_id": hazard.id,
-              "since": hazard.discovered_at - timedelta(days=365), "until": hazard.discovered_at,
-              "not_states": [State.REPORTED.value, State.DISMISSED.value]}
-    if category:
-        return session.connection().execute(_EARLIER_IN_CATEGORY, {**params, "category": category}).scalar_one_or_none()
-    return session.connection().execute(_EARLIER, params).scalar_one_or_none()
+              "since": hazard.discovered_at - REPEAT_WINDOW, "until": hazard.discovered_at,
+              "not_states": [State.REPORTED.value, State.DISMISSED.value], "category": category}
+    return session.connection().execute(_EARLIER_IN_CATEGORY, params).scalar_one_or_none()
 
 
-_EARLIER_WHERE = (
-    Hazard.enterprise_id == bindparam("enterprise_id"),
-    Hazard.industry == bindparam("industry"),
-    Hazard.id != bindparam("hazard_id"),
-    Hazard.discovered_at >= bindparam("since"),
-    Hazard.discovered_at < bindparam("until"),  # earlier, not one found after this one
-    Hazard.state.not_in(bindparam("not_states", expanding=True)),
+REPEAT_WINDOW = timedelta(days=365)
+_EARLIER_IN_CATEGORY = (
+    select(Hazard.id).where(
+        Hazard.enterprise_id == bindparam("enterprise_id"),
+        Hazard.industry == bindparam("industry"),
+        Hazard.category == bindparam("category"),
+        Hazard.id != bindparam("hazard_id"),
+        Hazard.discovered_at >= bindparam("since"),
+        Hazard.discovered_at < bindparam("until"),  # earlier, not one found after this one
+        Hazard.state.not_in(bindparam("not_states", expanding=True)),
+    ).order_by(Hazard.discovered_at.desc()).limit(1)
 )
-_EARLIER = select(Hazard.id).where(*_EARLIER_WHERE).order_by(Hazard.discovered_at.desc()).limit(1)
-_EARLIER_IN_CATEGORY = (select(Hazard.id).where(*_EARLIER_WHERE, Hazard.category == bindparam("category"))
-                        .order_by(Hazard.discovered_at.desc()).limit(1))
+
+
+_SUMMONS_OF = select(Summons.held_on).where(Summons.id == bindparam("id"), Summons.hazard_id == bindparam("hazard_id"))
+
+
+def check_summons(session: Session, hazard_id: int, summons_id: int, field: str) -> None:
+    """A progress report cites a 约谈 of this hazard whose meeting has been recorded (its
+    commitments are what the report carries out); anything else is refused on `field`, with one
+    message for another hazard's record and a missing one, so nothing leaks."""
+    found = session.connection().execute(_SUMMONS_OF, {"id": summons_id, "hazard_id": hazard_id}).first()
+    if found is None:
+        raise invalid_field(field, "约谈记录不存在或不属于该隐患")
+    if found.held_on is None:
+        raise invalid_field(field, "该约谈尚未登记约谈情况和整改承诺，暂不能引用")

@@ -23,6 +23,7 @@ from services.audit import chain as audit
 from services.calendar.workdays import default_calendar
 from services.engine.lookups import (
     check_enterprise_region,
+    check_summons,
     earlier_hazard,
     enterprise_by_uscc,
     listing_body,
@@ -168,6 +169,9 @@ def prepare(session: Session, spec: ActionSpec, hazard: Any, actor: Principal, d
     report_id = getattr(body, "assessment_report", None)
     if report_id is not None:
         attachments += _check_attachments(session, hazard, [report_id], "assessment_report")
+    summons_id = getattr(body, "summons_id", None)
+    if summons_id is not None:
+        check_summons(session, hazard.id, summons_id, "summons_id")
 
     target = spec.target(hazard, body)
     seq = hazard.version + 1

@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     metrics_public: bool = False
     metrics_token: SecretStr | None = None
     extension_min_working_days: int = 15
+    # 直报 (services/reports/submission.py): a county's month is due this many working days before
+    # the month's last working day (0: on it; a city's 3 working days later); submitting opens then.
+    report_deadline_workdays_before_month_end: int = Field(0, ge=0, le=15)
     # Working-day arrangements the calendar package does not know yet (services/calendar/workdays.py).
     calendar_overrides: Path | None = None
     # The escalation ladder of this deployment ([ladder] in TOML; services/escalation/ladder.py).

@@ -170,6 +170,8 @@ MAJOR_PLAN_RULE = f"重大隐患的整改方案须做到五落实（{'、'.join(
 class ProgressBody(Body):
     note: Text
     evidence: Evidence = []
+    # The 约谈 whose commitments this progress carries out (a record of this hazard's, issue 13).
+    summons_id: Annotated[int, Field(ge=1, le=2**63 - 1)] | None = None
 
 
 class ExtensionRequestBody(Body):

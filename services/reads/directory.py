@@ -1,15 +1,22 @@
 """Places and firms as the forms offer them: regions (all, or one subtree) and a region's name, an
-enterprise, and what the 上报隐患 form offers a user (regions and enterprises of their scope)."""
+enterprise, what the 上报隐患 form offers a user (regions and enterprises of their scope), and the
+month and region a monthly page is asked for (`month_in_scope`)."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from datetime import date
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from db.models import Enterprise, Region
 from services.accounts.auth import Principal
+from services.kernel import regions as region_codes
+from services.kernel.errors import Forbidden, Invalid
+
+MONTH = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
 
 
 @dataclass(frozen=True)
@@ -50,6 +57,37 @@ def regions(session: Session, prefix: str = "") -> list[Named]:
 
 def region_name(session: Session, code: str) -> str | None:
     return session.execute(select(Region.name).where(Region.code == code)).scalar()
+
+
+@dataclass(frozen=True)
+class MonthRegion:
+    month: str
+    code: str
+    name: str
+    parent_code: str | None
+
+
+def month_in_scope(session: Session, principal: Principal, *, month: str | None, region_code: str | None,
+                   today: date, what: str) -> MonthRegion:
+    """The month (`YYYY-MM`, not after this one) and the province, city or county (default: the
+    caller's own) that a monthly page or report is asked for: 422 with field-level messages for a
+    bad month or code, 403 for a region outside the caller's scope (`what` names the page)."""
+    problems = []
+    if not MONTH.fullmatch(month or ""):
+        problems.append({"field": "month", "message": "月份格式应为 YYYY-MM，例如 2026-11"})
+    elif (month or "") > f"{today.year:04d}-{today.month:02d}":
+        problems.append({"field": "month", "message": "不能查看尚未开始的月份"})
+    code = region_code or principal.region_code
+    if not region_codes.valid_code(code) or len(code) != 6:
+        problems.append({"field": "region", "message": "行政区划代码应为6位数字（省、市或县）"})
+    if problems:
+        raise Invalid("查询条件有误", details=problems)
+    found = session.execute(select(Region.name, Region.parent_code).where(Region.code == code)).first()
+    if found is None:
+        raise Invalid("查询条件有误", details=[{"field": "region", "message": "未知的行政区划代码"}])
+    if not region_codes.within(code, principal.region_code):
+        raise Forbidden(f"只能查看本辖区及下级地区的{what}", code="scope")
+    return MonthRegion(month or "", code, found.name, found.parent_code)
 
 
 def enterprise(session: Session, enterprise_id: int) -> EnterpriseInfo | None:

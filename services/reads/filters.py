@@ -12,14 +12,16 @@ Two definitions live here and nowhere else:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy import ColumnElement, and_, false, or_, select, true
+from sqlalchemy.orm import Session
 
 from db.models import Enterprise, Hazard
 from services.accounts.auth import Principal, scope_clause
+from services.blacklist.status import listed_ids
 from services.kernel import regions
 from services.kernel.clock import SHANGHAI
 from services.lifecycle.states import FINAL_STATES, State
@@ -79,6 +81,14 @@ class HazardFilter:
     reported_to: date | None = None
     deadline_from: date | None = None  # 整改期限, inclusive
     deadline_to: date | None = None
+    blacklisted: bool | None = None  # its enterprise is on the 黑名单 now (services/blacklist/status.py)
+    listed: frozenset[int] | None = None  # the listed enterprises, filled by `with_listed`
+
+    def with_listed(self, session: Session, today: date) -> "HazardFilter":
+        """This filter with the listed enterprises looked up, when `blacklisted` asks for them."""
+        if self.blacklisted is None:
+            return self
+        return replace(self, listed=frozenset(listed_ids(session, today)))
 
     def conditions(self, principal: Principal, today: date) -> list[ColumnElement[bool]]:
         """The WHERE clauses of this filter within the caller's scope."""
@@ -108,4 +118,10 @@ class HazardFilter:
             out.append(Hazard.deadline >= self.deadline_from)
         if self.deadline_to:
             out.append(Hazard.deadline <= self.deadline_to)
+        if self.blacklisted is not None:
+            if self.listed is None:
+                raise ValueError("HazardFilter.blacklisted needs with_listed(session, today) first")
+            on_list = Hazard.enterprise_id.in_(sorted(self.listed)) if self.listed else false()
+            out.append(on_list if self.blacklisted else
+                       or_(Hazard.enterprise_id.is_(None), ~on_list) if self.listed else true())
         return out

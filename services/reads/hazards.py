@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from db.models import AuditEvent, Enterprise, Hazard, User
 from services.accounts.auth import Principal, scope_clause
+from services.blacklist import status as blacklist
 from services.kernel.clock import local_date
 from services.kernel.errors import Invalid
 from services.kernel.inputs import MAX_ID
@@ -31,7 +32,8 @@ def _d(value: date | datetime | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
-def view(hazard: Hazard, principal: Principal, *, today: date, enterprise: Enterprise | None = None) -> HazardOut:
+def view(hazard: Hazard, principal: Principal, *, today: date, enterprise: Enterprise | None = None,
+         listed: bool | None = None) -> HazardOut:
     """The hazard as this caller sees it, with the actions the lifecycle offers them now."""
     state = State(hazard.state)
     plan = None
@@ -87,13 +89,16 @@ def view(hazard: Hazard, principal: Principal, *, today: date, enterprise: Enter
         created_at=_d(hazard.created_at),
         updated_at=_d(hazard.updated_at),
         allowed_actions=allowed_actions(hazard, principal),
+        enterprise_blacklisted=listed if hazard.enterprise_id else None,
     )
 
 
 def view_loaded(session: Session, hazard: Hazard, principal: Principal, *, now: datetime) -> HazardOut:
     """`view` of a hazard already loaded in `session`, with its enterprise."""
     enterprise = session.get(Enterprise, hazard.enterprise_id) if hazard.enterprise_id else None
-    return view(hazard, principal, today=local_date(now), enterprise=enterprise)
+    today = local_date(now)
+    return view(hazard, principal, today=today, enterprise=enterprise,
+                listed=blacklist.is_listed(session, hazard.enterprise_id, today))
 
 
 def get_view(session: Session, principal: Principal, hazard_id: int, *, now: datetime) -> HazardOut:
@@ -143,11 +148,13 @@ def list_view(
     q: str | None = None,
     cursor: str | None = None,
     limit: int = 50,
+    blacklisted: bool | None = None,
 ) -> HazardPage:
     """Newest first, keyset-paginated on the id: a page costs the same however deep it is."""
     today = local_date(now)
     conditions = HazardFilter(state=tuple(state or ()), level=level, region=region, industry=industry,
-                              enterprise=enterprise, overdue=overdue, q=q).conditions(principal, today)
+                              enterprise=enterprise, overdue=overdue, q=q, blacklisted=blacklisted,
+                              ).with_listed(session, today).conditions(principal, today)
     if cursor:
         conditions.append(Hazard.id < decode_cursor(cursor))
     rows = session.execute(
@@ -157,7 +164,8 @@ def list_view(
         .order_by(Hazard.id.desc())
         .limit(limit + 1)
     ).all()
-    items = [view(h, principal, today=today, enterprise=e) for h, e in rows[:limit]]
+    listed = blacklist.listed_ids(session, today, [h.enterprise_id for h, _ in rows[:limit] if h.enterprise_id])
+    items = [view(h, principal, today=today, enterprise=e, listed=h.enterprise_id in listed) for h, e in rows[:limit]]
     next_cursor = encode_cursor(rows[limit - 1][0].id) if len(rows) > limit else None
     return HazardPage(items=items, next_cursor=next_cursor, limit=limit)
 

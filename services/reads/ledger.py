@@ -54,6 +54,8 @@ class LedgerQuery(HazardFilter):
             out["state"] = list(q.state)
         if q.overdue is not None:
             out["overdue"] = "yes" if q.overdue else "no"
+        if q.blacklisted is not None:
+            out["blacklisted"] = "1" if q.blacklisted else "0"
         out["sort"], out["dir"] = q.sort, "desc" if q.desc else "asc"
         if q.overdue_first:
             out["overdue_first"] = "1"
@@ -103,6 +105,11 @@ def parse_query(params: Mapping[str, Any]) -> LedgerQuery:
         (overdue_text or "").lower()) if overdue_text else None
     if overdue_text and overdue is None:
         bad("overdue", "是否逾期应为 yes 或 no")
+    listed_text = _get(params, "blacklisted")
+    blacklisted = {"yes": True, "true": True, "1": True, "on": True, "no": False, "false": False, "0": False}.get(
+        (listed_text or "").lower()) if listed_text else None
+    if listed_text and blacklisted is None:
+        bad("blacklisted", "黑名单筛选应为 1（仅黑名单企业）或 0（排除黑名单企业）")
     dates: dict[str, date | None] = {}
     for key, label in (("reported_from", "发现日期起"), ("reported_to", "发现日期止"),
                        ("deadline_from", "整改期限起"), ("deadline_to", "整改期限止")):
@@ -141,7 +148,7 @@ def parse_query(params: Mapping[str, Any]) -> LedgerQuery:
         raise Invalid("查询条件有误，请按提示修改。", details=errors)
     return LedgerQuery(
         state=tuple(dict.fromkeys(states)), level=level, region=region, industry=industry,
-        enterprise=(_get(params, "enterprise") or "").upper() or None, overdue=overdue, q=q,
+        enterprise=(_get(params, "enterprise") or "").upper() or None, overdue=overdue, q=q, blacklisted=blacklisted,
         sort=sort, desc=direction == "desc", overdue_first=(_get(params, "overdue_first") or "") in ("1", "on", "true"),
         page=page, per_page=per_page, **dates,
     )
@@ -196,6 +203,7 @@ def page(session: Session, principal: Principal, query: LedgerQuery, *, now: dat
     """One page of the ledger plus the total count of the filtered rows (offset paging: the ledger
     is browsed by page number, and a county's ledger is thousands of rows, not millions)."""
     today = local_date(now)
+    query = query.with_listed(session, today)
     base = _select(principal, query, today)
     total = session.execute(select(func.count()).select_from(base.with_only_columns(Hazard.id).subquery())
                             ).scalar_one()
@@ -211,6 +219,7 @@ def iter_rows(session: Session, principal: Principal, query: LedgerQuery, *, now
               batch: int = 500) -> Iterator[dict[str, Any]]:
     """Every filtered row in the ledger's order, read in batches (the export)."""
     today = local_date(now)
+    query = query.with_listed(session, today)
     result = session.execute(_select(principal, query, today).order_by(*_order(query, today))
                              .execution_options(yield_per=batch))
     for r in result:

@@ -76,6 +76,8 @@ class HazardOut(BaseModel):
     created_at: str
     updated_at: str
     allowed_actions: list[str]
+    enterprise_blacklisted: bool | None = Field(
+        default=None, description="其企业当前在黑名单内（services/blacklist/status.py）；无企业时为 null")
 
 
 class HazardPage(BaseModel):

@@ -1,48 +1,49 @@
 """The monthly report (月报) of a region subtree, by industry, in the national template's columns,
 for the month and for the year to date, with the 动态清零 account of major hazards.
 
-Computed set-based: one grouped query over the hazards and one over the enterprises per period,
-whatever the number of hazards. Every figure is "as the records stand now" for the period; a
-submitted report is frozen as a snapshot (issue 13, item 3), not recomputed.
+Computed set-based: one grouped query over the hazards, one over the enterprises and one over the
+立查立改 records per period, whatever the number of hazards. Every figure is "as the records stand
+now" for the period; a submitted report is frozen as a snapshot (issue 13, item 3), not recomputed.
 
 Definitions (Asia/Shanghai months; a hazard counts once it is registered, i.e. has a level):
 - found: discovered in the period; fixed (一般) / closed (重大): of those, 已销号 by the period's end;
+  the enterprises' 立查立改 records fixed in the period count as general hazards found and fixed
+  (by the enterprise's industry and region);
 - in rectification: major, open at the period's end (by its history); 五落实: its plan names the
   responsible person, measures, funds, time limit and contingency plan;
 - listed: open at the period's end and 挂牌督办 before it, by listing level;
 - funds: the plans' funds (万元) of the hazards found in the period;
 - overdue: `services.reads.filters.overdue_clause` at the period's last day (the one definition);
 - on time: of the hazards 销号 in the period, those closed no later than their deadline's day;
-- units due: the active enterprises of the subtree (and industry); checked: those with a hazard
-  found in the period (until the enterprises' self-inspection returns exist);
+- units due: the active enterprises of the subtree (and industry); checked: those with a
+  self-inspection return filed for a month of the period or a hazard found in the period;
 - 动态清零: majors open at the start + found − closed in the period = open at the end, and the
   year's target: every major open on 1 January closed by 31 December.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import ColumnElement, and_, case, func, select
+from sqlalchemy import ColumnElement, and_, case, func, select, union
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.orm import Session
 
 from db.base import UTCDateTime
-from db.models import Enterprise, Hazard
+from db.models import Enterprise, Hazard, SelfInspection, SpotFix
 from services.accounts.auth import Principal
 from services.kernel import regions
-from services.kernel.errors import Forbidden, Invalid
+from services.kernel.errors import Forbidden
 from services.kernel.clock import SHANGHAI
 from services.kernel.vocab import INDUSTRIES
 from services.lifecycle.roles import Role
 from services.lifecycle.states import State
-from services.reads.directory import region_name
+from services.reads.directory import MONTH, month_in_scope
 from services.reads.filters import open_at_clause, overdue_clause
 
 CLOSED = State.CLOSED.value
@@ -187,21 +188,42 @@ def _scope(region_code: str, industry: str | None) -> list[ColumnElement[bool]]:
     return clauses
 
 
+def _month(day: date) -> str:
+    return f"{day.year:04d}-{day.month:02d}"
+
+
 def _units(session: Session, region_code: str, industry: str | None, p: Period) -> dict[str, tuple[int, int]]:
-    """Per industry: active enterprises, and those with a hazard found in the period (a join to the
-    distinct ids found, not `IN` inside a CASE, which PostgreSQL re-evaluates row by row)."""
+    """Per industry: active enterprises, and those checked in the period: a self-inspection return
+    filed for a month of the period, or a hazard found in it. The checked ids are one UNION of
+    distinct ids joined to the enterprises (not `IN` inside a CASE, which PostgreSQL re-evaluates
+    row by row)."""
     found = (select(Hazard.enterprise_id.label("eid"))
              .where(Hazard.discovered_at >= p.start, Hazard.discovered_at < p.end,
-                    Hazard.enterprise_id.is_not(None), Hazard.level.is_not(None))
-             .distinct().subquery())
-    query = (select(Enterprise.industry, func.count(), func.count(found.c.eid))
-             .outerjoin(found, found.c.eid == Enterprise.id)
+                    Hazard.enterprise_id.is_not(None), Hazard.level.is_not(None)))
+    filed = select(SelfInspection.enterprise_id.label("eid")).where(
+        SelfInspection.month >= _month(p.first), SelfInspection.month <= _month(p.last))
+    checked = union(found, filed).subquery()  # UNION: each id once
+    query = (select(Enterprise.industry, func.count(), func.count(checked.c.eid))
+             .outerjoin(checked, checked.c.eid == Enterprise.id)
              .where(Enterprise.active.is_(True),
                     Enterprise.region_code.startswith(regions.scope_prefix(region_code), autoescape=True))
              .group_by(Enterprise.industry))
     if industry:
         query = query.where(Enterprise.industry == industry)
     return {row[0]: (int(row[1]), int(row[2])) for row in session.execute(query)}
+
+
+def _spot_fixes(session: Session, region_code: str, industry: str | None, p: Period) -> dict[str, int]:
+    """Per industry (the enterprise's): 立查立改 records fixed in the period, each a general hazard
+    found and fixed."""
+    query = (select(Enterprise.industry, func.count()).select_from(SpotFix)
+             .join(Enterprise, Enterprise.id == SpotFix.enterprise_id)
+             .where(SpotFix.fixed_on >= p.first, SpotFix.fixed_on <= p.last,
+                    Enterprise.region_code.startswith(regions.scope_prefix(region_code), autoescape=True))
+             .group_by(Enterprise.industry))
+    if industry:
+        query = query.where(Enterprise.industry == industry)
+    return {row[0]: int(row[1]) for row in session.execute(query)}
 
 
 def _figures(industry: str | None, row: dict[str, Any], units: tuple[int, int]) -> Figures:
@@ -239,10 +261,16 @@ def period_report(session: Session, region_code: str, p: Period, *, industry: st
         .where(*scope).group_by(Hazard.industry)).all()
     fields = [name for name in grouped[0]._fields if name != "industry"] if grouped else []
     by_industry = {row.industry: row._asdict() for row in grouped}
+    for name, n in _spot_fixes(session, region_code, industry, p).items():  # 立查立改: general, found and fixed
+        counts = by_industry.setdefault(name, {})
+        for column in ("general_found", "general_fixed"):
+            counts[column] = (counts.get(column) or 0) + n
+            if column not in fields:
+                fields.append(column)
     units = _units(session, region_code, industry, p)
     names = [i for i in INDUSTRIES if i in by_industry or i in units]
     names += sorted((set(by_industry) | set(units)) - set(names))
-    total = {name: sum((row[name] for row in by_industry.values()), Decimal(0) if name == "funds_wan" else 0)
+    total = {name: sum((row.get(name) or 0 for row in by_industry.values()), Decimal(0) if name == "funds_wan" else 0)
              for name in fields}
     rows = [_figures(i, by_industry.get(i, {}), units.get(i, (0, 0))) for i in names]
     all_units = (sum(u[0] for u in units.values()), sum(u[1] for u in units.values()))
@@ -271,7 +299,7 @@ def monthly(session: Session, region_code: str, region_name: str, month: str, *,
 
 
 READERS = frozenset({Role.COMMITTEE, Role.SUPERVISOR, Role.INSPECTOR, Role.AUDITOR, Role.ADMIN})
-_MONTH = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
+_MONTH = MONTH  # the 直报 modules name it so
 
 
 def for_reader(session: Session, principal: Principal, *, month: str, region_code: str | None,
@@ -280,20 +308,6 @@ def for_reader(session: Session, principal: Principal, *, month: str, region_cod
     own); an inspector or supervisor bound to one industry sees that industry only."""
     if principal.role not in READERS:
         raise Forbidden("当前角色无权查看月报", code="role")
-    problems = []
-    if not _MONTH.fullmatch(month or ""):
-        problems.append({"field": "month", "message": "月份格式应为 YYYY-MM，例如 2026-11"})
-    elif month > f"{today.year:04d}-{today.month:02d}":
-        problems.append({"field": "month", "message": "不能查看尚未开始的月份"})
-    region = region_code or principal.region_code
-    if not regions.valid_code(region) or len(region) != 6:
-        problems.append({"field": "region", "message": "行政区划代码应为6位数字（省、市或县）"})
-    if problems:
-        raise Invalid("查询条件有误", details=problems)
-    name = region_name(session, region)
-    if name is None:
-        raise Invalid("查询条件有误", details=[{"field": "region", "message": "未知的行政区划代码"}])
-    if not regions.within(region, principal.region_code):
-        raise Forbidden("只能查看本辖区及下级地区的月报", code="scope")
+    asked = month_in_scope(session, principal, month=month, region_code=region_code, today=today, what="月报")
     industry = principal.industry if principal.role in (Role.INSPECTOR, Role.SUPERVISOR) else None
-    return monthly(session, region, name, month, industry=industry or None, today=today)
+    return monthly(session, asked.code, asked.name, asked.month, industry=industry or None, today=today)

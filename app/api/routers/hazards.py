@@ -85,11 +85,12 @@ def list_hazards(
     q: Annotated[str | None, Query(max_length=100)] = None,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    blacklisted: Annotated[bool | None, Query(description="其企业当前在黑名单内（true）或不在（false）")] = None,
 ) -> HazardPage:
     return hazards.list_view(
         db, caller, now=ctx.now(), state=[s.value for s in state] if state else None, level=level,
         region=region, industry=industry, enterprise=enterprise, overdue=overdue, q=q, cursor=cursor,
-        limit=limit,
+        limit=limit, blacklisted=blacklisted,
     )
 
 

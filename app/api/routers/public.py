@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Request
+from fastapi import APIRouter, Body, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from services.engine import commands
@@ -12,6 +12,8 @@ from app.api.client import client_ip
 from app.api.deps import Ctx, Db, ReadDb
 from app.api.schemas import ErrorOut, PublicReceipt, PublicStatus
 from services.lifecycle.bodies import PublicReportBody
+from services.bulletins import exposure
+from services.bulletins.models import ExposurePage
 
 router = APIRouter(prefix="/api/v1/public", tags=["public"])
 
@@ -51,3 +53,10 @@ async def count_lookup(ctx: Ctx, request: Request) -> None:
                        429: {"description": "查询过于频繁", "model": ErrorOut}})
 def public_status(_: Annotated[None, Depends(count_lookup)], db: ReadDb, tracking_code: str) -> PublicStatus:
     return commands.public_status(db, tracking_code)
+
+
+@router.get("/exposure", response_model=ExposurePage, summary="曝光：挂牌督办中的重大事故隐患及近期销号情况（无需登录）",
+            responses={422: {"description": "页码不合法", "model": ErrorOut}})
+def public_exposure(ctx: Ctx, db: ReadDb,
+                    page: Annotated[int, Query(ge=1, le=exposure.MAX_PAGE, description="页码")] = 1) -> ExposurePage:
+    return exposure.exposure(db, now=ctx.now(), page=page)

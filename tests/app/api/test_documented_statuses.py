@@ -25,6 +25,10 @@ from services.outbox.deliver import run_once
 from app.api.deps import get_context
 from services.lifecycle.states import State
 from services.lifecycle.table import LIFECYCLE
+from tests.app.api import documented_blacklist
+from tests.app.api import self_inspection_statuses
+from tests.app.api import report_submission_statuses
+from tests.app.api import accountability_statuses
 from tests.app.api.support import API, MISSING_ID, PDF, assert_error, png_bytes
 from tests.services.engine.matrix import ACTOR_OF_ROLE, GUARD_REFUSALS, Env, expectation, variants
 
@@ -209,8 +213,13 @@ def build(t: Table, hazards: dict[str, int], ids: dict[str, int]) -> dict[tuple[
             200: lambda: c("GET", f"{API}/documents/{ids['document']}"),
         },
     }
+    table.update(documented_blacklist.rows(t))
     for action in ACTIONS:
         table[("POST", f"{hz}/actions/{action}")] = t.action(action)
+    table.update(accountability_statuses.rows(t))
+    table.update(self_inspection_statuses.rows(t))
+    table.update(report_submission_statuses.rows(t))
+    table[("GET", f"{API}/reports/monthly")][409] = report_submission_statuses.monthly_conflict(t)
     return table
 
 

@@ -2,25 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
 from fastapi.testclient import TestClient
 
-from app.cli import main as cli
-from services.kernel.settings import Settings, get_settings
-
-
-@pytest.fixture
-def run(db_url, monkeypatch, capsys):
-    monkeypatch.setenv("HAZARD_DATABASE_URL", db_url)
-    get_settings.cache_clear()
-
-    def _run(*argv: str) -> tuple[int, str, str]:
-        code = cli.main(list(argv))
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    yield _run
-    get_settings.cache_clear()
+from services.kernel.settings import Settings
 
 
 def test_operator_sets_up_a_county_and_the_token_works(run, db_url, tmp_path):

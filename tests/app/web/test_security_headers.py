@@ -48,6 +48,19 @@ PAGES = [
     ("/admin/users/{uid}", "inspector", 403),
     ("/admin/enterprises", "admin", 200),
     ("/admin/enterprises/new", "admin", 200),
+    ("/self-inspections", "ent_coal", 200),
+    ("/self-inspections", "inspector", 200),
+    ("/self-inspections/{missing}", "inspector", 404),
+    ("/enterprises", "inspector", 200),
+    ("/enterprises/{missing}", "inspector", 404),
+    ("/blacklist", "county_committee", 200),
+    ("/bulletins", "county_committee", 200),
+    ("/bulletins/{missing}/document", "county_committee", 404),
+    ("/accountability", "county_committee", 200),
+    ("/accountability/referrals/{missing}", "county_committee", 404),
+    ("/accountability/referrals/{missing}/letter", "county_committee", 404),
+    ("/accountability/summonses/{missing}", "county_committee", 404),
+    ("/public/exposure", None, 200),
 ]
 # GET routes of the app that answer something other than HTML, each checked for nosniff below.
 NOT_HTML = {"/ledger.xlsx", "/reports/monthly.xlsx", "/reports/monthly.pdf",
@@ -69,7 +82,7 @@ def issued(factory, world, clock) -> dict[str, int]:
     assert documents.issue_pending(UnitOfWork(factory), now=clock()).issued == 2
     with read_only(factory) as s:
         did = documents.list_for_hazard(s, world.p("inspector"), hid)[0].id
-    return {"hid": hid, "did": did, "uid": world.p("inspector").id}
+    return {"hid": hid, "did": did, "uid": world.p("inspector").id, "missing": 999999}
 
 
 def _get(browser, world, who: str | None, path: str):

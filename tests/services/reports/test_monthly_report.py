@@ -7,12 +7,15 @@ from __future__ import annotations
 import random
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from typing import NamedTuple
 
 import pytest
 from sqlalchemy import select, update
 
 from db.engine import read_only, transaction
-from db.models import Enterprise, Hazard
+from db.models import Enterprise, Hazard, SelfInspection, SpotFix
+from services.accounts import admin
+from services.kernel.uscc import make as make_uscc
 from services.kernel.clock import SHANGHAI
 from services.kernel.errors import Forbidden, Invalid
 from services.reports import monthly as report
@@ -51,19 +54,49 @@ def spread(factory, world, clock):
             if h.plan_measures:
                 values["plan_funds_wan"] = Decimal(rng.randrange(1, 5000)) / 100
             s.execute(update(Hazard).where(Hazard.id == hid).values(**values))
+    _self_inspections(factory, clock())
     with read_only(factory) as s:
         rows = list(s.execute(select(Hazard)).scalars())
         ents = list(s.execute(select(Enterprise)).scalars())
+        returns = [(r.enterprise_id, r.month) for r in s.execute(select(SelfInspection)).scalars()]
+        fixes = [(f.enterprise_id, f.fixed_on) for f in s.execute(select(SpotFix)).scalars()]
         s.expunge_all()  # keep them loaded past the read-only session's rollback
-    return rows, ents
+    return rows, ents, Office(returns, fixes)
+
+
+class Office(NamedTuple):
+    returns: list[tuple[int, str]]  # (enterprise id, month) of each self-inspection return
+    fixes: list[tuple[int, date]]  # (enterprise id, fixed on) of each 立查立改
+
+
+def _self_inspections(factory, now: datetime) -> None:
+    """Two more enterprises that found no hazard: one with returns for October and November and
+    立查立改 in both, one with a return for August only; and a 立查立改 of the chemical plant."""
+    with transaction(factory) as s:
+        coal2 = admin.add_enterprise(s, make_uscc("91141102MA0HRD004"), "离石区东风煤矿", "141102", "煤矿", now=now)
+        chem2 = admin.add_enterprise(s, make_uscc("91141181MA0HRD005"), "孝义市化工二厂", "141181", "危险化学品", now=now)
+        chem = s.execute(select(Enterprise).where(Enterprise.industry == "危险化学品",
+                                                  Enterprise.id != chem2.id)).scalar_one()
+        for ent, month, fixed in ((coal2, "2026-10", ["2026-10-12"]), (coal2, "2026-11", ["2026-11-03", "2026-11-30"]),
+                                  (chem2, "2026-08", []), (chem, "2026-11", ["2026-11-20"])):
+            first = date.fromisoformat(f"{month}-01")
+            ret = SelfInspection(enterprise_id=ent.id, month=month, checked_from=first, checked_to=first, scope="全厂",
+                                 principal="负责人", nil_return=True, filed_at=now, version=1)
+            s.add(ret)
+            s.flush()
+            for day in fixed:
+                s.add(SpotFix(self_inspection_id=ret.id, enterprise_id=ent.id, description="通道堆物", location="仓库",
+                              measures="清理", fixed_on=date.fromisoformat(day), evidence_filename="a.png",
+                              evidence_content_type="image/png", evidence_size=4, evidence_sha256="ab" * 32,
+                              created_at=now))
 
 
 def _pct(a, b):
     return round(100.0 * a / b, 1) if b else None
 
 
-def expected(rows, ents, prefix: str, first: date, last: date, industry: str) -> dict:
-    """What the report should say, counted one hazard at a time."""
+def expected(rows, ents, prefix: str, first: date, last: date, industry: str, office: Office) -> dict:
+    """What the report should say, counted one hazard (and one return, one 立查立改) at a time."""
     start, end = _local_start(first), _local_start(last + timedelta(days=1))
     mine = [h for h in rows if h.level and h.region_code.startswith(prefix) and h.industry == industry]
 
@@ -78,14 +111,18 @@ def expected(rows, ents, prefix: str, first: date, last: date, industry: str) ->
     five = [h for h in rect if all((h.plan_responsible_person, h.plan_measures, h.plan_funds_wan is not None,
                                     h.plan_time_limit, h.plan_contingency))]
     units = [e for e in ents if e.active and e.region_code.startswith(prefix) and e.industry == industry]
-    checked = {h.enterprise_id for h in found}
+    months = (f"{first:%Y-%m}", f"{last:%Y-%m}")
+    checked = {h.enterprise_id for h in found} | {e for e, m in office.returns if months[0] <= m <= months[1]}
+    by_id = {e.id: e for e in ents}
+    spot = [e for e, day in office.fixes if first <= day <= last
+            and by_id[e].region_code.startswith(prefix) and by_id[e].industry == industry]
     g = [h for h in found if h.level == "general"]
     m = [h for h in found if h.level == "major"]
     listed = {lv: sum(1 for h in mine if h.listing_level == lv and h.listed_at and h.listed_at < end and open_at(h, end))
               for lv in ("province", "city", "county")}
     return {
         "units_due": len(units), "units_checked": sum(1 for e in units if e.id in checked),
-        "general_found": len(g), "general_fixed": sum(1 for h in done if h.level == "general"),
+        "general_found": len(g) + len(spot), "general_fixed": sum(1 for h in done if h.level == "general") + len(spot),
         "major_found": len(m), "major_closed": sum(1 for h in done if h.level == "major"),
         "major_rectifying": len(rect), "major_rectifying_five_items": len(five),
         "listed_province": listed["province"], "listed_city": listed["city"], "listed_county": listed["county"],
@@ -99,7 +136,7 @@ def expected(rows, ents, prefix: str, first: date, last: date, industry: str) ->
 
 @pytest.mark.parametrize("region,prefix", [("141100", "1411"), ("141102", "141102")])
 def test_every_column_matches_a_separate_count(factory, spread, region, prefix):
-    rows, ents = spread
+    rows, ents, office = spread
     with read_only(factory) as s:
         got = report.monthly(s, region, "地区", "2026-11")
     for part, first in ((got.month_figures, date(2026, 11, 1)), (got.year_to_date, date(2026, 1, 1))):
@@ -107,7 +144,7 @@ def test_every_column_matches_a_separate_count(factory, spread, region, prefix):
         totals: dict = {}
         by_industry = {r.industry: r for r in part.rows}
         for industry in ("煤矿", "危险化学品"):
-            want = expected(rows, ents, prefix, first, last, industry)
+            want = expected(rows, ents, prefix, first, last, industry, office)
             row = by_industry.get(industry)
             if row is None:
                 assert want["units_due"] == 0 and want["general_found"] == want["major_found"] == 0
@@ -133,7 +170,7 @@ def test_every_column_matches_a_separate_count(factory, spread, region, prefix):
 
 def test_the_data_exercise_what_they_should(spread):
     """Guard for the comparison above: the seeded data hit every kind of row it checks."""
-    rows, _ = spread
+    rows, _, office = spread
     nov = _local_start(date(2026, 11, 1)), _local_start(date(2026, 12, 1))
     found = [h for h in rows if h.level and nov[0] <= h.discovered_at < nov[1]]
     assert {h.level for h in found} == {"general", "major"}
@@ -141,6 +178,9 @@ def test_the_data_exercise_what_they_should(spread):
     closed = [h for h in rows if h.state == "closed" and nov[0] <= h.closed_at < nov[1]]
     assert closed and any(h.deadline and h.closed_at.astimezone(SHANGHAI).date() > h.deadline for h in closed)
     assert any(h.listing_level for h in rows)
+    # Returns and 立查立改 inside and outside November, of enterprises with and without hazards.
+    assert {m for _, m in office.returns} == {"2026-08", "2026-10", "2026-11"}
+    assert {d.month for _, d in office.fixes} == {10, 11}
 
 
 def test_readers_and_their_scope(factory, world, spread):
@@ -184,15 +224,15 @@ def test_the_form_writes_what_people_typed_safely(factory):
 def test_a_month_still_running_counts_up_to_today(factory, spread):
     """On 15 November the month's figures are those of 1–15 November: a deadline of the 20th is not
     overdue yet, and nothing found after today is counted."""
-    rows, ents = spread
+    rows, ents, office = spread
     today = date(2026, 11, 15)
     with read_only(factory) as s:
         got = report.monthly(s, "141100", "吕梁市", "2026-11", today=today)
     assert (got.month_figures.first, got.month_figures.last, got.year_to_date.last) == (
         "2026-11-01", "2026-11-15", "2026-11-15")
     coal = next(r for r in got.month_figures.rows if r.industry == "煤矿")
-    want = expected(rows, ents, "1411", date(2026, 11, 1), today, "煤矿")
+    want = expected(rows, ents, "1411", date(2026, 11, 1), today, "煤矿", office)
     assert (coal.overdue, coal.general_found, coal.major_found, coal.closed) == (
         want["overdue"], want["general_found"], want["major_found"], want["closed"])
-    whole = expected(rows, ents, "1411", date(2026, 11, 1), date(2026, 11, 30), "煤矿")
+    whole = expected(rows, ents, "1411", date(2026, 11, 1), date(2026, 11, 30), "煤矿", office)
     assert (whole["overdue"], whole["general_found"]) != (want["overdue"], want["general_found"])
