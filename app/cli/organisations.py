@@ -13,6 +13,7 @@ from services.accounts import admin
 from services.kernel.clock import utcnow
 from services.kernel.vocab import INDUSTRIES
 from services.lifecycle.roles import USER_ROLES
+from services.organisations import queries as org_queries
 
 
 def cmd_regions_add(args: argparse.Namespace) -> int:
@@ -50,6 +51,8 @@ def cmd_users_add(args: argparse.Namespace) -> int:
             s, args.username, args.role, args.region, now=utcnow(), enterprise_uscc=args.enterprise,
             password=args.password, display_name=args.name, industry=args.industry, email=args.email,
         )
+        if args.org:
+            user.organisation_id = org_queries.organisation_for(s, args.region, args.org)
         role, username = user.role, user.username
     print(f"已添加用户 {username}（{role}）。API 令牌（只显示这一次）：")
     print(token)
@@ -126,6 +129,7 @@ def add_parsers(sub) -> None:
     ua.add_argument("--name", help="姓名")
     ua.add_argument("--industry", choices=INDUSTRIES, help="检查员/监管人员分管的行业")
     ua.add_argument("--email", help="接收通知的电子邮箱（配置了 SMTP 服务器时发送邮件）")
+    ua.add_argument("--org", help="所属单位（本行政区划的单位名称或别名，见 hazard orgs list）")
     ua.set_defaults(func=cmd_users_add)
 
     ud = users.add_parser("disable", help="停用用户并吊销其令牌")

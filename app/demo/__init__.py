@@ -33,7 +33,7 @@ import zlib
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from db.engine import UnitOfWork, read_only, transaction
@@ -47,6 +47,8 @@ from app.demo.catalogue import DEMO_PASSWORD, ORGS, PEOPLE, STAFF, org_uscc
 from app.demo.stories import Spec
 from app.demo.timeline import Step
 from services.documents import issue_pending
+from services.organisations import queries as org_queries
+from services.organisations.shanxi import load_shanxi
 from services.lifecycle.table import LIFECYCLE
 from services.outbox import kinds as outbox_kinds
 from services.kernel.errors import Conflict, DomainError, invalid_field
@@ -116,6 +118,7 @@ def _setup(factory: sessionmaker[Session], at: datetime) -> tuple[dict[str, str]
     codes = {o.key: org_uscc(o) for o in ORGS}
     with transaction(factory) as s:
         admin.load_regions_csv(s)
+        load_shanxi(s, now=at)  # 政府机构: 安委会、安委办、部门、县乡政府 (services/data/organisations-shanxi.csv)
         for o in ORGS:
             admin.add_enterprise(s, codes[o.key], o.name, o.region, o.industry, now=at)
         for p in PEOPLE:
@@ -127,6 +130,11 @@ def _setup(factory: sessionmaker[Session], at: datetime) -> tuple[dict[str, str]
             tokens[p.username] = token
             principals[p.username] = principal_of(user)
         s.flush()
+        staff = [p for p in PEOPLE if p.role != "enterprise"]
+        homes = org_queries.home_organisations(s, [(p.region, p.role) for p in staff])
+        for p in staff:  # each government user belongs to the body they work in
+            s.execute(update(User).where(User.username == p.username)
+                      .values(organisation_id=homes.get((p.region, p.role))))
     return tokens, principals
 
 

@@ -15,6 +15,7 @@ from db.models.office import (
     AccountabilityBody, BlacklistDecision, Bulletin, BulletinItem, DutyStep, RecordEvent, Referral,
     ReportSubmission, SelfInspection, SpotFix, Summons,
 )
+from db.models.govorgs import Organisation, OrganisationAlias
 from db.models.hazards import Attachment, Hazard, HazardSequence, PublicSubmission
 from db.models.organisations import ApiToken, Enterprise, Region, User
 from db.models.outbox import Delivery, InboxItem, OutboxMessage
@@ -27,4 +28,5 @@ __all__ = [
     "Delivery", "Document", "DocumentIssuer", "DocumentSequence", "Enterprise", "Hazard", "HazardSequence",
     "IdempotencyKey", "InboxItem", "LoginThrottle", "OutboxMessage", "PublicSubmission", "RateBucket",
     "Region", "User", "WebSession",
+    "Organisation", "OrganisationAlias",
 ]

@@ -58,6 +58,8 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     # Where e-mail notifications go (none without); last because migration 0003 added it.
     email: Mapped[str | None] = mapped_column(String(200))
+    # The government body the user works for (db/models/govorgs.py); last because migration 0013 added it.
+    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"), index=True)
 
     __table_args__ = (
         CheckConstraint(
