@@ -22,6 +22,8 @@ from app.cli import inspections as cli_inspections
 from app.cli import reports as cli_reports
 from app.cli import accountability as cli_accountability
 from app.cli import blacklist as cli_blacklist
+from app.cli import orgs as cli_orgs
+from app.cli import tasks as cli_tasks
 from services.kernel.errors import DomainError
 
 
@@ -38,6 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
     cli_inspections.add_parsers(sub)  # self-inspections sweep, status
     cli_accountability.add_parsers(sub)  # accountability body, sweep; bulletins collect
     cli_blacklist.add_parsers(sub)  # blacklist candidates, remind
+    cli_orgs.add_parsers(sub)  # orgs import, list, resolve (government bodies)
+    cli_tasks.add_parsers(sub)  # tasks import (任务清单)
     return p
 
 
