@@ -5,6 +5,8 @@ The flows build their own session factory from settings, as a flow run does."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId, TaskRunFilter, TaskRunFilterTags
@@ -33,13 +35,26 @@ def prefect_api():
         yield
 
 
-def task_runs(state, tag: str | None = None) -> list:
-    """The task runs of the flow run that ended in `state` (optionally only those with `tag`)."""
+def task_runs(state, tag: str | None = None, *, count: int = 1, settle: float = 30.0) -> list:
+    """The task runs of the flow run that ended in `state` (optionally only those with `tag`), once
+    every one of them shows a final state. Prefect 3 records task runs on the server from the
+    client's event stream (its recorder retries a batch its SQLite database refused with "database
+    is locked"), so right after a run ends they may still show Running: read again until they
+    settle (and at least `count` are there), for at most `settle` seconds."""
     flow_runs = FlowRunFilter(id=FlowRunFilterId(any_=[state.state_details.flow_run_id]))
     by_tag = TaskRunFilter(tags=TaskRunFilterTags(all_=[tag])) if tag else None
+    deadline = time.monotonic() + settle
     with get_client(sync_client=True) as client:
-        return client.read_task_runs(flow_run_filter=flow_runs, task_run_filter=by_tag, limit=200,
-                                    sort=TaskRunSort.EXPECTED_START_TIME_ASC)
+        while True:
+            runs = client.read_task_runs(flow_run_filter=flow_runs, task_run_filter=by_tag, limit=200,
+                                         sort=TaskRunSort.EXPECTED_START_TIME_ASC)
+            if (len(runs) >= count and all(r.state_type is not None and r.state_type.value in FINAL for r in runs)) \
+                    or time.monotonic() > deadline:
+                return runs
+            time.sleep(0.25)
+
+
+FINAL = frozenset({"COMPLETED", "FAILED", "CRASHED", "CANCELLED"})
 
 
 def hazard_codes(run) -> set[str]:
@@ -76,7 +91,7 @@ def test_sweep_and_outbox_flows_tag_every_hazard_they_work_on(prefect_api, flow_
     result = state.result()
     assert result["as_of"] == as_of.isoformat() and result["hazards"] == 3
     assert result["by_step"] == {"urge": 3} and result["skipped"] == 6
-    parts = task_runs(state)
+    parts = task_runs(state, count=2)
     assert sorted(len(hazard_codes(r)) for r in parts) == [1, 2]
     assert all(r.name.startswith("escalate 141102-") and r.state_type.value == "COMPLETED" for r in parts)
     assert set().union(*map(hazard_codes, parts)) == codes
