@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from db.engine import read_only, transaction
-from db.models import Organisation
+from db.models import Organisation, RecordEvent, TaskPlan
 from services.kernel.clock import utcnow
 from services.organisations.shanxi import load_shanxi
 
@@ -53,7 +53,33 @@ def test_refusals_are_clear(run, factory, world):
         load_shanxi(s, now=utcnow())
     code, _, err = run(*ARGS, "--issued-by", "不存在的单位")
     assert code != 0 and "未找到印发单位" in err
-    code, _, err = run(*ARGS[:-1], "--issued-by", "忻州市安委办")  # without --dry-run
-    assert code == 2 and "--dry-run" in err
+    code, _, err = run(*ARGS[:-1], "--issued-by", "忻州市安委办", "--as", "nobody")  # no such user: nothing stored
+    assert code != 0 and "没有这个用户" in err
+    code, _, err = run(*ARGS[:-1], "--issued-by", "忻州市安委办", "--as", "city_committee")  # 吕梁's office
+    assert code != 0 and "印发单位所在地的安委办" in err
+    with read_only(factory) as s:
+        assert s.scalar(select(func.count()).select_from(TaskPlan)) == 0
     code, out, err = run(*ARGS, "--issued-by", "忻州市安委办")
     assert code == 0 and "82 项任务" in out and "需人工核对" in out
+
+
+def test_without_dry_run_the_draft_is_stored_once(run, factory, world):
+    with transaction(factory) as s:
+        load_shanxi(s, now=utcnow())
+    code, out, err = run(*ARGS[:-1], "--issued-by", "忻州市安委办")
+    assert code == 0, err
+    with read_only(factory) as s:
+        stored = s.scalars(select(TaskPlan)).one()
+        assert stored.state == "draft" and stored.created_by_id is None  # the system imported it
+        plan_id = stored.id
+    needs = out.strip().split("，")[2]
+    assert out.strip() == f"已导入草稿：计划 #{plan_id}，82 项任务，{needs}" and needs.endswith("项需核对")
+    code, out, err = run(*ARGS[:-1], "--issued-by", "忻州市安委办", "--json")
+    data = json.loads(out)
+    assert code == 0 and data["plan_id"] == plan_id and data["created"] is False and len(data["tasks"]) == 82
+    code, out, _ = run(*ARGS[:-1], "--issued-by", "忻州市安委办")
+    assert out.strip() == f"该文件已导入过：计划 #{plan_id}，未重复导入"
+    with read_only(factory) as s:
+        assert s.scalar(select(func.count()).select_from(TaskPlan)) == 1
+        assert s.scalar(select(func.count()).select_from(RecordEvent).where(
+            RecordEvent.subject == f"plan:{plan_id}")) == 1

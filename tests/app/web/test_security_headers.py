@@ -60,6 +60,9 @@ PAGES = [
     ("/accountability/referrals/{missing}", "county_committee", 404),
     ("/accountability/referrals/{missing}/letter", "county_committee", 404),
     ("/accountability/summonses/{missing}", "county_committee", 404),
+    ("/plans", "county_committee", 200),
+    ("/plans/import", "county_committee", 200),
+    ("/plans/{missing}", "county_committee", 404),
     ("/public/exposure", None, 200),
 ]
 # GET routes of the app that answer something other than HTML, each checked for nosniff below.
