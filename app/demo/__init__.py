@@ -104,9 +104,10 @@ def load(factory: sessionmaker[Session], *, hazards: int = 200, seed: int = DEFA
     filed = office.file_returns(factory, {o.key: principals[f"ent_{o.key}"] for o in ORGS},
                                 {o.key: o.head for o in ORGS}, anchor, seed)
     duties = office.run_duties(factory, anchor)
+    plans = office.import_plans(factory, anchor)
     elapsed = time.perf_counter() - started
     return (summary.render(factory, seed=seed, anchor=anchor, elapsed=elapsed, tokens=tokens, uploads_root=root)
-            + "\n" + office.describe(filed, duties))
+            + "\n" + office.describe(filed, duties, plans))
 
 
 def _setup(factory: sessionmaker[Session], at: datetime) -> tuple[dict[str, str], dict[str, Principal]]:

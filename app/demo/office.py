@@ -4,25 +4,35 @@ months, most filed on time and some missing, each filed by the enterprise's own 
 for a real filing); then the office duties as the daily `office-duties` flow would run them at the
 end of the demo's history: the returns' reminders and lists, every region's 直报 draft, the 通报
 entries of the hazards the ladder publicized, the 约谈 and 问责移交 records of its summon and refer
-steps, and the 黑名单 reminders. What they made is printed after the summary.
+steps, and the 黑名单 reminders; and the two published example task lists (`plans/`) imported as
+drafts for their 安委办 to review. What they made is printed after the summary.
 """
 
 from __future__ import annotations
 
 import random
 from datetime import datetime, time, timezone
+from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from db.engine import UnitOfWork, transaction
-from db.models import Hazard
+from db.models import Hazard, PlanTask
 from services.accounts.auth import Principal
 from services.calendar import years as calendar_years
 from services.inspections import window
 from services.inspections.returns import file_return
 from services.kernel.clock import SHANGHAI, local_date
 from services.kernel.errors import DomainError
+from services.tasklists.drafts import import_draft, open_reviews
+
+PLANS = Path(__file__).parent / "plans"
+# (file, title, issued by, year): two published plans, imported as drafts for review
+EXAMPLE_PLANS = (
+    ("xinzhou-2021-plan.txt", "忻州市安全生产专项整治三年行动集中攻坚年工作方案", "忻州市安委办", 2021),
+    ("lvliang-2022-task-list.txt", "吕梁市安全生产专项整治三年行动2022年任务清单", "吕梁市安委办", 2022),
+)
 
 MONTHS = 3  # the complete months before the demo's present that have returns
 FILED_SHARE = 0.85  # of the enterprises, those that filed a given month's return on time
@@ -79,10 +89,24 @@ def run_duties(factory: sessionmaker[Session], now: datetime) -> dict[str, dict[
     return {name: duty(uow, now=now, calendar=calendar) for name, duty in DUTIES.items()}
 
 
-def describe(filed: int, counts: dict[str, dict[str, int]]) -> str:
+def import_plans(factory: sessionmaker[Session], now: datetime) -> list[tuple[str, int, int]]:
+    """The example plans as drafts: (title, tasks, tasks needing review) of each."""
+    out = []
+    for name, title, issuer, year in EXAMPLE_PLANS:
+        with transaction(factory) as s:
+            plan, _ = import_draft(s, None, PLANS / name, filename=name, title=title, issued_by=issuer, year=year,
+                                   now=now)
+            tasks = s.scalar(select(func.count()).select_from(PlanTask).where(PlanTask.plan_id == plan.id))
+            out.append((title, int(tasks or 0), len(open_reviews(s, plan.id))))
+    return out
+
+
+def describe(filed: int, counts: dict[str, dict[str, int]], plans: list[tuple[str, int, int]] = ()) -> str:
     returns, reports = counts.get("self-inspection-returns", {}), counts.get("report-submissions", {})
     bulletins, records = counts.get("bulletin-entries", {}), counts.get("accountability-records", {})
     return (f"办公事务：企业自查报告 {filed} 份（近 {MONTHS} 个月），未报送提醒 {returns.get('remind', 0)} 家、"
             f"列入未报送名单 {returns.get('list', 0)} 家、列入通报 {returns.get('publicize', 0)} 家；"
             f"月报草稿 {reports.get('drafts_created', 0)} 份；逾期隐患列入通报名单 {bulletins.get('proposed', 0)} 条；"
-            f"约谈记录 {records.get('summonses', 0)} 份、问责移交 {records.get('referrals', 0)} 份。")
+            f"约谈记录 {records.get('summonses', 0)} 份、问责移交 {records.get('referrals', 0)} 份。"
+            + "".join(f"\n任务清单草稿（待安委办核对后发布，见“任务清单”）：{title}，{n} 项任务，{r} 项需核对。"
+                      for title, n, r in plans))

@@ -13,7 +13,7 @@ from db.models import Organisation, RecordEvent, TaskPlan
 from services.kernel.clock import utcnow
 from services.organisations.shanxi import load_shanxi
 
-XINZHOU = Path(__file__).parents[2] / "data" / "task-lists" / "xinzhou-2021-plan.txt"
+XINZHOU = Path(__file__).parents[3] / "app" / "demo" / "plans" / "xinzhou-2021-plan.txt"
 ARGS = ("tasks", "import", str(XINZHOU), "--plan-title", "忻州市安全生产专项整治三年行动集中攻坚年工作方案",
         "--year", "2021", "--dry-run")
 

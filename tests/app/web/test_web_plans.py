@@ -15,7 +15,7 @@ from services.organisations.shanxi import load_shanxi
 from tests.app.web.conftest import csrf_of
 from tests.conftest import START
 
-LVLIANG = Path(__file__).parents[2] / "data" / "task-lists" / "lvliang-2022-task-list.txt"
+LVLIANG = Path(__file__).parents[3] / "app" / "demo" / "plans" / "lvliang-2022-task-list.txt"
 FORM = {"title": "吕梁市2022年安全生产工作任务清单", "year": "2022", "issued_by": "吕梁市安委办"}
 
 

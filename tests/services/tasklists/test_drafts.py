@@ -21,7 +21,7 @@ from services.organisations.shanxi import load_shanxi
 from services.tasklists import drafts
 from tests.conftest import START, build_world
 
-XINZHOU = Path(__file__).parents[2] / "data" / "task-lists" / "xinzhou-2021-plan.txt"
+XINZHOU = Path(__file__).parents[3] / "app" / "demo" / "plans" / "xinzhou-2021-plan.txt"
 TITLE = "忻州市安全生产专项整治三年行动集中攻坚年工作方案"
 
 

@@ -1,4 +1,4 @@
-"""The two example plans in tests/data/task-lists: counts, sections, and the units and deadlines of
+"""The two example plans in app/demo/plans: counts, sections, and the units and deadlines of
 specific tasks, including a cell over several lines, a continuation row, misplaced cells, rows merged
 into one and a relative deadline."""
 
@@ -12,7 +12,7 @@ import pytest
 
 from services.tasklists.extract import extract, to_json
 
-DATA = Path(__file__).resolve().parents[2] / "data" / "task-lists"
+DATA = Path(__file__).resolve().parents[3] / "app" / "demo" / "plans"
 
 
 @pytest.fixture(scope="module")
