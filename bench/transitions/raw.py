@@ -31,7 +31,7 @@ from bench.transitions import world as db
 from bench.transitions.workload import ACTIONS, ACTOR, Result, run_phase
 from db.base import Base
 from services.audit import chain as audit
-from services.kernel import regions
+from services.kernel import categories, regions
 from services.escalation.ladder import DEADLINE_BITS, Step
 from services.lifecycle.table import LIFECYCLE
 
@@ -54,11 +54,12 @@ SET_HEAD = "UPDATE hazards SET audit_head=%s WHERE hazards.id = %s"
 SELECT_HAZARD = (f"SELECT {', '.join('hazards.' + c for c in HAZARD_COLUMNS)} FROM hazards WHERE hazards.id = %s "
                  "FOR UPDATE")
 SELECT_ENTERPRISE = ("SELECT enterprises.id, enterprises.uscc, enterprises.name, enterprises.region_code, "
-                     "enterprises.industry, enterprises.created_at, enterprises.active FROM enterprises "
+                     "enterprises.industry, enterprises.created_at, enterprises.active, "
+                     "enterprises.supervising_department, enterprises.responsible_official FROM enterprises "
                      "WHERE enterprises.uscc = %s")
 SELECT_EARLIER = ("SELECT hazards.id FROM hazards WHERE hazards.enterprise_id = %s AND hazards.industry = %s "
-                  "AND hazards.id != %s AND hazards.discovered_at >= %s AND hazards.discovered_at < %s "
-                  "AND (hazards.state NOT IN (%s, %s)) AND hazards.category = %s "
+                  "AND hazards.category = %s AND hazards.id != %s AND hazards.discovered_at >= %s "
+                  "AND hazards.discovered_at < %s AND (hazards.state NOT IN (%s, %s)) "
                   "ORDER BY hazards.discovered_at DESC LIMIT %s")
 SELECT_ATTACHMENT = ("SELECT attachments.id, attachments.sha256, attachments.filename FROM attachments "
                      "WHERE attachments.id IN (%s) AND attachments.hazard_id = %s")
@@ -153,9 +154,11 @@ class Client:
                     raise RuntimeError(f"enterprise {b.enterprise_uscc} is disabled")
                 ent_id = ent[0]
                 changes["enterprise_id"] = ent_id
+                # 同类 needs a category of the industry's list, as the service asks first
                 repeat = cur.execute(SELECT_EARLIER, (
-                    ent_id, h[COL["industry"]], hid, now - timedelta(days=365), h[COL["discovered_at"]],
-                    "reported", "dismissed", b.category, 1)).fetchone()
+                    ent_id, h[COL["industry"]], b.category, hid, now - timedelta(days=365), h[COL["discovered_at"]],
+                    "reported", "dismissed", 1)).fetchone() if categories.is_known(h[COL["industry"]], b.category) \
+                    else None
                 if repeat is not None:
                     changes["repeat_of_id"] = repeat[0]
             elif action == "supervise":

@@ -25,8 +25,10 @@ from services.kernel.clock import local_date, utcnow
 from services.lifecycle.table import LIFECYCLE
 from services.kernel.uscc import make as make_uscc
 
-# Organisation tables survive between variants; everything a hazard writes is emptied.
-KEEP = {"regions", "enterprises", "users", "api_tokens", "alembic_version"}
+# Organisation tables survive between variants; everything a hazard writes is emptied. (The
+# government bodies too: users refer to them, so TRUNCATE … CASCADE of them would empty the users.)
+KEEP = {"regions", "enterprises", "users", "api_tokens", "alembic_version", "organisations",
+        "organisation_aliases"}
 SPIFF_TABLE = "bench_spiff_workflows"
 VERIFY_CHUNK = 200  # hazards per audit.verify call: 1400 events
 ENTERPRISE = ("91141102MA0BENCH1", "离石区金源煤业有限公司", "141102", "煤矿")

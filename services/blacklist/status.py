@@ -59,6 +59,14 @@ def listed_ids(session: Session, today: date, among: Iterable[int] | None = None
     return listed
 
 
+def ever_listed(column: ColumnElement[Any], today: date) -> ColumnElement[bool]:
+    """`column` (an enterprise id) has a 列入 decision in force from `today` or before: listed now,
+    or lapsed; only then need `listed_ids` look further (a column to select beside the enterprise)."""
+    return (select(BlacklistDecision.id).where(
+        BlacklistDecision.enterprise_id == column, BlacklistDecision.decision == LISTED,
+        BlacklistDecision.listed_from <= today).exists())
+
+
 def is_listed(session: Session, enterprise_id: int | None, today: date) -> bool:
     return enterprise_id is not None and enterprise_id in listed_ids(session, today, [enterprise_id])
 

@@ -95,10 +95,14 @@ def view(hazard: Hazard, principal: Principal, *, today: date, enterprise: Enter
 
 def view_loaded(session: Session, hazard: Hazard, principal: Principal, *, now: datetime) -> HazardOut:
     """`view` of a hazard already loaded in `session`, with its enterprise."""
-    enterprise = session.get(Enterprise, hazard.enterprise_id) if hazard.enterprise_id else None
     today = local_date(now)
-    return view(hazard, principal, today=today, enterprise=enterprise,
-                listed=blacklist.is_listed(session, hazard.enterprise_id, today))
+    enterprise, listed = None, False
+    if hazard.enterprise_id:  # one query for the enterprise and whether it was ever on the 黑名单
+        enterprise, decided = session.execute(
+            select(Enterprise, blacklist.ever_listed(Enterprise.id, today)).where(Enterprise.id == hazard.enterprise_id)
+        ).one()
+        listed = decided and blacklist.is_listed(session, hazard.enterprise_id, today)
+    return view(hazard, principal, today=today, enterprise=enterprise, listed=listed)
 
 
 def get_view(session: Session, principal: Principal, hazard_id: int, *, now: datetime) -> HazardOut:
