@@ -19,7 +19,7 @@ from db.models.govorgs import Organisation, OrganisationAlias
 from db.models.hazards import Attachment, Hazard, HazardSequence, PublicSubmission
 from db.models.organisations import ApiToken, Enterprise, Region, User
 from db.models.outbox import Delivery, InboxItem, OutboxMessage
-from db.models.plans import PlanTask, PlanTaskUnit, TaskPlan
+from db.models.plans import PlanTask, PlanTaskUnit, TaskAssignment, TaskPlan
 from db.models.web import IdempotencyKey, LoginThrottle, RateBucket, WebSession
 
 __all__ = [
@@ -30,5 +30,5 @@ __all__ = [
     "IdempotencyKey", "InboxItem", "LoginThrottle", "OutboxMessage", "PublicSubmission", "RateBucket",
     "Region", "User", "WebSession",
     "Organisation", "OrganisationAlias",
-    "PlanTask", "PlanTaskUnit", "TaskPlan",
+    "PlanTask", "PlanTaskUnit", "TaskAssignment", "TaskPlan",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from db.base import Base, UTCDateTime
@@ -43,7 +43,7 @@ class Document(Base):
     __tablename__ = "documents"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    hazard_id: Mapped[int] = mapped_column(ForeignKey("hazards.id"))
+    hazard_id: Mapped[int | None] = mapped_column(ForeignKey("hazards.id"))
     outbox_id: Mapped[int] = mapped_column(ForeignKey("outbox.id"), unique=True)
     event_id: Mapped[int | None] = mapped_column(ForeignKey("audit_events.id"))
     kind: Mapped[str] = mapped_column(String(32))
@@ -56,7 +56,11 @@ class Document(Base):
     html: Mapped[str] = mapped_column(Text)
     sha256: Mapped[str] = mapped_column(String(64))
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # A task list's documents (issue 14): the 任务交办通知 of a plan, the 督办函 of one unit's part.
+    plan_id: Mapped[int | None] = mapped_column(ForeignKey("task_plans.id"))
+    assignment_id: Mapped[int | None] = mapped_column(ForeignKey("task_assignments.id"))
 
     __table_args__ = (
         Index("ix_documents_hazard_id_id", "hazard_id", "id"),
+        CheckConstraint("hazard_id IS NOT NULL OR plan_id IS NOT NULL", name="owner"),
     )

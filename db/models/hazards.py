@@ -110,18 +110,22 @@ class Hazard(Base):
 
 
 class Attachment(Base):
-    """An uploaded file, content-addressed on disk by its SHA-256."""
+    """An uploaded file, content-addressed on disk by its SHA-256: of a hazard, or of a task
+    unit's part (`assignment_id`, issue 14: the evidence of its progress and completion)."""
 
     __tablename__ = "attachments"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    hazard_id: Mapped[int] = mapped_column(ForeignKey("hazards.id"), index=True)
+    hazard_id: Mapped[int | None] = mapped_column(ForeignKey("hazards.id"), index=True)
     filename: Mapped[str] = mapped_column(String(255))
     content_type: Mapped[str] = mapped_column(String(100))
     size: Mapped[int] = mapped_column(BigInteger)
     sha256: Mapped[str] = mapped_column(String(64))
     uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    assignment_id: Mapped[int | None] = mapped_column(ForeignKey("task_assignments.id"), index=True)
+
+    __table_args__ = (CheckConstraint("hazard_id IS NOT NULL OR assignment_id IS NOT NULL", name="owner"),)
 
 
 class PublicSubmission(Base):

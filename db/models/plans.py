@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, CheckConstraint, Date, ForeignKey, Integer, String, Text, UniqueConstraint, false
+from sqlalchemy import Boolean, CheckConstraint, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from db.base import Base, UTCDateTime
@@ -53,6 +53,9 @@ class PlanTask(Base):
     deadline_text: Mapped[str] = mapped_column(String(200))
     flags: Mapped[str] = mapped_column(Text)  # JSON list of review flags (services/tasklists/models.py)
     reviewed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Once published: `open` until every unit's part is verified, then `closed` (销号) with its moment.
+    state: Mapped[str] = mapped_column(String(8), default="open", server_default="open")
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     __table_args__ = (UniqueConstraint("plan_id", "seq"),)
 
@@ -70,3 +73,55 @@ class PlanTaskUnit(Base):
     resolved_as: Mapped[str | None] = mapped_column(String(200))
 
     __table_args__ = (UniqueConstraint("task_id", "seq"),)
+
+
+class TaskAssignment(Base):
+    """Issue 14 item 3: one responsible unit's part of a published task (a group such as 各县（市、区）
+    政府 is one part per member). Its lifecycle is `services.tasks.lifecycle.TASK_LIFECYCLE`, driven
+    by the same transaction path as a hazard's (`services.engine.transitions`): `version` is its
+    number of events on the record chain `assignment:<id>` and `audit_head` the last one's hash, both
+    written by the compare-and-set that appends the event. The issuing office's region and body are
+    copied here because the rules (who verifies, who decides an extension) read them with the row."""
+
+    __tablename__ = "task_assignments"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("task_plans.id"), index=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("plan_tasks.id"), index=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    unit_name: Mapped[str] = mapped_column(String(100))  # as written in the plan
+    role: Mapped[str] = mapped_column(String(8))  # 牵头 / 配合 / 负责
+    region_code: Mapped[str] = mapped_column(ForeignKey("regions.code"))  # the unit's region
+    issuer_org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    issuer_region_code: Mapped[str] = mapped_column(String(12))
+    state: Mapped[str] = mapped_column(String(24))
+    deadline: Mapped[date] = mapped_column(Date)
+    year_long: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    progress_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_progress_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_progress: Mapped[str | None] = mapped_column(Text)
+    completion_reported_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    completion_reported_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    completion: Mapped[str | None] = mapped_column(Text)
+    verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    verified_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    returned_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    extension_new_deadline: Mapped[date | None] = mapped_column(Date)
+    extension_reason: Mapped[str | None] = mapped_column(Text)
+    extension_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    extension_requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    extensions_granted: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    escalation_step: Mapped[str | None] = mapped_column(String(24))
+    escalation_fired: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    progress_reminded: Mapped[str | None] = mapped_column(String(7))  # the last month reminded (YYYY-MM)
+    version: Mapped[int] = mapped_column(Integer)
+    audit_head: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (
+        UniqueConstraint("task_id", "org_id"),
+        Index("ix_task_assignments_state_deadline", "state", "deadline"),
+        CheckConstraint("state IN ('assigned','acknowledged','in_progress','reported','verified')", name="state"),
+    )

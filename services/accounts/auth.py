@@ -38,6 +38,7 @@ class Principal:
     region_code: str
     industry: str | None = None
     enterprise_id: int | None = None
+    organisation_id: int | None = None  # the government body a user works for (issue 14: its tasks)
 
     @property
     def region_prefix(self) -> str:
@@ -92,6 +93,7 @@ def principal_of(user: User) -> Principal:
         region_code=user.region_code,
         industry=user.industry,
         enterprise_id=user.enterprise_id,
+        organisation_id=user.organisation_id,
     )
 
 

@@ -56,14 +56,30 @@ def append(
         .order_by(EVENTS.c.seq.desc()).limit(1)
     ).first()
     seq, prev = (last.seq + 1, last.hash) if last else (1, genesis_hash(subject))
+    values = build_event(subject=subject, seq=seq, prev_hash=prev, action=action, actor=actor,
+                         payload=payload, now=now)
+    return session.get(RecordEvent, insert_event(session, values))  # type: ignore[return-value]
+
+
+def build_event(*, subject: str, seq: int, prev_hash: str, action: str, actor: Actor,
+                payload: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """The column values of one event, its hash included: for a writer that knows its chain's head
+    (a task unit's part keeps `version` and `audit_head` on its row, like a hazard, and appends
+    through the engine's compare-and-set)."""
     values: dict[str, Any] = dict(
         subject=subject, seq=seq, action=action, actor_id=actor.id, actor_role=str(actor.role),
         actor_name=actor.display_name, payload=canonical(payload),
-        occurred_at=now.astimezone(timezone.utc), prev_hash=prev,
+        occurred_at=now.astimezone(timezone.utc), prev_hash=prev_hash,
     )
     values["hash"] = event_hash(**values)
-    new_id = session.connection().execute(insert(EVENTS).returning(EVENTS.c.id), values).scalar_one()
-    return session.get(RecordEvent, new_id)  # type: ignore[return-value]
+    return values
+
+
+_INSERT = insert(EVENTS).returning(EVENTS.c.id)
+
+
+def insert_event(session: Session, values: dict[str, Any]) -> int:
+    return session.connection().execute(_INSERT, values).scalar_one()
 
 
 def trail(session: Session, subject: str) -> list[RecordEvent]:

@@ -17,7 +17,7 @@ on the body (a new hazard in the reporter's region and industry).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -89,7 +89,8 @@ class ActionSpec:
             return self.choose_target(facts, body)
         if self.targets:
             return self.targets[0]
-        return State(facts.state)
+        states = type(next(iter(self.sources))) if self.sources else State  # this lifecycle's states
+        return states(facts.state)
 
     def changes(self, facts: Facts, body: Any, actor: Actor, ctx: Context) -> dict[str, Any]:
         return self.apply(facts, body, actor, ctx) if self.apply else {}
@@ -248,16 +249,18 @@ class Refusal:
         )
 
 
-def check_pre(spec: ActionSpec, facts: Facts | None, actor: Actor) -> Refusal | None:
+def check_pre(spec: ActionSpec, facts: Facts | None, actor: Actor,
+              labels: Mapping[str, str] = STATE_LABELS, noun: str = "隐患") -> Refusal | None:
     """Everything decidable without the body: role, state, then the body-free guards. For an
-    action that starts a hazard (`facts` None: there is no hazard yet) the role alone."""
+    action that starts a hazard (`facts` None: there is no hazard yet) the role alone. `labels`
+    and `noun` name the states and the subject of another lifecycle (a task's)."""
     if actor.role not in spec.roles:
         return Refusal("role", "role", f"当前角色无权执行“{spec.label}”")
     if facts is None:
         return None
-    if State(facts.state) not in spec.sources:
-        label = STATE_LABELS[State(facts.state)]
-        return Refusal("state", "state", f"隐患处于“{label}”状态，不能执行“{spec.label}”")
+    if facts.state not in spec.sources:
+        label = labels.get(facts.state, facts.state)
+        return Refusal("state", "state", f"{noun}处于“{label}”状态，不能执行“{spec.label}”")
     for guard in spec.guards:
         if not guard.needs_body and not guard.check(facts, actor):
             return Refusal(guard.kind, guard.code, guard.refusal_message(facts, actor), guard.field)
@@ -278,12 +281,14 @@ def check_body(spec: ActionSpec, facts: Facts | None, actor: Actor, body: Any,
                    also if first.kind == "invalid" else ())
 
 
-def allowed_actions(facts: Facts, actor: Actor) -> list[str]:
-    """The actions this actor may offer on this hazard now (body rules are checked on submit)."""
+def allowed_actions(facts: Facts, actor: Actor, lifecycle: Mapping[str, ActionSpec] | None = None,
+                    labels: Mapping[str, str] = STATE_LABELS) -> list[str]:
+    """The actions this actor may offer on this hazard (or another lifecycle's subject) now (body
+    rules are checked on submit)."""
     return [
         name
-        for name, spec in LIFECYCLE.items()
-        if name != "report" and spec.lifecycle and check_pre(spec, facts, actor) is None
+        for name, spec in (LIFECYCLE if lifecycle is None else lifecycle).items()
+        if spec.sources and spec.lifecycle and check_pre(spec, facts, actor, labels) is None
     ]
 
 

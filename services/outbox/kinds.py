@@ -26,6 +26,10 @@ NOTIFY_INSPECTORS = NOTIFY + "inspectors"
 NOTIFY_SUPERVISORS = NOTIFY + "supervisors"
 NOTIFY_EXTENSION_DECIDERS = NOTIFY + "extension_deciders"
 NOTIFY_REPORTER = NOTIFY + "reporter"
+# A task list's (issue 14): the unit whose part it is, and the office that issued the list.
+NOTIFY_TASK_UNIT = NOTIFY + "task_unit"
+NOTIFY_TASK_OFFICE = NOTIFY + "task_office"
+TASK_NOTIFY = frozenset({NOTIFY_TASK_UNIT, NOTIFY_TASK_OFFICE})  # their audiences: services/tasks/notify.py
 
 ESCALATION = "escalation"
 
@@ -36,7 +40,8 @@ ALERT_AUDIT = ALERT + "audit"
 
 # The kinds named in full; `document.<name>` is the one family (its names are the documents').
 EXACT = frozenset({STAGE_REPORTED, NOTIFY_ENTERPRISE, NOTIFY_INSPECTORS, NOTIFY_SUPERVISORS,
-                   NOTIFY_EXTENSION_DECIDERS, NOTIFY_REPORTER, ESCALATION, ALERT_AUDIT})
+                   NOTIFY_EXTENSION_DECIDERS, NOTIFY_REPORTER, NOTIFY_TASK_UNIT, NOTIFY_TASK_OFFICE,
+                   ESCALATION, ALERT_AUDIT})
 
 
 def document(name: str) -> str:

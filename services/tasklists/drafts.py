@@ -32,6 +32,7 @@ from services.organisations.resolve import Resolver
 from services.tasklists import deadlines, units
 from services.tasklists.models import NO_UNITS, REVIEW_FLAGS, UNRESOLVED_UNIT
 from services.tasklists.preview import CHECK_UNIT, preview
+from services.tasks.assign import assign
 
 FLAG_LABELS = {
     "relative_deadline": "时限为相对时间", "default_deadline": "无时限（按年底）", "unparsed_deadline": "时限无法识别",
@@ -291,9 +292,12 @@ def publish(session: Session, principal, plan_id: int, *, now: datetime, version
     if done.rowcount != 1:
         raise Conflict("该计划已被他人发布或修改，请刷新后再试")
     count = session.scalar(select(func.count()).select_from(PlanTask).where(PlanTask.plan_id == plan.id))
-    records.append(session, subject=subject(plan.id), action="publish", actor=principal, now=now,
-                   payload={"tasks": count, "version": expected + 1})
+    event = records.append(session, subject=subject(plan.id), action="publish", actor=principal, now=now,
+                           payload={"tasks": count, "version": expected + 1})
     session.refresh(plan)
+    assigned = assign(session, plan, principal, now=now, publish_event_id=event.id)
+    records.append(session, subject=subject(plan.id), action="assign", actor=principal, now=now,
+                   payload={"parts": assigned.parts, "units": assigned.units, "to_office": assigned.to_office})
     return plan
 
 

@@ -100,8 +100,8 @@ def test_correct_review_and_publish(factory, world):
             drafts.mark_reviewed(s, xz, plan_id, task_id, now=START)
     with read_only(factory) as s:
         actions = [e.action for e in records.trail(s, f"plan:{plan_id}")]
-        assert actions[0] == "import" and actions[1] == "correct" and actions[-1] == "publish"
-        assert set(actions[2:-1]) == {"review"}
+        assert actions[0] == "import" and actions[1] == "correct" and actions[-2:] == ["publish", "assign"]
+        assert set(actions[2:-2]) == {"review"}
         subjects, _, problems = records.verify(s)
         assert subjects >= 1 and problems == []
 
