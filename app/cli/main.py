@@ -24,6 +24,8 @@ from app.cli import accountability as cli_accountability
 from app.cli import blacklist as cli_blacklist
 from app.cli import orgs as cli_orgs
 from app.cli import tasks as cli_tasks
+from sqlalchemy.exc import OperationalError, ProgrammingError
+
 from services.kernel.errors import DomainError
 
 
@@ -64,6 +66,19 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"  {d.get('field', '')}: {d.get('message', d)}" if isinstance(d, dict) else f"  {d}",
                       file=sys.stderr)
         return 2
+    except (OperationalError, ProgrammingError) as exc:
+        if not _schema_missing(exc):
+            raise
+        print("错误：数据库尚未建立或不是最新结构：请先运行 hazard db upgrade（或 hazard demo 载入演示数据）",
+              file=sys.stderr)
+        return 2
+
+
+def _schema_missing(exc: Exception) -> bool:
+    """A table or column the command reads does not exist: the database was never migrated (an empty
+    folder's SQLite file) or is behind the code."""
+    text = str(getattr(exc, "orig", exc)).lower()
+    return any(m in text for m in ("no such table", "no such column", "does not exist"))
 
 
 if __name__ == "__main__":

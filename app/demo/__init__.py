@@ -42,7 +42,7 @@ from services.accounts import admin
 from services.engine import attachments, creation, transitions
 from services.accounts.auth import SYSTEM, Principal, hash_password, principal_of, public_principal
 from services.kernel.clock import utcnow
-from app.demo import example, office, plan, summary
+from app.demo import example, office, plan, summary, tasklist
 from app.demo.catalogue import DEMO_PASSWORD, ORGS, PEOPLE, STAFF, org_uscc
 from app.demo.stories import Spec
 from app.demo.timeline import Step
@@ -103,11 +103,12 @@ def load(factory: sessionmaker[Session], *, hazards: int = 200, seed: int = DEFA
     _replay(factory, specs, stories, principals, seed=seed, root=root, ext_days=ext_days)
     filed = office.file_returns(factory, {o.key: principals[f"ent_{o.key}"] for o in ORGS},
                                 {o.key: o.head for o in ORGS}, anchor, seed)
+    tasks = tasklist.publish_and_work(factory, anchor)
     duties = office.run_duties(factory, anchor)
     plans = office.import_plans(factory, anchor)
     elapsed = time.perf_counter() - started
     return (summary.render(factory, seed=seed, anchor=anchor, elapsed=elapsed, tokens=tokens, uploads_root=root)
-            + "\n" + office.describe(filed, duties, plans))
+            + "\n" + office.describe(filed, duties, plans) + "\n" + tasklist.describe(tasks))
 
 
 def _setup(factory: sessionmaker[Session], at: datetime) -> tuple[dict[str, str], dict[str, Principal]]:

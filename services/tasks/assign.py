@@ -48,6 +48,7 @@ def _org_ids(unit: PlanTaskUnit) -> list[int]:
 
 
 def assign(session: Session, plan: TaskPlan, actor: Any, *, now: datetime, publish_event_id: int | None = None) -> Assigned:
+    session.flush()  # units added in this transaction (an import published at once) are read below
     tasks = list(session.scalars(select(PlanTask).where(PlanTask.plan_id == plan.id).order_by(PlanTask.seq)))
     units: dict[int, list[PlanTaskUnit]] = {}
     for u in session.scalars(select(PlanTaskUnit).join(PlanTask, PlanTask.id == PlanTaskUnit.task_id)
