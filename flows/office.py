@@ -7,7 +7,8 @@ inspectors, 通报), 直报 (services/reports/submission_duties.py: every region
 reminder and the late steps), the overdue hazards the ladder publicized onto the 通报 lists
 (services/bulletins/collect.py), the 约谈 and 问责移交 records of the ladder's summon and refer steps
 (services/accountability/records.py), and the half-yearly inspection reminders of enterprises on
-the 黑名单 (services/blacklist/duties.py). The sweeps are idempotent and fire each step once, so a retried or doubled run
+the 黑名单 (services/blacklist/duties.py), and the task ladder (services/tasks/sweep.py: reminders,
+督办, overdue parts onto the issuing office's 通报 list, year-long parts' monthly progress reminders). The sweeps are idempotent and fire each step once, so a retried or doubled run
 changes nothing.
 """
 
@@ -30,6 +31,7 @@ from services.blacklist import duties as blacklist_duties
 from services.bulletins import collect as bulletin_collect
 from services.inspections import duties as return_duties
 from services.reports import submission_duties
+from services.tasks import duties as task_duties
 
 Duty = Callable[..., dict[str, int]]  # sweep(uow, *, now, calendar) -> counts
 
@@ -39,6 +41,7 @@ DUTIES: dict[str, Duty] = {
     "bulletin-entries": bulletin_collect.sweep,  # 通报: the hazards the ladder publicized
     "accountability-records": accountability_records.sweep,  # 约谈 and 问责移交 records
     "blacklist-inspections": blacklist_duties.sweep,  # 黑名单: half-yearly inspection reminders
+    "tasks": task_duties.sweep,  # 任务清单: the task ladder, 通报 of overdue tasks, monthly progress reminders
 }
 
 

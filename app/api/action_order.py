@@ -21,13 +21,20 @@ from services.kernel.errors import Conflict, DomainError, Forbidden
 from services.kernel.inputs import ascii_id
 from services.lifecycle.table import LIFECYCLE, check_pre
 from services.engine.transitions import load_in_scope
+from services.tasks import engine as tasks
+from services.tasks.lifecycle import TASK_LIFECYCLE
+from services.tasks.states import TASK_STATE_LABELS
 
 _ACTION_PATH = re.compile(r"/api/v1/hazards/([0-9]{1,19})/actions/([a-z_]{1,40})")
+_TASK_ACTION_PATH = re.compile(r"/api/v1/tasks/([0-9]{1,19})/actions/([a-z_]{1,40})")
 
 
 def _refusal(request: Request) -> DomainError | None:
     found = _ACTION_PATH.fullmatch(request.url.path)
-    spec = LIFECYCLE.get(found.group(2)) if found else None
+    task = _TASK_ACTION_PATH.fullmatch(request.url.path) if found is None else None
+    if task is not None:  # a unit's part of a task (issue 14): the same order on its own table
+        found = task
+    spec = (TASK_LIFECYCLE if task else LIFECYCLE).get(found.group(2)) if found else None
     hazard_id = ascii_id(found.group(1)) if found else None
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if spec is None or hazard_id is None or scheme.lower() != "bearer" or not token:
@@ -36,8 +43,12 @@ def _refusal(request: Request) -> DomainError | None:
     try:
         with read_only(ctx.factory) as session:
             caller = authenticate(session, token, now=ctx.now(), cache=ctx.token_cache)
-            hazard = load_in_scope(session, caller, hazard_id)
-            refusal = check_pre(spec, hazard, caller)
+            if task is not None:
+                part = tasks.load(session, caller, hazard_id)
+                refusal = check_pre(spec, part, caller, TASK_STATE_LABELS, "任务")
+            else:
+                hazard = load_in_scope(session, caller, hazard_id)
+                refusal = check_pre(spec, hazard, caller)
     except DomainError as exc:  # a token no longer valid (401), an unknown or hidden hazard (404)
         return exc
     if refusal is None:
@@ -49,6 +60,6 @@ def _refusal(request: Request) -> DomainError | None:
 
 async def refusal_before_body(request: Request) -> DomainError | None:
     """The refusal an action request meets before its body is looked at, or None."""
-    if not request.url.path.startswith("/api/v1/hazards/") or request.method != "POST":
+    if not request.url.path.startswith(("/api/v1/hazards/", "/api/v1/tasks/")) or request.method != "POST":
         return None
     return await run_in_threadpool(_refusal, request)

@@ -15,6 +15,7 @@ from app.api.routers import documents, hazards, inbox, outbox, public, reports, 
 from app.api.routers import blacklist, enterprises
 from app.api.routers import accountability, bulletins
 from app.api.routers import inspections
+from app.api.routers import tasks
 from services.kernel import logs
 from app import web
 from services.accounts.auth import TokenCache
@@ -61,6 +62,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utcnow) -> Fa
     app.include_router(bulletins.router)
     app.include_router(accountability.router)
     app.include_router(inspections.router)
+    app.include_router(tasks.router)
     app.include_router(web.router)
     apidocs.install(app)  # /docs, /redoc and /static/apidocs: before web's /static mount
     examples.install(app, clock)  # the OpenAPI request examples, dated from the app's today

@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from services.lifecycle import body_examples
+from services.tasks import body_examples as task_examples
 from services.kernel.clock import Clock, local_date
 
 METHODS = ("get", "post", "put", "patch", "delete")
@@ -23,22 +24,30 @@ def action_of(path: str, method: str) -> str | None:
     """The lifecycle action an operation's body belongs to: `report` or the action route's name."""
     if method == "post" and path == "/api/v1/hazards":
         return "report"
-    if method == "post" and "/actions/" in path:
+    if method == "post" and path.startswith("/api/v1/hazards/") and "/actions/" in path:
         return path.rsplit("/", 1)[-1]
     return None
 
 
-def refresh(doc: dict[str, Any], fresh: dict[str, dict]) -> None:
+def task_action_of(path: str, method: str) -> str | None:
+    """The task lifecycle action of an operation (`POST /api/v1/tasks/{id}/actions/<action>`)."""
+    if method == "post" and path.startswith("/api/v1/tasks/") and "/actions/" in path:
+        return path.rsplit("/", 1)[-1]
+    return None
+
+
+def refresh(doc: dict[str, Any], fresh: dict[str, dict], *, of=action_of,
+            notes: dict[str, str] = body_examples.EXAMPLE_NOTES) -> None:
     for path, item in doc.get("paths", {}).items():
         for method in METHODS:
-            action = action_of(path, method)
+            action = of(path, method)
             if action not in fresh or method not in item:
                 continue
             content = item[method].get("requestBody", {}).get("content", {}).get("application/json", {})
             for example in content.get("examples", {}).values():
                 example["value"] = fresh[action]
-                if action in body_examples.EXAMPLE_NOTES:
-                    example["description"] = body_examples.EXAMPLE_NOTES[action]
+                if action in notes:
+                    example["description"] = notes[action]
 
 
 def install(app: FastAPI, clock: Clock) -> None:
@@ -52,6 +61,7 @@ def install(app: FastAPI, clock: Clock) -> None:
             app.openapi_schema = None  # FastAPI's own cache: build afresh
             doc = generate()
             refresh(doc, body_examples.examples(today))
+            refresh(doc, task_examples.examples(today), of=task_action_of, notes=task_examples.EXAMPLE_NOTES)
             built.update(day=today, doc=doc)
         return built["doc"]
 

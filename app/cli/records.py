@@ -25,7 +25,8 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
         if not args.json:
             print(f"审计链完整：{report.hazards_checked} 条隐患，{report.events_checked} 个事件，"
                   f"检查点 {report.checkpoint_id or '无'}；"
-                  f"办公记录 {report.records_checked} 项，{report.record_events_checked} 个事件")
+                  f"办公记录 {report.records_checked} 项，{report.record_events_checked} 个事件；"
+                  f"任务承担记录 {report.parts_checked} 项")
         return 0
     first = report.first_problem
     assert first is not None

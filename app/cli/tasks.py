@@ -9,6 +9,7 @@ import argparse
 import json
 from pathlib import Path
 
+from app.cli import task_parts
 from app.cli.database import session_factory
 from db.engine import read_only, transaction
 from services.kernel.clock import utcnow
@@ -67,3 +68,48 @@ def add_parsers(sub) -> None:
     ti.add_argument("--as", dest="as_user", help="导入人的用户名（印发单位所在地的安委办）；不填为系统")
     ti.add_argument("--json", action="store_true", help='输出 {"plan", "tasks": [...], "summary"}')
     ti.set_defaults(func=cmd_import)
+    task_parts.add_parsers(tasks)  # list, show, act: units' parts of published plans
+
+    ts = tasks.add_parser("sweep", help="执行一次任务督办扫描（临近提醒、逾期预警、督办函、约谈、通报，全年任务的月度进展提醒）")
+    ts.add_argument("--as-of", dest="as_of", type=_as_of_day, help="按该日期（YYYY-MM-DD）判断是否到期，默认今天")
+    ts.add_argument("--dry-run", action="store_true", help="只列出将触发的步骤，不执行")
+    ts.set_defaults(func=cmd_sweep)
+
+
+def _as_of_day(text: str):
+    from datetime import date
+
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"日期格式应为 YYYY-MM-DD：{text}") from None
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    """`hazard tasks sweep`: the task ladder as of a day (services/tasks/sweep.py), as the office's
+    daily duty runs it."""
+    import sys
+
+    from app.cli.database import unit_of_work
+    from services.calendar import years as calendar_years
+    from services.escalation.ladder import configured_ladder
+    from services.tasks import sweep as task_sweep
+
+    uow = unit_of_work()
+    calendar = calendar_years.refresh(uow, force=True)
+    report = task_sweep.sweep(uow, now=utcnow(), calendar=calendar, config=configured_ladder(), as_of=args.as_of,
+                              dry_run=args.dry_run, keep_details=args.dry_run)
+    if args.dry_run:
+        for item in report.fired:
+            labels = "、".join(task_sweep.step_label(s, item.skipped.get(s, ())) for s in item.steps)
+            print(f"任务分工 #{item.assignment_id}\t{labels}")
+        print(f"演练（未执行）：截至 {report.as_of}，{report.parts} 项任务分工应触发 {report.events} 个督办步骤")
+    else:
+        steps = "，".join(f"{task_sweep.step_label(k)} {v}" for k, v in report.by_step.items()) or "无"
+        skipped = f"，同时到期的较轻步骤跳过 {report.skipped} 个" if report.skipped else ""
+        print(f"任务督办完成：截至 {report.as_of}，{report.parts} 项任务分工触发 {report.events} 个步骤（{steps}）"
+              f"{skipped}；列入通报清单 {report.bulletin_entries} 项")
+    for year in calendar.provisional_years():
+        print(f"警告：{year} 年的节假日安排尚未公布，按法定节日推算（无调休）；公布后请用 "
+              f"hazard calendar set-year {year} 载入", file=sys.stderr)
+    return 0

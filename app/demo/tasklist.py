@@ -16,9 +16,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from db.engine import transaction
+from db.engine import UnitOfWork, transaction
 from db.models import PlanTask, TaskAssignment, User
 from services.accounts.auth import Principal
+from services.documents import issue_pending
 from services.kernel.clock import SHANGHAI, local_date
 from services.tasklists import drafts
 from services.tasks import engine
@@ -88,6 +89,7 @@ def publish_and_work(factory: sessionmaker[Session], anchor: datetime) -> dict[s
         for task in drafts.open_reviews(s, plan_id):
             drafts.mark_reviewed(s, principals[OFFICE], plan_id, task.id, now=published_at)
         drafts.publish(s, principals[OFFICE], plan_id, now=published_at)
+    issue_pending(UnitOfWork(factory), now=published_at, limit=10)  # the plan's 任务交办通知
     with transaction(factory) as s:
         parts = {(t.number, a.org_id): a.id for a, t in s.execute(
             select(TaskAssignment, PlanTask).join(PlanTask, PlanTask.id == TaskAssignment.task_id)

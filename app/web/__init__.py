@@ -19,6 +19,7 @@ from app.web import blacklist_pages, enterprise_pages
 from app.web import accountability_pages, bulletin_pages
 from app.web import inspection_pages
 from app.web import plan_pages
+from app.web import task_pages
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -26,7 +27,7 @@ router = APIRouter(include_in_schema=False)
 # new_hazard before pages: `/hazards/new` is not a hazard id.
 for _module in (auth_pages, new_hazard, pages, public_pages, ledger_pages, dashboard_pages, audit_pages,
                 message_pages, admin_pages, report_pages, bulletin_pages, accountability_pages, inspection_pages, enterprise_pages,
-                blacklist_pages, plan_pages):
+                blacklist_pages, plan_pages, task_pages):
     router.include_router(_module.router)
 
 

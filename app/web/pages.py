@@ -66,7 +66,9 @@ def _id(value: str) -> int:
 def todo_page(request: Request, user: WebUser, db: ReadDb) -> Response:
     ctx = _ctx(request)
     data = inbox.view(db, user, now=ctx.now(), limit=20, ladder=_ladder(ctx.settings.escalation_config))
-    return render(request, "web/todo.html", todos=data.todos, messages=data.messages, unread=data.unread,
+    # One list: hazards and task parts, overdue first, then by when each is due.
+    todos = sorted([*data.todos, *data.task_todos], key=lambda t: (not t.overdue, t.due or "9999-12-31", t.kind))
+    return render(request, "web/todo.html", todos=todos, messages=data.messages, unread=data.unread,
                   total=data.total)
 
 

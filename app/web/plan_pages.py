@@ -21,6 +21,7 @@ from app.web.errors import ErrorPage
 from app.web.forms import PostedForm
 from app.web.render import flash, render
 from app.web.session import WebUser
+from app.web import task_pages
 from services.kernel.errors import DomainError, Invalid, NotFound
 from services.kernel.inputs import ascii_id, form_text
 from services.lifecycle.roles import Role
@@ -127,7 +128,12 @@ def _plan_page(request: Request, user, db, plan_id: int, *, status: int = 200, f
 @router.get("/plans/{plan_id}")
 def plan_page(request: Request, user: WebUser, plan_id: str, db: ReadDb) -> Response:
     _reader(user)
-    return _plan_page(request, user, db, _id(plan_id))
+    pid = _id(plan_id)
+    # A published plan: where its tasks stand (app/web/task_pages.py); a draft: its review page.
+    published = task_pages.published_plan_page(request, user, db, pid)
+    if published is not None:
+        return published
+    return _plan_page(request, user, db, pid)
 
 
 def _act(request: Request, user, db, plan_id: int, task_id: int | None, act, done: str, values=None) -> Response:

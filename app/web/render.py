@@ -126,6 +126,7 @@ NAV: tuple[tuple[str, str, frozenset[str] | None], ...] = (
     ("企业", "/enterprises", frozenset({Role.COMMITTEE, Role.SUPERVISOR, Role.INSPECTOR, Role.AUDITOR, Role.ADMIN})),
     ("黑名单", "/blacklist", frozenset({Role.COMMITTEE})),
     ("任务清单", "/plans", frozenset({Role.COMMITTEE})),
+    ("我的任务", "/tasks", frozenset({Role.INSPECTOR, Role.SUPERVISOR, Role.COMMITTEE, Role.AUDITOR})),
     ("上报隐患", "/hazards/new", LIFECYCLE["report"].roles - {Role.PUBLIC}),
     ("审计", "/audit", frozenset({Role.AUDITOR, Role.ADMIN})),
     ("管理", "/admin", frozenset({Role.ADMIN})),

@@ -134,3 +134,69 @@ def _shown(value: Any) -> str:
         return value.isoformat()
     text = str(value)
     return text if len(text) <= 60 else text[:57] + "…"
+
+
+# ---- a task list's parts (issue 14) -------------------------------------------------------------
+# One unit's part of a published task (`task_assignments`) keeps `version` and `audit_head` on its
+# row like a hazard, its events on the record chain `assignment:<id>`. The same fold: the `assign`
+# event's body says what was given, every event's `changes` what it wrote and `to_state` the state.
+
+PART_ASSIGNED = ("plan_id", "task_id", "unit_name", "role", "deadline", "year_long")
+PART_INITIAL: dict[str, Any] = {
+    "acknowledged_at": None, "progress_count": 0, "last_progress_at": None, "last_progress": None,
+    "completion_reported_at": None, "completion_reported_by_id": None, "completion": None, "verified_at": None,
+    "verified_by_id": None, "returned_count": 0, "extension_new_deadline": None, "extension_reason": None,
+    "extension_requested_at": None, "extension_requested_by_id": None, "extensions_granted": 0,
+    "escalation_step": None, "escalation_fired": 0, "progress_reminded": None,
+}
+PART_COLUMNS: tuple[str, ...] = ("state", "version", "audit_head", *PART_ASSIGNED, *PART_INITIAL)
+PART_LABELS = {
+    "state": "状态", "version": "版本", "audit_head": "链头哈希", "plan_id": "任务清单", "task_id": "任务",
+    "unit_name": "承担单位", "role": "承担方式", "deadline": "完成时限", "year_long": "全年任务",
+    "acknowledged_at": "签收时间", "progress_count": "进展报告次数", "last_progress_at": "最近进展时间",
+    "last_progress": "最近进展", "completion_reported_at": "完成报告时间", "completion_reported_by_id": "完成报告人",
+    "completion": "完成情况", "verified_at": "核查时间", "verified_by_id": "核查人", "returned_count": "退回次数",
+    "extension_new_deadline": "申请延期至", "extension_reason": "延期理由", "extension_requested_at": "延期申请时间",
+    "extension_requested_by_id": "延期申请人", "extensions_granted": "已批准延期次数", "escalation_step": "督办步骤",
+    "escalation_fired": "已执行的督办步骤", "progress_reminded": "已提醒进展的月份",
+}
+
+
+def expected_part(events: Iterable[Any]) -> dict[str, Any]:
+    """The part's row as its chain says (record events: seq, action, payload, hash)."""
+    known: dict[str, Any] = {}
+    count = 0
+    for ev in sorted(events, key=lambda e: e.seq):
+        count += 1
+        try:
+            payload = json.loads(ev.payload)
+        except ValueError:
+            payload = {}
+        payload = payload if isinstance(payload, dict) else {}
+        if ev.seq == 1:
+            known = dict(PART_INITIAL)
+            body = payload.get("body")
+            if ev.action == "assign" and isinstance(body, dict):
+                known.update({name: body[name] for name in PART_ASSIGNED if name in body})
+        changes = payload.get("changes")
+        if isinstance(changes, dict):
+            known.update({name: value for name, value in changes.items() if name in PART_INITIAL or name == "deadline"})
+        if payload.get("to_state"):
+            known["state"] = payload["to_state"]
+        known["audit_head"] = ev.hash
+    known["version"] = count
+    return known
+
+
+def part_mismatch(events: list[Any], row: Any, name: str) -> str | None:
+    """What of a part's row differs from its chain, for people (`name` names the part); None when
+    nothing. The chain's length is its version, its last hash the head, its last `to_state` the state."""
+    expected = expected_part(events)
+    wrong = [col for col in PART_COLUMNS if col in expected and not _same(expected[col], getattr(row, col))]
+    if not wrong:
+        return None
+    parts = "；".join(
+        f"{PART_LABELS.get(col, col)}（{col}）为 {_shown(getattr(row, col))}，按审计事件应为 {_shown(expected[col])}"
+        for col in wrong
+    )
+    return f"{name}的记录与其审计事件不符（记录被绕过审计事件改动）：{parts}"

@@ -1,7 +1,9 @@
 """Verifying the audit trail: every hazard's chain against itself (services/audit/chain.py), its
 hazard row, the last checkpoint (services/audit/merkle.py) and the checkpoint log outside the
 database (services/audit/checkpoints.py), and its events replayed against the row
-(services/audit/replay.py). The report names the first bad event of each hazard.
+(services/audit/replay.py). The report names the first bad event of each hazard. The office
+records' chains are walked too, and each task list part's row (issue 14) is replayed against its
+chain `assignment:<id>` like a hazard's row.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from pydantic.dataclasses import dataclass as model_dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from db.models import AuditCheckpoint, AuditCheckpointHead, AuditEvent, Hazard
+from db.models import AuditCheckpoint, AuditCheckpointHead, AuditEvent, Hazard, Organisation, PlanTask, RecordEvent
+from db.models import TaskAssignment
 from services.audit import records as office_records
 from services.audit import replay as audit_replay
 from services.audit.chain import HASHED_FIELDS, event_hash, genesis_hash
@@ -55,6 +58,7 @@ class VerifyOut(BaseModel):  # the report as answered: its first problem and at 
     events_checked: int
     records_checked: int = 0  # office records' chains (直报, returns, 黑名单, 通报 …) and their events
     record_events_checked: int = 0
+    parts_checked: int = 0  # task list parts (issue 14): each row against its chain `assignment:<id>`
     checkpoint_id: int | None
     first_bad_event: Problem | None
     problems: list[Problem]
@@ -70,6 +74,7 @@ class VerifyReport:
     events_checked: int = 0
     records_checked: int = 0
     record_events_checked: int = 0
+    parts_checked: int = 0
     checkpoint_id: int | None = None
     problems: list[Problem] = field(default_factory=list)
 
@@ -80,7 +85,8 @@ class VerifyReport:
     def out(self) -> VerifyOut:
         return VerifyOut(ok=self.ok, hazards_checked=self.hazards_checked, events_checked=self.events_checked,
                          records_checked=self.records_checked,
-                         record_events_checked=self.record_events_checked, checkpoint_id=self.checkpoint_id, first_bad_event=self.first_problem,
+                         record_events_checked=self.record_events_checked, parts_checked=self.parts_checked,
+                         checkpoint_id=self.checkpoint_id, first_bad_event=self.first_problem,
                          problems=self.problems[:SHOWN])
 
     def as_dict(self) -> dict[str, Any]:
@@ -225,6 +231,8 @@ def verify(session: Session, *, hazard_ids: list[int] | None = None, limit_probl
         report.records_checked, report.record_events_checked, found = office_records.verify(session, batch=batch)
         report.problems += [Problem(p.kind, None, None, p.seq, p.event_id, f"{p.subject}：{p.message}", p.subject)
                             for p in found[:max(0, limit_problems - len(report.problems))]]
+        report.parts_checked, wrong = _verify_parts(session, batch=batch)
+        report.problems += wrong[:max(0, limit_problems - len(report.problems))]
     report.ok = not report.problems
     return report
 
@@ -270,3 +278,34 @@ def _checkpoint_anchors(session: Session, report: VerifyReport, hazard_ids: list
         return {}
     wanted = set(hazard_ids) if hazard_ids is not None else None
     return {r.hazard_id: (r.seq, r.hash) for r in rows if wanted is None or r.hazard_id in wanted}
+
+
+PARTS = TaskAssignment.__table__
+
+
+def _verify_parts(session: Session, *, batch: int = 2000) -> tuple[int, list[Problem]]:
+    """Each task list part's row (issue 14) against its record chain `assignment:<id>` (whose hashes
+    `office_records.verify` checks): version, head, state and every column its events wrote, by
+    replay. A part edited by hand is a `row_mismatch` naming the part and its chain. Batches of
+    parts, each with one query for their events, keep memory flat."""
+    query = (select(PARTS.c.id, *(PARTS.c[name] for name in audit_replay.PART_COLUMNS), PlanTask.number, Organisation.name.label("unit"))
+             .join(PlanTask, PlanTask.id == PARTS.c.task_id).join(Organisation, Organisation.id == PARTS.c.org_id)
+             .order_by(PARTS.c.id))
+    checked, problems, last = 0, [], 0
+    while True:
+        rows = session.execute(query.where(PARTS.c.id > last).limit(batch)).all()
+        if not rows:
+            return checked, problems
+        last = rows[-1].id
+        subjects = {f"assignment:{r.id}": r for r in rows}
+        chains: dict[str, list[Any]] = {name: [] for name in subjects}
+        for ev in session.execute(select(RecordEvent.subject, RecordEvent.seq, RecordEvent.action,
+                                         RecordEvent.payload, RecordEvent.hash)
+                                  .where(RecordEvent.subject.in_(list(subjects))).order_by(RecordEvent.id)):
+            chains[ev.subject].append(ev)
+        for subject, row in subjects.items():
+            checked += 1
+            name = f"任务 {row.number} {row.unit}的承担记录（{subject}）"
+            mismatch = audit_replay.part_mismatch(chains[subject], row, name)
+            if mismatch:
+                problems.append(Problem("row_mismatch", None, None, None, None, mismatch, subject))

@@ -23,6 +23,12 @@ class BulletinItemOut(BaseModel):
     review_note: str | None
     bulletin_id: int | None
     bulletin_number: str | None
+    # an overdue task (`overdue_task`): the unit's part, its task and plan (the subject is the unit)
+    assignment_id: int | None = None
+    plan_id: int | None = None
+    task_id: int | None = None
+    task_number: str | None = None
+    task_title: str | None = None
 
 
 class BulletinOut(BaseModel):

@@ -9,10 +9,10 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, aliased
 
-from db.models import Bulletin, BulletinItem, Enterprise, Hazard, Region
+from db.models import Bulletin, BulletinItem, Enterprise, Hazard, Organisation, PlanTask, Region, TaskAssignment
 from services.audit import records
 from services.bulletins import access
-from services.bulletins.items import KINDS
+from services.bulletins.items import KINDS, OVERDUE_TASK
 from services.bulletins.models import BulletinItemOut, BulletinList, BulletinOut
 from services.documents.issuers import region_name
 from services.kernel.clock import local_text
@@ -49,11 +49,40 @@ def _out(row) -> BulletinItemOut:
         review_note=item.review_note, bulletin_id=item.bulletin_id, bulletin_number=row.number)
 
 
+def _assignment_id(item: BulletinItemOut, key: str) -> int | None:
+    """An overdue task's entry names the unit's part in its key (`overdue_task:<part>:<deadline>`)."""
+    parts = key.split(":")
+    return int(parts[1]) if item.kind == OVERDUE_TASK and len(parts) == 3 and parts[1].isdigit() else None
+
+
+def _with_tasks(session: Session, pairs: list[tuple[BulletinItemOut, str]]) -> list[BulletinItemOut]:
+    """Overdue tasks' entries completed in one query: the unit (the subject), the task's number and title."""
+    wanted = [_assignment_id(item, key) for item, key in pairs]
+    ids = {a for a in wanted if a is not None}
+    if not ids:
+        return [item for item, _ in pairs]
+    rows = {r.id: r for r in session.execute(
+        select(TaskAssignment.id, TaskAssignment.plan_id, TaskAssignment.task_id, TaskAssignment.unit_name,
+               Organisation.name, PlanTask.number, PlanTask.title)
+        .join(PlanTask, PlanTask.id == TaskAssignment.task_id)
+        .outerjoin(Organisation, Organisation.id == TaskAssignment.org_id)
+        .where(TaskAssignment.id.in_(ids)))}
+    out = []
+    for (item, _), part_id in zip(pairs, wanted):
+        row = rows.get(part_id) if part_id is not None else None
+        if row is not None:
+            item = item.model_copy(update={"assignment_id": row.id, "plan_id": row.plan_id,
+                                           "task_id": row.task_id, "task_number": row.number, "task_title": row.title,
+                                           "subject": row.name or row.unit_name})
+        out.append(item)
+    return out
+
+
 def items_of(session: Session, region_code: str, month: str) -> list[BulletinItemOut]:
     rows = session.execute(_items_query().where(BulletinItem.region_code == region_code,
                                                 BulletinItem.month == month)
                            .order_by(BulletinItem.kind, BulletinItem.id)).all()
-    return [_out(r) for r in rows]
+    return _with_tasks(session, [(_out(r), r[0].key) for r in rows])
 
 
 def bulletin_out(b: Bulletin, entries: int) -> BulletinOut:
@@ -83,7 +112,7 @@ def get_item(session: Session, principal, item_id: int) -> BulletinItemOut:
     row = session.execute(_items_query().where(BulletinItem.id == item_id)).first()
     if row is None or not access.sees(principal, row[0].region_code):
         raise NotFound("通报条目不存在")
-    return _out(row)
+    return _with_tasks(session, [(_out(row), row[0].key)])[0]
 
 
 def decide(session: Session, principal, item_id: int, decision: str, note: str | None, *,

@@ -12,6 +12,10 @@ row done, and `documents.outbox_id` is unique besides, so nothing is issued twic
 The hazard is locked before the number is taken, the order every issuer follows, so two documents
 of one hazard are issued one after the other, and a person acting meanwhile waits for one short
 transaction rather than both racing on the hazard's version.
+
+A task list's documents (任务交办通知, a part's 督办函: `services.tasks.documents`) take the same
+path and transaction; the plan or the part is locked instead of a hazard, and the issuing is
+recorded on the plan's record chain or by the part's `issue_document` action.
 """
 
 from __future__ import annotations
@@ -31,9 +35,10 @@ from db.models import AuditEvent, Document, Enterprise, Hazard, OutboxMessage, U
 from services.engine import transitions
 from services.accounts.auth import SYSTEM
 from services.documents import content, issuers
-from services.documents.kinds import kind_of
+from services.documents.kinds import TASK_KINDS, kind_of
 from services.documents.render import render_html
 from services.outbox import batches as outbox_batches, kinds as outbox_kinds
+from services.tasks import documents as task_documents
 
 log = structlog.get_logger("hazard.documents")
 
@@ -54,7 +59,7 @@ def _pending(now: datetime):
 
 
 def _claim(session: Session, now: datetime, ids: list[int] | None, tried: list[int]) -> Any:
-    q = select(O.c.id, O.c.hazard_id, O.c.event_id, O.c.kind, O.c.attempts).where(*_pending(now))
+    q = select(O.c.id, O.c.hazard_id, O.c.event_id, O.c.kind, O.c.attempts, O.c.payload).where(*_pending(now))
     if ids is not None:
         q = q.where(O.c.id.in_(ids))
     if tried:
@@ -86,6 +91,10 @@ def _source(session: Session, hazard: Hazard, event: AuditEvent) -> content.Sour
 
 def _issue(session: Session, row: Any, now: datetime) -> Document:
     kind = kind_of(row.kind)
+    if kind.name in TASK_KINDS:  # a task list's: about a plan or a unit's part, not a hazard
+        doc = task_documents.issue(session, row, kind, now)
+        session.connection().execute(update(O).where(O.c.id == row.id).values(status="done", last_error=None))
+        return doc
     hazard = session.execute(select(Hazard).where(Hazard.id == row.hazard_id).with_for_update()).scalar_one()
     event = session.get(AuditEvent, row.event_id) if row.event_id is not None else None
     if event is None:
@@ -152,10 +161,11 @@ def issue_pending(uow: UnitOfWork, *, now: datetime, limit: int = 100,
 
 def next_batch(uow: UnitOfWork, now: datetime, rows: int, hazards: int) -> tuple[list[int], list[str]]:
     """The oldest pending document rows, at most `rows` of them about at most `hazards` hazards,
-    and those hazards' codes (a flow's task run is named and tagged after them)."""
+    and those hazards' codes (a flow's task run is named and tagged after them). Rows about no
+    hazard (a task list's documents) come along."""
     with uow.read() as session:
         pending = session.execute(
-            select(O.c.id, Hazard.code).join(Hazard, Hazard.id == O.c.hazard_id)
+            select(O.c.id, Hazard.code).outerjoin(Hazard, Hazard.id == O.c.hazard_id)
             .where(*_pending(now)).order_by(O.c.id).limit(rows)).all()
     batch = outbox_batches.up_to_hazards(pending, hazards)
     return batch.ids, batch.codes

@@ -34,6 +34,16 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
 )}
 
 
+# A task list's documents (issue 14; services/tasks/documents.py), kept apart from the hazards' notices
+# above (whose templates read a hazard). 交 is a word of its own; the task 督办函 shares 函 with the
+# hazards' on purpose: one 安委办's 督办函 are one series (`忻安委办函〔2026〕n号`), gapless across both.
+TASK_KINDS: dict[str, Kind] = {k.name: k for k in (
+    Kind("task_assignment_notice", "任务交办通知", "交"),
+    Kind("task_urge_letter", "督办函", "函"),
+)}
+
+
 def kind_of(outbox_kind: str) -> Kind:
     """The kind of a `document.<name>` outbox row; KeyError for a name no template serves."""
-    return KINDS[outbox_kind.removeprefix(outbox_kinds.DOCUMENT)]
+    name = outbox_kind.removeprefix(outbox_kinds.DOCUMENT)
+    return KINDS[name] if name in KINDS else TASK_KINDS[name]

@@ -292,25 +292,30 @@ def allowed_actions(facts: Facts, actor: Actor, lifecycle: Mapping[str, ActionSp
     ]
 
 
-def mermaid() -> str:
-    """The state diagram, generated from the table (the README embeds it; a test keeps it fresh)."""
+def diagram(specs: Any, states: Any, labels: Mapping[str, str], start: str, finals: Any) -> str:
+    """A lifecycle's state diagram (Mermaid) from its table: `start` is the edge into the first
+    state (`reported: report 报告`); the actions with no source (those that start a subject) draw none."""
+    order = list(states)
     lines = ["stateDiagram-v2"]
-    for state in State:
-        lines.append(f"    {state.value}: {state.value} {STATE_LABELS[state]}")
-    lines.append("    [*] --> reported: report 报告")
+    for state in order:
+        lines.append(f"    {state.value}: {state.value} {labels[state]}")
+    lines.append(f"    [*] --> {start}")
     edges: dict[tuple[str, str], list[str]] = {}
-    for spec in _SPECS:
-        if spec.action == "report":
-            continue
-        for source in sorted(spec.sources, key=list(State).index):
+    for spec in specs:
+        for source in sorted(spec.sources, key=order.index):
             for target in spec.targets:
                 if target != source:
                     edges.setdefault((source.value, target.value), []).append(spec.action)
     for (source, target), names in edges.items():
         lines.append(f"    {source} --> {target}: {', '.join(names)}")
-    for state in sorted(FINAL_STATES, key=list(State).index):
+    for state in sorted(finals, key=order.index):
         lines.append(f"    {state.value} --> [*]")
     return "\n".join(lines)
+
+
+def mermaid() -> str:
+    """The hazard's state diagram, generated from the table (the README embeds it; a test keeps it fresh)."""
+    return diagram(_SPECS, State, STATE_LABELS, "reported: report 报告", FINAL_STATES)
 
 
 if __name__ == "__main__":  # `uv run python -m services.lifecycle.table` prints the README's diagram

@@ -3,7 +3,9 @@ queued for services/outbox/deliver.py.
 
 `expand` (in the caller's transaction) claims pending rows (all but `document.*`, the document
 engine's: services/outbox/kinds.py), resolves their recipients (`services.notify`), inserts the
-deliveries (ON CONFLICT (dedupe_key) DO NOTHING) and marks the rows done. Escalations become one
+deliveries (ON CONFLICT (dedupe_key) DO NOTHING) and marks the rows done; a task list's rows
+(`notify.task_unit`, `notify.task_office`) take their people and texts from services/tasks/notify.py,
+one delivery each, no digest. Escalations become one
 digest per recipient, channel and sweep day (`as_of`), so a sweep that fires ten steps on an
 enterprise's hazards sends it one message: an expansion adds its escalations to the day's digest
 while that is still queued and untouched, and starts a second digest only once the first is being
@@ -32,6 +34,7 @@ from services.kernel.settings import Settings, WebhookSubscription, get_settings
 from services.notify import messages
 from services.notify.recipients import Directory, Person, alert_recipients, load_acts, load_hazards
 from services.outbox import batches, kinds
+from services.tasks import notify as task_notify
 
 log = structlog.get_logger("hazard.outbox")
 
@@ -175,6 +178,8 @@ def expand(session: Session, *, now: datetime, limit: int = 500, settings: Setti
     planned: dict[str, dict[str, Any]] = {}
     drafts: dict[str, _DigestDraft] = {}
     alerted = alert_recipients(session) if any(kinds.is_alert(r.kind) for r in rows) else []
+    # a task list's rows (no hazard): their units and offices (services/tasks/notify.py)
+    tasks = task_notify.prepare(session, [(r.id, r.kind, payloads[r.id]) for r in rows if r.kind in kinds.TASK_NOTIFY])
     for row in rows:
         payload, hazard = payloads[row.id], hazards.get(row.hazard_id)
         act = acts.get(payload.get("event_id"))
@@ -184,6 +189,13 @@ def expand(session: Session, *, now: datetime, limit: int = 500, settings: Setti
             for t in _targets(alerted, hooks, email):
                 key = f"{row.dedupe_key}:{t.channel}:{t.recipient}"
                 planned.setdefault(key, _row(key, t, message, now, outbox_id=row.id, hazard_id=None))
+            continue
+        if row.kind in kinds.TASK_NOTIFY:
+            notice = tasks.get(row.id)
+            hooks = [h for h in settings.webhooks if _subscribed(h, row.kind)]
+            for t in _targets(notice.people, hooks, email) if notice is not None else ():
+                key = f"{row.dedupe_key}:{t.channel}:{t.recipient}"
+                planned.setdefault(key, _row(key, t, notice.message, now, outbox_id=row.id, hazard_id=None))
             continue
         if hazard is None:
             continue

@@ -9,24 +9,26 @@ registration or review period for officials, the plan or the deadline for the en
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from db.models import Hazard, InboxItem
+from db.models import Hazard, InboxItem, PlanTask, TaskAssignment, TaskPlan
 from services.accounts.auth import Principal, scope_clause
 from services.calendar.workdays import WorkCalendar, default_calendar
-from services.kernel.clock import local_date
+from services.kernel.clock import SHANGHAI, local_date
 from services.kernel.errors import NotFound
 from services.escalation.ladder import LadderConfig
 from services.escalation.sweep import REGISTERED_AT
 from services.reads.hazards import decode_cursor, encode_cursor
-from services.reads.models import InboxOut, MessageOut, TodoOut
+from services.reads.models import InboxOut, MessageOut, TaskTodoOut, TodoOut
 from services.lifecycle.roles import Role
 from services.lifecycle.states import STATE_LABELS, State
 from services.lifecycle.table import LIFECYCLE, allowed_actions
+from services.tasks.lifecycle import OFFICIALS as TASK_OFFICIALS, TASK_LIFECYCLE
+from services.tasks.states import TASK_STATE_LABELS, WORKING as TASK_WORKING, TaskState
 
 S = State
 WORKING = (S.REGISTERED.value, S.SUPERVISED.value, S.RECTIFYING.value)
@@ -94,16 +96,16 @@ def todos(session: Session, principal: Principal, *, now: datetime, limit: int =
     """Up to `limit` to-dos, overdue first, then by when each is due (`_due`); `due_soon`: due
     within the ladder's reminder offset. Every candidate in scope is read, as the due dates are
     working-day sums; it is one person's open work, not the whole table."""
+    ladder = ladder or LadderConfig()
+    calendar = default_calendar()
+    today = local_date(now)
+    soon = calendar.latest_start(today, ladder.remind)
     work = TODOS.get(principal.role)
     if not work:
         return []
-    ladder = ladder or LadderConfig()
-    calendar = default_calendar()
     # The lifecycle gates every action by state, so the union of the role's actions, filtered by
     # what is allowed on each hazard, is exactly what that hazard waits for.
     waiting = list(dict.fromkeys(a for _, actions in work for a in actions))
-    today = local_date(now)
-    soon = calendar.latest_start(today, ladder.remind)
     query = select(Hazard).where(scope_clause(principal), or_(*[cond for cond, _ in work])).order_by(Hazard.id)
     out: list[TodoOut] = []
     after = 0
@@ -136,6 +138,80 @@ def _todo(hazard: Hazard, actions: list[str], today: date, soon: date, due: date
     )
 
 
+# --- units' parts of published tasks (issue 14) ----------------------------------------------------
+
+T = TaskAssignment.__table__
+_UNIT_WAITS = ("acknowledge", "report_progress", "report_completion")
+_OFFICE_WAITS = ("verify", "return", "grant_extension", "deny_extension")
+_TASK_WORKING = tuple(s.value for s in TASK_WORKING)
+
+
+def _month_end(today: date) -> date:
+    return (today.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+
+
+def task_todos(session: Session, principal: Principal, *, now: datetime, limit: int = 100,
+               ladder: LadderConfig | None = None) -> list[TaskTodoOut]:
+    """The task parts waiting on this person. A unit's user: its organisation's parts to sign
+    (签收), to report on and complete; a year-long part without a progress report this month is
+    due at the month's end (月度进展). The issuing office (a 安委办 user of the plan's region): parts
+    reported complete, to check within the ladder's review period (核查期限, as a hazard's
+    acceptance review), and pending extension requests (decided before the deadline). As for
+    hazards, the lifecycle confirms each (`allowed_actions`: four-eyes, roles). Read in pages of
+    `PAGE` parts, one query each; overdue first, then by when each is due."""
+    ladder = ladder or LadderConfig()
+    calendar = default_calendar()
+    today = local_date(now)
+    soon = calendar.latest_start(today, ladder.remind)
+    mine = []
+    if principal.organisation_id is not None and principal.role in TASK_OFFICIALS:
+        mine.append(and_(T.c.org_id == principal.organisation_id, T.c.state.in_(_TASK_WORKING)))
+    if principal.role == Role.COMMITTEE:
+        mine.append(and_(T.c.issuer_region_code == principal.region_code, or_(
+            T.c.state == TaskState.REPORTED.value,
+            and_(T.c.extension_requested_at.is_not(None), T.c.state.in_(_TASK_WORKING)))))
+    if not mine:
+        return []
+    month_start = datetime.combine(today.replace(day=1), datetime.min.time(), tzinfo=SHANGHAI)
+    query = (select(TaskAssignment, PlanTask.number, PlanTask.title, TaskPlan.title)
+             .join(PlanTask, PlanTask.id == TaskAssignment.task_id).join(TaskPlan, TaskPlan.id == TaskAssignment.plan_id)
+             .where(or_(*mine)).order_by(TaskAssignment.id))
+    out: list[TaskTodoOut] = []
+    after = 0
+    while True:
+        page = session.execute(query.where(TaskAssignment.id > after).limit(PAGE)).all()
+        for part, number, title, plan_title in page:
+            allowed = set(allowed_actions(part, principal, TASK_LIFECYCLE, TASK_STATE_LABELS))
+            waits = ("acknowledge",) if part.state == TaskState.ASSIGNED.value else _UNIT_WAITS[1:]
+            unit = [a for a in waits if a in allowed and part.org_id == principal.organisation_id]
+            office = [a for a in _OFFICE_WAITS if a in allowed]
+            actions = unit + office
+            if not actions:
+                continue
+            if office and part.state == TaskState.REPORTED.value and part.completion_reported_at is not None:
+                due, label = calendar.add_working_days(local_date(part.completion_reported_at),
+                                                       ladder.review_overdue), "核查期限"
+            elif (unit and part.year_long and part.state in _TASK_WORKING
+                  and (part.last_progress_at is None or part.last_progress_at < month_start)):
+                due, label = min(_month_end(today), part.deadline), "月度进展报送期限"
+            else:
+                due, label = part.deadline, "完成时限"
+            overdue = due < today
+            out.append(TaskTodoOut(
+                code=f"任务{number}", title=title, state=part.state,
+                state_label=TASK_STATE_LABELS[TaskState(part.state)], actions=actions,
+                action_labels=[TASK_LIFECYCLE[a].label for a in actions], deadline=part.deadline.isoformat(),
+                due=due.isoformat(), due_label=label, overdue=overdue, due_soon=not overdue and due <= soon,
+                assignment_id=part.id, task_id=part.task_id, plan_id=part.plan_id,
+                plan_title=plan_title, unit_name=part.unit_name,
+            ))
+        if len(page) < PAGE:
+            break
+        after = page[-1][0].id
+    out.sort(key=lambda t: (not t.overdue, t.due, t.assignment_id))
+    return out[:limit]
+
+
 def _message(item: InboxItem) -> MessageOut:
     return MessageOut(id=item.id, hazard_id=item.hazard_id, kind=item.kind, title=item.title, body=item.body,
                       created_at=item.created_at.isoformat(),
@@ -155,6 +231,7 @@ def view(session: Session, principal: Principal, *, now: datetime, cursor: str |
     ).select_from(InboxItem).where(InboxItem.user_id == principal.id)).one()
     return InboxOut(
         todos=todos(session, principal, now=now, ladder=ladder) if not cursor else [],
+        task_todos=task_todos(session, principal, now=now, ladder=ladder) if not cursor else [],
         messages=[_message(i) for i in rows[:limit]],
         next_cursor=encode_cursor(rows[limit - 1].id) if len(rows) > limit else None,
         unread=unread,

@@ -9,7 +9,7 @@ instance of the response model is not validated again) and serialises it.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -119,6 +119,30 @@ class TodoOut(BaseModel):
     due_label: str = Field(description="what `due` is: 登记期限, 验收审查期限, 方案报送期限 or 整改期限")
     overdue: bool = Field(description="`due` has passed")
     due_soon: bool
+    kind: Literal["hazard"] = "hazard"
+
+
+class TaskTodoOut(BaseModel):
+    """Issue 14: a unit's part of a published task waiting on this person (签收, 进展, 完成; for the
+    issuing office 核查, 延期审批)."""
+
+    kind: Literal["task"] = "task"
+    assignment_id: int = Field(description="the unit's part (GET /api/v1/tasks/{id})")
+    task_id: int
+    plan_id: int
+    plan_title: str
+    unit_name: str
+    code: str = Field(description="the task's number as the plan numbers it (任务3)")
+    title: str
+    state: str
+    state_label: str
+    actions: list[str]
+    action_labels: list[str]
+    deadline: str
+    due: str = Field(description="by when this person's step is due (YYYY-MM-DD)")
+    due_label: str = Field(description="完成时限, 月度进展报送期限 or 核查期限")
+    overdue: bool
+    due_soon: bool
 
 
 class MessageOut(BaseModel):
@@ -134,6 +158,7 @@ class MessageOut(BaseModel):
 
 class InboxOut(BaseModel):
     todos: list[TodoOut]
+    task_todos: list[TaskTodoOut] = Field(default=[], description="the caller's task parts waiting (issue 14)")
     messages: list[MessageOut]
     next_cursor: str | None
     unread: int

@@ -91,7 +91,31 @@ def workbook(report: MonthlyReport, *, unit: str, head: str = "", filler: str = 
     book = FormBook()
     for title, part in (("本月", report.month_figures), ("年初至今", report.year_to_date)):
         _sheet(book, title, report, part, unit=unit, head=head, filler=filler, filled_on=filled_on)
+    tasks = getattr(report, "tasks", None)
+    if tasks is not None and tasks.rows:  # a region whose lists have nothing due keeps the two sheets
+        _task_sheet(book, report, tasks)
     return book.to_bytes()
+
+
+TASK_COLUMNS = (("责任单位", "unit"), ("本月到期（项）", "due"), ("按期完成（项）", "on_time"),
+                ("逾期完成（项）", "late"), ("逾期未完成（项）", "overdue"), ("未到期（项）", "pending"),
+                ("按期完成率（%）", "on_time_pct"))
+
+
+def _task_sheet(book: FormBook, report: MonthlyReport, tasks: Any) -> None:
+    """任务清单完成情况 (services/reports/tasks.py), as the records stand: not the frozen figures."""
+    ws = book.sheet("任务清单")
+    width = len(TASK_COLUMNS)
+    ws.title(ws.append([f"{report.region_name}任务清单完成情况（{tasks.first} 至 {tasks.last} 到期）"]))
+    ws.merge(1, 1, 1, width)
+    ws.append(["按任务记录的现状统计，不属上报冻结的数字", *[None] * (width - 1)])
+    ws.merge(2, 1, 2, width)
+    first = ws.append([label for label, _ in TASK_COLUMNS])
+    last = first
+    for row in (*tasks.rows, tasks.total):
+        last = ws.append([("—" if getattr(row, a) is None else getattr(row, a)) for _, a in TASK_COLUMNS])
+    ws.box(first, last, width, bold_last=True)
+    ws.widths([28] + [14] * (width - 1))
 
 
 def _groups() -> list[tuple[str, int, bool]]:

@@ -15,6 +15,8 @@ from services.kernel import regions
 from services.kernel.errors import Forbidden, Invalid
 from services.lifecycle.roles import Role
 from services.reports.monthly import READERS, MonthlyReport, for_reader, monthly
+from services.reports.tasks import TaskSection, task_section
+from services.tasks.engine import READERS as TASK_READERS
 from services.reports.submission import (
     FROZEN, DueRule, SubmissionOut, compute, frozen, row_of, status, target,
 )
@@ -26,6 +28,10 @@ BASIS_LABELS = {"live": "按隐患记录的现状统计", "submitted": "上报�
 class MonthlyReportView(MonthlyReport):
     basis: Basis = "live"  # live: as the records stand now; submitted: frozen; rollup: accepted children summed
     submission: SubmissionOut | None = None  # None for a reader bound to one industry
+    # 任务清单: the parts due in the month of the lists issued in the subtree, as they stand now; read
+    # beside the figures, never frozen with them (services/reports/tasks.py). None for a reader
+    # outside the plans' readers (the 安委办 and auditors).
+    tasks: TaskSection | None = None
 
 
 def view(session: Session, principal: Principal, *, month: str, region_code: str | None, today: date,
@@ -53,4 +59,6 @@ def view(session: Session, principal: Principal, *, month: str, region_code: str
         report = compute(session, t.code, t.name, t.month, today=today)
     else:
         report = monthly(session, t.code, t.name, t.month, today=today)
-    return MonthlyReportView.model_validate({**report.model_dump(), "basis": chosen, "submission": sub})
+    tasks = task_section(session, t.code, t.month, today=today) if principal.role in TASK_READERS else None
+    return MonthlyReportView.model_validate({**report.model_dump(), "basis": chosen, "submission": sub,
+                                             "tasks": tasks})

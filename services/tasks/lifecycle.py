@@ -22,10 +22,10 @@ from services.escalation.ladder import Step
 from services.lifecycle.facts import Context
 from services.lifecycle.guards import Guard
 from services.lifecycle.roles import Role
-from services.lifecycle.table import ActionSpec
+from services.lifecycle.table import ActionSpec, diagram
 from services.outbox import kinds
 from services.tasks import bodies
-from services.tasks.states import ALL, OPEN, WORKING, TaskState
+from services.tasks.states import ALL, FINAL, OPEN, TASK_STATE_LABELS, WORKING, TaskState
 
 OFFICIALS = frozenset({Role.INSPECTOR, Role.SUPERVISOR, Role.COMMITTEE})  # government users
 ISSUER = frozenset({Role.COMMITTEE})
@@ -189,22 +189,7 @@ TASK_LIFECYCLE: dict[str, ActionSpec] = {spec.action: spec for spec in _SPECS}
 
 def mermaid() -> str:
     """The state diagram of a unit's part, generated from the table (the README embeds it)."""
-    from services.tasks.states import TASK_STATE_LABELS
-
-    lines = ["stateDiagram-v2"]
-    for state in TaskState:
-        lines.append(f"    {state.value}: {state.value} {TASK_STATE_LABELS[state]}")
-    lines.append("    [*] --> assigned: assign 交办")
-    edges: dict[tuple[str, str], list[str]] = {}
-    for spec in _SPECS:
-        for source in sorted(spec.sources, key=list(TaskState).index):
-            for target in spec.targets:
-                if target != source:
-                    edges.setdefault((source.value, target.value), []).append(spec.action)
-    for (source, target), names in edges.items():
-        lines.append(f"    {source} --> {target}: {', '.join(names)}")
-    lines.append("    verified --> [*]")
-    return "\n".join(lines)
+    return diagram(_SPECS, TaskState, TASK_STATE_LABELS, "assigned: assign 交办", FINAL)
 
 
 if __name__ == "__main__":  # `uv run python -m services.tasks.lifecycle` prints the README's diagram

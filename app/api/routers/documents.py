@@ -1,6 +1,7 @@
 """Official documents: a hazard's list, and one document as HTML (as stored) or PDF.
 
-Scope as for `GET /hazards/{id}`: out of scope or unknown answers 404; the public sees none.
+Scope as for `GET /hazards/{id}`: out of scope or unknown answers 404; the public sees none. A task
+list's document (issue 14) is served by the same route under its parts' scope (services/tasks/documents.py).
 """
 
 # No `from __future__ import annotations`: FastAPI reads the parameter annotations at import.
@@ -11,6 +12,8 @@ from urllib.parse import quote
 from fastapi import APIRouter, Query, Response
 
 from services import documents
+from services.kernel.errors import NotFound
+from services.tasks import documents as task_documents
 from app.api.deps import Caller, IdPath, ReadDb
 from app.api.schemas import DocumentOut, ErrorOut
 
@@ -42,7 +45,10 @@ def hazard_documents(caller: Caller, db: ReadDb, hazard_id: IdPath) -> list[Docu
     summary="一份公文（format=html|pdf）")
 def get_document(caller: Caller, db: ReadDb, document_id: IdPath,
                  fmt: Annotated[Literal["html", "pdf"], Query(alias="format")] = "html") -> Response:
-    info, html = documents.get_document(db, caller, document_id)
+    try:
+        info, html = documents.get_document(db, caller, document_id)
+    except NotFound:  # a task list's (任务交办通知, 督办函): the plan's office and the part's unit read it
+        info, html = task_documents.get_document(db, caller, document_id)
     headers = {"ETag": f'"{info.sha256}"'}
     if fmt == "pdf":
         headers["Content-Disposition"] = content_disposition(f"{info.number}.pdf", f"document-{info.id}.pdf")

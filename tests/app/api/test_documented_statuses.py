@@ -29,6 +29,7 @@ from tests.app.api import documented_blacklist
 from tests.app.api import self_inspection_statuses
 from tests.app.api import report_submission_statuses
 from tests.app.api import accountability_statuses
+from tests.app.api import task_statuses
 from tests.app.api.support import API, MISSING_ID, PDF, assert_error, png_bytes
 from tests.services.engine.matrix import ACTOR_OF_ROLE, GUARD_REFUSALS, Env, expectation, variants
 
@@ -219,6 +220,7 @@ def build(t: Table, hazards: dict[str, int], ids: dict[str, int]) -> dict[tuple[
     table.update(accountability_statuses.rows(t))
     table.update(self_inspection_statuses.rows(t))
     table.update(report_submission_statuses.rows(t))
+    table.update(task_statuses.rows(t))
     table[("GET", f"{API}/reports/monthly")][409] = report_submission_statuses.monthly_conflict(t)
     return table
 

@@ -63,12 +63,16 @@ PAGES = [
     ("/plans", "county_committee", 200),
     ("/plans/import", "county_committee", 200),
     ("/plans/{missing}", "county_committee", 404),
+    ("/tasks", "inspector", 200),
+    ("/tasks?state=nope", "inspector", 400),
+    ("/tasks/{missing}", "inspector", 404),
     ("/public/exposure", None, 200),
 ]
 # GET routes of the app that answer something other than HTML, each checked for nosniff below.
 NOT_HTML = {"/ledger.xlsx", "/reports/monthly.xlsx", "/reports/monthly.pdf",
             "/hazards/{hazard_id}/attachments/{attachment_id}",
             "/static/apidocs/redoc.standalone.js", "/favicon.ico",
+            "/plans/{plan_id}/export.xlsx", "/tasks/{assignment_id}/attachments/{attachment_id}",
             "/admin"}  # a redirect to /admin/users
 
 
