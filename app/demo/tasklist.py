@@ -104,7 +104,7 @@ def publish_and_work(factory: sessionmaker[Session], anchor: datetime) -> dict[s
         with transaction(factory) as s:
             engine.perform(s, actor, parts[(number, org)], action, body, now=at)
         taken += 1
-    return {"plan_id": plan_id, "parts": len(parts), "actions": taken}
+    return {"plan_id": plan_id, "tasks": len({n for n, _ in parts}), "parts": len(parts), "actions": taken}
 
 
 def _principal(user: User) -> Principal:
@@ -114,6 +114,7 @@ def _principal(user: User) -> Principal:
 
 
 def describe(counts: dict[str, int]) -> str:
-    return (f"任务清单（已发布，见“任务清单”）：吕梁市安委办的年度重点工作任务清单，{counts['parts']} 个责任单位分工，"
+    return (f"任务清单（已发布，见“任务清单”）：吕梁市安委办的年度重点工作任务清单，{counts['tasks']} 项任务分解为 "
+            f"{counts['parts']} 项责任单位分工，"
             f"演示办理 {counts['actions']} 步（签收、进展、完成、核查、退回、延期申请）；用 lvliang_committee1 / "
             f"lvliang_supervisor 登录查看。")
