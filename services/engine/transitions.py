@@ -122,8 +122,8 @@ def _check_attachments(session: Session, hazard: Hazard, ids: list[int], field: 
 
 @dataclass
 class Decision:
-    """What one action does to one hazard, decided but not yet written: the compare-and-set's
-    values, the event (hash included) and the outbox rows (without their event id)."""
+    """What one action does to one row (a hazard, a task part), decided but not yet written: the
+    compare-and-set's values, the event (hash included) and the outbox rows (without their event id)."""
 
     action: str
     seq: int
