@@ -34,6 +34,7 @@ from services.kernel.clock import local_date
 from services.kernel.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from services.kernel.inputs import ascii_id, form_text
 from services.tasks import commands, files, progress, reads
+from services.tasks import export as task_export
 from services.tasks.lifecycle import TASK_LIFECYCLE
 
 router = APIRouter()
@@ -171,7 +172,7 @@ def plan_export(request: Request, user: WebUser, plan_id: str, db: ReadDb) -> Re
         return page
     now = _ctx(request).now()
     try:
-        plan, content = progress.export_xlsx(db, user, pid, flt, now=now)
+        plan, content = task_export.export_xlsx(db, user, pid, flt, now=now)
     except NotFound as exc:
         raise ErrorPage(404, "页面不存在", exc.message) from None
     except Forbidden as exc:

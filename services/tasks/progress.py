@@ -1,5 +1,5 @@
-"""How a published task list stands (issue 14, item 5): the plan's progress page and its Excel
-export, and what the pages of 我的任务 and of one part add to `services.tasks.reads` (the plan
+"""How a published task list stands (issue 14, item 5): the plan's progress page (its Excel export,
+with the same filter, is services/tasks/export.py), and what the pages of 我的任务 and of one part add to `services.tasks.reads` (the plan
 choices, the four-eyes explanations).
 
 Every read is a bounded number of queries whatever the plan's size (吕梁's 234 tasks hold about a
@@ -23,8 +23,8 @@ from typing import Any
 from sqlalchemy import case, exists, func, not_, select
 from sqlalchemy.orm import Session
 
-from db.models import Organisation, PlanTask, PlanTaskUnit, TaskAssignment, TaskPlan
-from services.kernel import regions, xlsx
+from db.models import Organisation, PlanTask, TaskAssignment, TaskPlan
+from services.kernel import regions
 from services.kernel.clock import local_date
 from services.kernel.errors import Forbidden, Invalid, NotFound
 from services.kernel.inputs import MAX_ID, ascii_id
@@ -44,7 +44,7 @@ _YES_NO = {"yes": True, "true": True, "1": True, "no": False, "false": False, "0
 _MAX_PARAM = 40
 # Who reads parts besides their own unit: the issuing office and the offices and auditors above it.
 LIST_ROLES = frozenset({Role.INSPECTOR, Role.SUPERVISOR, Role.COMMITTEE, Role.AUDITOR})
-_ROLE_ORDER = case((A.c.role == "牵头", 0), (A.c.role == "负责", 1), else_=2)
+ROLE_ORDER = case((A.c.role == "牵头", 0), (A.c.role == "负责", 1), else_=2)
 
 
 # --- filters --------------------------------------------------------------------------------------
@@ -133,7 +133,7 @@ def parse_filter(params: Mapping[str, Any], *, keys: frozenset[str]) -> PartFilt
     return PartFilter(org_id=org_id, state=state, task_state=task_state, overdue=overdue, plan_id=plan_id, page=page)
 
 
-def _part_clauses(flt: PartFilter, today: date) -> list[Any]:
+def part_clauses(flt: PartFilter, today: date) -> list[Any]:
     clauses: list[Any] = []
     if flt.org_id is not None:
         clauses.append(A.c.org_id == flt.org_id)
@@ -237,11 +237,11 @@ def _year_long(task: PlanTask) -> bool:
         return False
 
 
-def _matching_tasks(plan_id: int, flt: PartFilter, today: date):
+def matching_tasks(plan_id: int, flt: PartFilter, today: date):
     query = select(PlanTask.id).where(PlanTask.plan_id == plan_id)
     if flt.task_state is not None:
         query = query.where(PlanTask.state == flt.task_state)
-    clauses = _part_clauses(flt, today)
+    clauses = part_clauses(flt, today)
     if clauses:
         query = query.where(exists(select(A.c.id).where(A.c.task_id == PlanTask.id, *clauses)))
     return query
@@ -250,8 +250,8 @@ def _matching_tasks(plan_id: int, flt: PartFilter, today: date):
 def _parts_of(session: Session, task_ids: list[int], flt: PartFilter, today: date) -> dict[int, list[PartRow]]:
     out: dict[int, list[PartRow]] = {i: [] for i in task_ids}
     if task_ids:
-        query = (select(TaskAssignment).where(TaskAssignment.task_id.in_(task_ids), *_part_clauses(flt, today))
-                 .order_by(TaskAssignment.task_id, _ROLE_ORDER, TaskAssignment.id))
+        query = (select(TaskAssignment).where(TaskAssignment.task_id.in_(task_ids), *part_clauses(flt, today))
+                 .order_by(TaskAssignment.task_id, ROLE_ORDER, TaskAssignment.id))
         for part in session.scalars(query):
             out[part.task_id].append(PartRow(part, TASK_STATE_LABELS[TaskState(part.state)], reads.is_overdue(part, today)))
     return out
@@ -277,7 +277,7 @@ def plan_view(session: Session, principal: Any, plan_id: int, flt: PartFilter | 
     units = units_of(session, plan.id)
     if flt is None:
         return PlanView(plan, issuer, figures, units, [], 0, 1, 1, today)
-    matching = _matching_tasks(plan.id, flt, today)
+    matching = matching_tasks(plan.id, flt, today)
     total = session.scalar(select(func.count()).select_from(matching.subquery())) or 0
     pages = max(1, -(-total // per_page))
     page = min(flt.page, pages)
@@ -287,97 +287,6 @@ def plan_view(session: Session, principal: Any, plan_id: int, flt: PartFilter | 
     rows = [TaskRow(tasks[i], TASK_CLOSED_LABEL if tasks[i].state == "closed" else TASK_OPEN_LABEL,
                     _year_long(tasks[i]), parts[i]) for i in task_ids]
     return PlanView(plan, issuer, figures, units, rows, total, page, pages, today)
-
-
-# --- the export -----------------------------------------------------------------------------------
-
-EXPORT_COLUMNS = (xlsx.Column("序号", 8), xlsx.Column("任务", 60), xlsx.Column("责任单位", 30),
-                  xlsx.Column("完成时限", 18), xlsx.Column("进展情况", 48), xlsx.Column("完成情况", 48))
-SECTION_FILL = "EDEDED"
-OVERDUE_FILL = "F8CBAD"
-
-
-def _short_date(moment: datetime | None) -> str:
-    if moment is None:
-        return ""
-    day = local_date(moment)
-    return f"{day.year}-{day.month:02d}-{day.day:02d}"
-
-
-def _units_written(units: list[PlanTaskUnit]) -> str:
-    return "，".join(u.name + (u.role if u.role in ("牵头", "配合") else "") for u in units)
-
-
-def _deadline_written(task: PlanTask) -> str:
-    if task.deadline_text:
-        return task.deadline_text
-    return task.deadline.isoformat() if task.deadline else ""
-
-
-def progress_text(parts: list[PartRow]) -> str:
-    """进展情况: per unit its latest progress report and its date."""
-    lines = []
-    for row in parts:
-        p = row.part
-        if p.last_progress:
-            lines.append(f"{p.unit_name}：{p.last_progress}（{_short_date(p.last_progress_at)}）")
-        else:
-            lines.append(f"{p.unit_name}：暂无进展报告")
-    return "\n".join(lines)
-
-
-def completion_text(parts: list[PartRow]) -> str:
-    """完成情况: per unit its state, what it reported as done and when the office verified it."""
-    lines = []
-    for row in parts:
-        p = row.part
-        line = f"{p.unit_name}：{row.label}" + ("（逾期）" if row.overdue else "")
-        if p.completion:
-            line += f"；{p.completion}"
-        if p.verified_at is not None:
-            line += f"；{_short_date(p.verified_at)} 核查通过"
-        lines.append(line)
-    return "\n".join(lines)
-
-
-def export_xlsx(session: Session, principal: Any, plan_id: int, flt: PartFilter, *,
-                now: datetime) -> tuple[TaskPlan, bytes]:
-    """The published plan in its own columns (序号, 任务, 责任单位 and 完成时限 as written), each
-    section as a heading row, plus 进展情况 and 完成情况 per unit; the filter applies (pages do not).
-    Built by `services.kernel.xlsx`: what a unit typed stays text, never a formula."""
-    plan = readable_plan(session, principal, plan_id)
-    if plan.state != "published":
-        raise NotFound("草稿计划尚未发布，没有办理情况可导出")
-    today = local_date(now)
-    task_ids = list(session.scalars(_matching_tasks(plan.id, flt, today).order_by(PlanTask.seq)))
-    tasks = list(session.scalars(select(PlanTask).where(PlanTask.plan_id == plan.id).order_by(PlanTask.seq)))
-    wanted = set(task_ids)
-    units: dict[int, list[PlanTaskUnit]] = {}
-    for u in session.scalars(select(PlanTaskUnit).join(PlanTask, PlanTask.id == PlanTaskUnit.task_id)
-                             .where(PlanTask.plan_id == plan.id).order_by(PlanTaskUnit.task_id, PlanTaskUnit.seq)):
-        units.setdefault(u.task_id, []).append(u)
-    parts: dict[int, list[PartRow]] = {i: [] for i in task_ids}
-    query = (select(TaskAssignment).where(TaskAssignment.plan_id == plan.id, *_part_clauses(flt, today))
-             .order_by(TaskAssignment.task_id, _ROLE_ORDER, TaskAssignment.id))
-    for part in session.scalars(query):
-        if part.task_id in wanted:
-            parts[part.task_id].append(PartRow(part, TASK_STATE_LABELS[TaskState(part.state)],
-                                               reads.is_overdue(part, today)))
-    book = xlsx.Book()
-    sheet = book.sheet("任务清单", EXPORT_COLUMNS)
-    section = None
-    for task in tasks:
-        if task.id not in wanted:
-            continue
-        if task.section and task.section != section:
-            section = task.section
-            sheet.append([None, task.section, None, None, None, None], fill=SECTION_FILL)
-        rows = parts[task.id]
-        sheet.append([task.number, f"{task.title}\n{task.text}" if task.text and task.text != task.title else task.title,
-                      _units_written(units.get(task.id, [])) or "、".join(r.part.unit_name for r in rows),
-                      _deadline_written(task), progress_text(rows), completion_text(rows)],
-                     fill=OVERDUE_FILL if any(r.overdue for r in rows) else None)
-    return plan, book.to_bytes()
 
 
 # --- 我的任务 and one part (the lists and the part themselves are services.tasks.reads) -------------

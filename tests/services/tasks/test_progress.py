@@ -15,7 +15,7 @@ from db.engine import read_only, transaction
 from db.models import TaskAssignment
 from services.kernel.errors import Forbidden, Invalid, NotFound
 from services.tasklists import drafts
-from services.tasks import engine as task_engine, progress
+from services.tasks import engine as task_engine, export, progress
 from tests.conftest import START
 
 DONE = {"summary": "已印发责任清单", "completed_on": "2026-11-20", "evidence_text": "忻应急发〔2026〕12号"}
@@ -148,7 +148,7 @@ def test_who_reads_a_plan(factory, world, tasks_world):
     with read_only(factory) as s:
         assert progress.plan_view(s, w.office, draft_id, progress.PartFilter(), now=START) is None
         with pytest.raises(NotFound):
-            progress.export_xlsx(s, w.office, draft_id, progress.PartFilter(), now=START)
+            export.export_xlsx(s, w.office, draft_id, progress.PartFilter(), now=START)
 
 
 # --- the export -----------------------------------------------------------------------------------
@@ -165,7 +165,7 @@ def test_export_cells(factory, tasks_world):
     _act(factory, w.housing, co, "report_completion", {**DONE, "summary": "完成燃气专项检查"})
     _act(factory, w.office, co, "verify", {"note": "ok"})
     with read_only(factory) as s:
-        plan, content = progress.export_xlsx(s, w.office, w.plan_id, progress.PartFilter(), now=START)
+        plan, content = export.export_xlsx(s, w.office, w.plan_id, progress.PartFilter(), now=START)
         assert plan.id == w.plan_id
     ws = _sheet(content)
     rows = [[c.value for c in row] for row in ws.iter_rows()]
@@ -182,7 +182,7 @@ def test_export_cells(factory, tasks_world):
     # The filter applies: 住建局's parts only.
     with read_only(factory) as s:
         housing = s.get(TaskAssignment, co).org_id
-        _, content = progress.export_xlsx(s, w.office, w.plan_id, progress.PartFilter(org_id=housing), now=START)
+        _, content = export.export_xlsx(s, w.office, w.plan_id, progress.PartFilter(org_id=housing), now=START)
     rows = [[c.value for c in row] for row in _sheet(content).iter_rows()]
     assert [r[0] for r in rows[1:]] == [None, "2"] and rows[2][5].startswith("市住建局：已核查")
     assert "市应急局" not in rows[2][4]
@@ -201,7 +201,7 @@ def test_a_formula_like_task_title_stays_text(factory, tasks_world):
     with transaction(factory) as s:
         drafts.publish(s, w.office, plan_id, now=START)
     with read_only(factory) as s:
-        _, content = progress.export_xlsx(s, w.office, plan_id, progress.PartFilter(), now=START)
+        _, content = export.export_xlsx(s, w.office, plan_id, progress.PartFilter(), now=START)
     cell = _sheet(content)["B3"]
     assert cell.value.startswith("=1+1") and cell.data_type == "s" and cell.quotePrefix
 
@@ -233,7 +233,7 @@ def test_a_page_costs_the_same_queries_for_3_tasks_as_for_63(factory, engine, ta
         with read_only(factory) as s:
             view = progress.plan_view(s, w.office, plan_id, progress.PartFilter(**flt), now=START)
             assert view.rows
-            progress.export_xlsx(s, w.office, plan_id, progress.PartFilter(**flt), now=START)
+            export.export_xlsx(s, w.office, plan_id, progress.PartFilter(**flt), now=START)
         return len(statements)
 
     event.listen(engine, "before_cursor_execute", count)
