@@ -105,6 +105,7 @@ def load(factory: sessionmaker[Session], *, hazards: int = 200, seed: int = DEFA
                                 {o.key: o.head for o in ORGS}, anchor, seed)
     tasks = tasklist.publish_and_work(factory, anchor)
     duties = office.run_duties(factory, anchor)
+    issue_pending(UnitOfWork(factory), now=anchor, limit=100)  # what the duties called for (a task's 督办函)
     plans = office.import_plans(factory, anchor)
     elapsed = time.perf_counter() - started
     return (summary.render(factory, seed=seed, anchor=anchor, elapsed=elapsed, tokens=tokens, uploads_root=root)

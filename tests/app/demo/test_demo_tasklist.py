@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from app import demo
 from db.engine import read_only
-from db.models import PlanTask, TaskAssignment, TaskPlan
+from db.models import Document, OutboxMessage, PlanTask, TaskAssignment, TaskPlan
 from services.audit import records
 
 NOW = datetime(2026, 11, 24, 2, 0, tzinfo=timezone.utc)
@@ -35,3 +35,19 @@ def test_demo_task_list_is_published_and_worked(factory, tmp_path):
                          "report_completion", "verify"]
         assert json.loads(records.trail(s, f"assignment:{returned.id}")[-1].payload)["to_state"] == "verified"
         assert records.verify(s)[2] == []
+
+
+def test_the_ladder_reaches_the_overdue_part_and_its_letter_is_issued(factory, tmp_path):
+    """On 8 December the part due 30 November is 5 working days late: the demo's duties fire the
+    督办函 step and the demo issues the letter, so nothing is left pending (the run's day decides
+    which steps fall due, so this is pinned to a day when the 督办函 does)."""
+    demo.load(factory, hazards=3, seed=5, now=datetime(2026, 12, 8, 2, 0, tzinfo=timezone.utc),
+              attachments_root=tmp_path / "att")
+    with read_only(factory) as s:
+        letters = s.scalars(select(Document).where(Document.kind == "task_urge_letter")).all()
+        assert len(letters) == 1 and letters[0].assignment_id is not None
+        part = s.get(TaskAssignment, letters[0].assignment_id)
+        assert (part.unit_name, part.escalation_step) == ("市应急局", "urge")
+        pending = s.scalars(select(OutboxMessage.kind).where(OutboxMessage.status == "pending",
+                                                             OutboxMessage.kind.like("document.%"))).all()
+        assert pending == []
