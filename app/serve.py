@@ -16,6 +16,7 @@ period, and the exit status is 0.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -82,7 +83,36 @@ def prefect_environment(settings: Settings, prefect_port: int) -> dict[str, str]
     }
     if settings.prefect_database_url:
         env["PREFECT_API_DATABASE_CONNECTION_URL"] = settings.prefect_database_url.get_secret_value()
+    env.update(retention_environment(settings))
     return env
+
+
+DAY = 86_400
+# Prefect's own busy event types: batch runs' task and flow run states every minute, heartbeats. A
+# week of them is plenty; the hazards' events (`hazard.*`, `task.*`) keep the long period.
+NOISY_EVENTS = ("prefect.flow-run.heartbeat", "prefect.flow-run.Scheduled", "prefect.flow-run.Pending",
+                "prefect.flow-run.Running", "prefect.flow-run.Completed", "prefect.flow-run.Late",
+                "prefect.task-run.Pending", "prefect.task-run.Running", "prefect.task-run.Completed",
+                "prefect.log.write")
+
+
+def retention_environment(settings: Settings) -> dict[str, str]:
+    """What the served Prefect keeps and cleans (README "Prefect: each hazard's run"):
+    - events `prefect_events_retention_days` (Prefect's default, 7 days, would vacuum a year-long
+      lifecycle's transitions), Prefect's busy event types 7 days;
+    - finished flow runs deleted `prefect_flow_run_retention_days` after they end (the vacuum of
+      `flow_runs` is off by default, and the per-minute batch runs would pile up); a PAUSED run, an
+      open hazard's, is never finished, so never deleted;
+    - the pause-expiration service off: no run of ours is ever paused by a running flow, and it
+      would scan every open item's PAUSED run each loop."""
+    week = str(7 * DAY)
+    return {
+        "PREFECT_SERVER_EVENTS_RETENTION_PERIOD": f"P{settings.prefect_events_retention_days}D",  # ISO 8601
+        "PREFECT_SERVER_SERVICES_DB_VACUUM_ENABLED": "events,flow_runs",
+        "PREFECT_SERVER_SERVICES_DB_VACUUM_RETENTION_PERIOD": str(settings.prefect_flow_run_retention_days * DAY),
+        "PREFECT_SERVER_SERVICES_DB_VACUUM_EVENT_RETENTION_OVERRIDES": json.dumps({e: int(week) for e in NOISY_EVENTS}),
+        "PREFECT_SERVER_SERVICES_PAUSE_EXPIRATIONS_ENABLED": "false",
+    }
 
 
 def _answers(url: str) -> bool:

@@ -24,6 +24,7 @@ from app.cli import accountability as cli_accountability
 from app.cli import blacklist as cli_blacklist
 from app.cli import orgs as cli_orgs
 from app.cli import tasks as cli_tasks
+from app.cli import prefect as cli_prefect
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from services.kernel.errors import DomainError
@@ -44,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_blacklist.add_parsers(sub)  # blacklist candidates, remind
     cli_orgs.add_parsers(sub)  # orgs import, list, resolve (government bodies)
     cli_tasks.add_parsers(sub)  # tasks import (任务清单)
+    cli_prefect.add_parsers(sub)  # prefect resync, status (the lifecycle mirror)
     return p
 
 

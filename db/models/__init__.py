@@ -15,6 +15,7 @@ from db.models.office import (
     AccountabilityBody, BlacklistDecision, Bulletin, BulletinItem, DutyStep, RecordEvent, Referral,
     ReportSubmission, SelfInspection, SpotFix, Summons,
 )
+from db.models.mirror import MirrorItem, MirrorLease, MirrorQueue
 from db.models.govorgs import Organisation, OrganisationAlias
 from db.models.hazards import Attachment, Hazard, HazardSequence, PublicSubmission
 from db.models.organisations import ApiToken, Enterprise, Region, User
@@ -29,6 +30,7 @@ __all__ = [
     "Delivery", "Document", "DocumentIssuer", "DocumentSequence", "Enterprise", "Hazard", "HazardSequence",
     "IdempotencyKey", "InboxItem", "LoginThrottle", "OutboxMessage", "PublicSubmission", "RateBucket",
     "Region", "User", "WebSession",
+    "MirrorItem", "MirrorLease", "MirrorQueue",
     "Organisation", "OrganisationAlias",
     "PlanTask", "PlanTaskUnit", "TaskAssignment", "TaskPlan",
 ]

@@ -67,6 +67,12 @@ class Settings(BaseSettings):
     # The Prefect server's own database for `hazard serve` (postgresql+asyncpg://...); unset: a
     # SQLite file under data_dir/prefect.
     prefect_database_url: SecretStr | None = None
+    # What the served Prefect keeps (README "Prefect: each hazard's run"): its events (a hazard's
+    # transitions among them) this many days, so a year-long lifecycle keeps its events (Prefect's
+    # default is 7); finished flow runs (batch runs, closed items' runs) this many days after they
+    # end. Open items' runs are never deleted; `hazard prefect resync` rebuilds any run.
+    prefect_events_retention_days: int = Field(400, ge=7, le=3650)
+    prefect_flow_run_retention_days: int = Field(90, ge=1, le=3650)
     # PostgreSQL with two roles (README "PostgreSQL in production"): `hazard db upgrade` migrates as
     # the tables' owner through this URL and grants the role of `database_url` what it needs.
     migration_database_url: str | None = None

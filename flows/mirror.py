@@ -1,0 +1,222 @@
+"""The lifecycle mirror's Prefect side: the `Sink` that writes what `services.mirror` planned into
+Prefect, and the `lifecycle-mirror` flow that runs the stream (every minute, passing for most of it).
+
+Each item's run is one flow run of the `hazard-lifecycle` flow, which no process executes: created
+with its first state and the item as idempotency key, then moved with forced state changes (about
+10 ms each here). Items are written side by side (`CONCURRENCY` at a time, each in order); the log
+lines and Prefect events of the whole batch go in a few bulk calls at the end. An item whose run is
+found by its key although its marker knew none (a resync, or markers restored from a backup) has
+that run deleted and built again, so a run never shows a step twice. A resumed item (its marker
+flagged `writing`) reads back the states and lines that reached Prefect and writes only the rest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Coroutine
+from typing import Any
+
+from prefect import flow
+
+from flows.context import run_logger, unit_of_work
+from services.kernel.clock import SHANGHAI, utcnow
+from services.mirror import stream
+from services.mirror.render import FLOW_NAME, LOGGER, NOTICE_TOKEN, STEP_TOKEN, ItemOps, StateOp, artifact_key
+
+CONCURRENCY = 8
+LOG_CHUNK = 500
+EVENT_CHUNK = 200
+TIME_BUDGET_SECONDS = 50.0
+IDLE_SECONDS = 2.0
+
+
+def _run(coro: Coroutine[Any, Any, Any]) -> Any:
+    """Run a coroutine to the end on a fresh event loop in its own thread: callers may be inside a
+    flow run (which may own a loop) or a plain process."""
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = asyncio.run(coro)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+            box["error"] = exc
+
+    thread = threading.Thread(target=target, name="lifecycle-mirror")
+    thread.start()
+    thread.join()
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
+def _missing(exc: BaseException) -> bool:
+    from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
+
+    if isinstance(exc, ObjectNotFound):
+        return True
+    return isinstance(exc, PrefectHTTPStatusError) and exc.response.status_code == 404
+
+
+def _state(op: StateOp) -> dict[str, Any]:
+    return {"type": op.type, "name": op.name, "message": op.message}
+
+
+def _token(text: str | None) -> str | None:
+    if not text:
+        return None
+    step = STEP_TOKEN.match(text)
+    if step:
+        return f"第{step.group(1)}步"
+    notice = NOTICE_TOKEN.search(text)
+    return f"〔投递 {notice.group(1)}〕" if notice else None
+
+
+class PrefectSink:
+    """Writes planned items into the Prefect API the process is configured for (PREFECT_API_URL)."""
+
+    def __init__(self) -> None:
+        self.flow_id: str | None = None
+
+    def write(self, ops: list[ItemOps]) -> dict[str, stream.Outcome]:
+        return _run(self._write(ops))
+
+    async def _write(self, ops: list[ItemOps]) -> dict[str, stream.Outcome]:
+        from prefect.client.orchestration import get_client
+
+        outcomes: dict[str, stream.Outcome] = {}
+        async with get_client() as client:
+            try:
+                self.flow_id = self.flow_id or str(await client.create_flow_from_name(FLOW_NAME))
+            except Exception as exc:  # noqa: BLE001 - Prefect away: every item waits for the next pass
+                return {op.item: stream.Outcome(None, error=f"Prefect 不可用：{exc!r}"[:500]) for op in ops}
+            gate = asyncio.Semaphore(CONCURRENCY)
+            written: dict[str, tuple[str, set[str]]] = {}
+
+            async def one(op: ItemOps) -> None:
+                async with gate:
+                    try:
+                        written[op.item] = await self._item(client, op)
+                    except Exception as exc:  # noqa: BLE001 - this item is tried again; the others go on
+                        outcomes[op.item] = stream.Outcome(None, error=repr(exc)[:2000], missing=_missing(exc))
+
+            await asyncio.gather(*(one(op) for op in ops))
+            ready = [op for op in ops if op.item in written]
+            try:
+                await self._lines(client, ready, written)
+            except Exception as exc:  # noqa: BLE001 - the whole batch resumes next time
+                for op in ready:
+                    outcomes[op.item] = stream.Outcome(None, error=f"日志或事件写入失败：{exc!r}"[:2000])
+                return outcomes
+            for op in ready:
+                outcomes[op.item] = stream.Outcome(written[op.item][0])
+        return outcomes
+
+    async def _item(self, client: Any, op: ItemOps) -> tuple[str, set[str]]:
+        """The item's run (created, or replaced) with its states; the tokens of the log lines
+        already in Prefect (a resumed item's)."""
+        from prefect.states import State
+
+        run_id, states = op.flow_run_id, list(op.states)
+        seen: set[str | None] = set()
+        lines: set[str | None] = set()
+        if op.replace_run:
+            await self._delete(client, op.replace_run)
+        if run_id is None:
+            first = states[0]
+            body = {"flow_id": self.flow_id, "name": op.run_name, "tags": op.tags, "idempotency_key": op.item,
+                    "state": _state(first)}
+            response = await client.request("POST", "/flow_runs/", json=body)
+            run_id = response.json()["id"]
+            # a run from before this marker, or (named otherwise) another database's: replace it
+            if response.status_code == 200 and (not op.resume or response.json().get("name") != op.run_name):
+                await self._delete(client, run_id)
+                response = await client.request("POST", "/flow_runs/", json=body)
+                run_id = response.json()["id"]
+            if response.status_code == 201:
+                states = states[1:]
+            op.flow_run_id = run_id
+        if op.resume:
+            seen, lines = await self._seen(client, run_id)
+        if op.retag:
+            await client.update_flow_run(run_id, tags=op.tags)
+        for st in states:
+            if _token(st.message) in seen:
+                continue
+            await client.set_flow_run_state(run_id, State(type=st.type, name=st.name, message=st.message), force=True)
+        await client.request("POST", "/artifacts/", json={
+            "key": artifact_key(op.code), "type": "markdown", "data": op.artifact, "flow_run_id": run_id,
+            "description": f"{op.code} 当前情况与办理经过（{utcnow().astimezone(SHANGHAI):%Y-%m-%d %H:%M} 更新）"})
+        return run_id, {t for t in lines if t}
+
+    async def _delete(self, client: Any, run_id: str) -> None:
+        try:
+            await client.delete_flow_run(run_id)
+        except Exception as exc:  # noqa: BLE001 - already gone is fine
+            if not _missing(exc):
+                raise
+
+    async def _seen(self, client: Any, run_id: str) -> tuple[set[str | None], set[str | None]]:
+        """The tokens of the states and of the log lines this run already shows (a resumed item)."""
+        from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+
+        states = {_token(s.message) for s in await client.read_flow_run_states(run_id)}
+        seen: set[str | None] = set()
+        offset = 0
+        while True:
+            logs = await client.read_logs(LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run_id])),
+                                          limit=200, offset=offset)
+            seen |= {_token(log.message) for log in logs}
+            if len(logs) < 200:
+                break
+            offset += 200
+        return states, seen
+
+    async def _lines(self, client: Any, ops: list[ItemOps], written: dict[str, tuple[str, set[str]]]) -> None:
+        from prefect.client.schemas.actions import LogCreate
+
+        logs, events = [], []
+        for op in ops:
+            run_id, seen = written[op.item]
+            logs += [LogCreate(name=LOGGER, level=line.level, message=line.message, timestamp=line.timestamp,
+                               flow_run_id=run_id) for line in op.logs if line.token not in seen]
+            related = [{"prefect.resource.id": f"prefect.flow-run.{run_id}", "prefect.resource.role": "flow-run",
+                        "prefect.resource.name": op.run_name},
+                       {"prefect.resource.id": f"prefect.flow.{self.flow_id}", "prefect.resource.role": "flow",
+                        "prefect.resource.name": FLOW_NAME}]
+            events += [{**ev, "related": related} for ev in op.events]
+        for i in range(0, len(logs), LOG_CHUNK):
+            await client.create_logs(logs[i:i + LOG_CHUNK])
+        for i in range(0, len(events), EVENT_CHUNK):  # ids derived from the audit events: a resend is stored once
+            await client.request("POST", "/events", json=events[i:i + EVENT_CHUNK])
+
+
+def mirror_now(sink: PrefectSink | None = None, *, time_budget: float | None = None) -> stream.PassReport:
+    """Drain the queue into Prefect now (the CLI, the demo, tests); a bounded time if given."""
+    started = time.monotonic()
+    return stream.drain(unit_of_work(), sink or PrefectSink(),
+                        should_go=lambda: time_budget is None or time.monotonic() - started < time_budget)
+
+
+def _run_name() -> str:
+    return f"mirror {utcnow().astimezone(SHANGHAI):%m-%d %H:%M}"
+
+
+@flow(name="lifecycle-mirror", flow_run_name=_run_name, log_prints=False)
+def lifecycle_mirror(time_budget: float = TIME_BUDGET_SECONDS, idle: float = IDLE_SECONDS) -> dict[str, Any]:
+    """Keep every item's run up to date for about a minute: pass, and when nothing is queued wait
+    a moment and look again, so a committed act shows in Prefect within seconds."""
+    started, sink, total = time.monotonic(), PrefectSink(), stream.PassReport()
+    while time.monotonic() - started < time_budget:
+        report = mirror_now(sink, time_budget=max(0.0, time_budget - (time.monotonic() - started)))
+        total.merge(report)
+        if report.errors and report.items == 0:  # the lease is another mirror's
+            break
+        time.sleep(idle)
+    logger = run_logger()
+    logger.info("mirror: %d items, %d transitions, %d lines, %d failed", total.items, total.transitions,
+                total.lines, total.failed)
+    for error in total.errors[:5]:
+        logger.warning("mirror: %s", error)
+    return {"items": total.items, "transitions": total.transitions, "lines": total.lines, "failed": total.failed}
