@@ -8,6 +8,7 @@ lines and Prefect events of the whole batch go in a few bulk calls at the end. A
 found by its key although its marker knew none (a resync, or markers restored from a backup) has
 that run deleted and built again, so a run never shows a step twice. A resumed item (its marker
 flagged `writing`) reads back the states and lines that reached Prefect and writes only the rest.
+The keyed artifacts follow once the queue is empty (`services.mirror.stream.refresh_artifacts`).
 """
 
 from __future__ import annotations
@@ -23,9 +24,9 @@ from prefect import flow
 from flows.context import run_logger, unit_of_work
 from services.kernel.clock import SHANGHAI, utcnow
 from services.mirror import stream
-from services.mirror.render import FLOW_NAME, LOGGER, NOTICE_TOKEN, STEP_TOKEN, ItemOps, StateOp, artifact_key
+from services.mirror.render import FLOW_NAME, LOGGER, NOTICE_TOKEN, STEP_TOKEN, Artifact, ItemOps, StateOp
 
-CONCURRENCY = 8
+CONCURRENCY = 4
 LOG_CHUNK = 500
 EVENT_CHUNK = 200
 TIME_BUDGET_SECONDS = 50.0
@@ -74,24 +75,30 @@ def _token(text: str | None) -> str | None:
 
 
 class PrefectSink:
-    """Writes planned items into the Prefect API the process is configured for (PREFECT_API_URL)."""
+    """Writes planned items into the Prefect API at `api_url`, or the one the process is configured
+    for (PREFECT_API_URL; inside a flow run, the server running it)."""
 
-    def __init__(self) -> None:
+    def __init__(self, api_url: str | None = None, concurrency: int = CONCURRENCY) -> None:
         self.flow_id: str | None = None
+        self.api_url = api_url
+        self.concurrency = concurrency
+
+    def _client(self) -> Any:
+        from prefect.client.orchestration import PrefectClient, get_client
+
+        return PrefectClient(self.api_url) if self.api_url else get_client()
 
     def write(self, ops: list[ItemOps]) -> dict[str, stream.Outcome]:
         return _run(self._write(ops))
 
     async def _write(self, ops: list[ItemOps]) -> dict[str, stream.Outcome]:
-        from prefect.client.orchestration import get_client
-
         outcomes: dict[str, stream.Outcome] = {}
-        async with get_client() as client:
+        async with self._client() as client:
             try:
                 self.flow_id = self.flow_id or str(await client.create_flow_from_name(FLOW_NAME))
             except Exception as exc:  # noqa: BLE001 - Prefect away: every item waits for the next pass
                 return {op.item: stream.Outcome(None, error=f"Prefect 不可用：{exc!r}"[:500]) for op in ops}
-            gate = asyncio.Semaphore(CONCURRENCY)
+            gate = asyncio.Semaphore(self.concurrency)
             written: dict[str, tuple[str, set[str]]] = {}
 
             async def one(op: ItemOps) -> None:
@@ -121,8 +128,6 @@ class PrefectSink:
         run_id, states = op.flow_run_id, list(op.states)
         seen: set[str | None] = set()
         lines: set[str | None] = set()
-        if op.replace_run:
-            await self._delete(client, op.replace_run)
         if run_id is None:
             first = states[0]
             body = {"flow_id": self.flow_id, "name": op.run_name, "tags": op.tags, "idempotency_key": op.item,
@@ -145,10 +150,30 @@ class PrefectSink:
             if _token(st.message) in seen:
                 continue
             await client.set_flow_run_state(run_id, State(type=st.type, name=st.name, message=st.message), force=True)
-        await client.request("POST", "/artifacts/", json={
-            "key": artifact_key(op.code), "type": "markdown", "data": op.artifact, "flow_run_id": run_id,
-            "description": f"{op.code} 当前情况与办理经过（{utcnow().astimezone(SHANGHAI):%Y-%m-%d %H:%M} 更新）"})
         return run_id, {t for t in lines if t}
+
+    def write_artifacts(self, artifacts: list[Artifact]) -> set[str]:
+        return _run(self._artifacts(artifacts))
+
+    async def _artifacts(self, artifacts: list[Artifact]) -> set[str]:
+        """A new version of each item's keyed artifact (Prefect shows the latest under the key)."""
+        written: set[str] = set()
+        stamp = f"{utcnow().astimezone(SHANGHAI):%Y-%m-%d %H:%M}"
+        async with self._client() as client:
+            gate = asyncio.Semaphore(self.concurrency)
+
+            async def one(a: Artifact) -> None:
+                async with gate:
+                    try:
+                        await client.request("POST", "/artifacts/", json={
+                            "key": a.key, "type": "markdown", "data": a.markdown, "flow_run_id": a.flow_run_id,
+                            "description": f"当前情况与办理经过（{stamp} 更新）"})
+                        written.add(a.item)
+                    except Exception:  # noqa: BLE001 - stays due; written by a later drain
+                        return
+
+            await asyncio.gather(*(one(a) for a in artifacts))
+        return written
 
     async def _delete(self, client: Any, run_id: str) -> None:
         try:
@@ -192,10 +217,11 @@ class PrefectSink:
             await client.request("POST", "/events", json=events[i:i + EVENT_CHUNK])
 
 
-def mirror_now(sink: PrefectSink | None = None, *, time_budget: float | None = None) -> stream.PassReport:
-    """Drain the queue into Prefect now (the CLI, the demo, tests); a bounded time if given."""
+def mirror_now(sink: PrefectSink | None = None, *, api_url: str | None = None,
+               time_budget: float | None = None) -> stream.PassReport:
+    """Drain the queue into Prefect now (the CLI, tests); a bounded time if given."""
     started = time.monotonic()
-    return stream.drain(unit_of_work(), sink or PrefectSink(),
+    return stream.drain(unit_of_work(), sink or PrefectSink(api_url),
                         should_go=lambda: time_budget is None or time.monotonic() - started < time_budget)
 
 

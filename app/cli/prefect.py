@@ -44,7 +44,7 @@ def cmd_resync(args: argparse.Namespace) -> int:
         raise invalid_field("code", f"没有编号为 {args.code} 的隐患或任务分工")
     from flows.mirror import mirror_now  # after PREFECT_API_URL is set
 
-    report = mirror_now()
+    report = mirror_now(api_url=url)
     left = stream.status(uow)
     out = {"prefect": url, "items": len(items), "shown": report.items, "transitions": report.transitions,
            "lines": report.lines, "failed": report.failed, "queued": left.queued_items, "errors": report.errors[:5]}

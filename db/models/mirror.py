@@ -41,6 +41,9 @@ class MirrorItem(Base):
     state: Mapped[str | None] = mapped_column(String(32))
     tags: Mapped[str | None] = mapped_column(Text)
     writing: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The artifact (facts and timeline) is behind the run: refreshed once the queue is empty, so a
+    # burst shows its transitions first and an item acted on again and again is summarised once.
+    artifact_due: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     last_error: Mapped[str | None] = mapped_column(Text)
     retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

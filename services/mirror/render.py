@@ -144,9 +144,7 @@ class ItemOps:
     states: list[StateOp]
     logs: list[LogOp]
     events: list[dict[str, Any]]
-    artifact: str
     after: Marker
-    replace_run: str | None = None  # a resync: delete this run first
 
     @property
     def transitions(self) -> int:
@@ -254,10 +252,25 @@ def artifact(snap: Snapshot) -> str:
     return "\n".join(lines) + "\n"
 
 
-def plan(snap: Snapshot, marker: Marker, *, replace: bool = False) -> ItemOps:
-    """The operations that bring the item's run from `marker` to `snap`. `replace`: a resync,
-    which rebuilds the run from the first event (the old run, if any, is deleted first)."""
-    start = Marker() if replace else marker
+@dataclass(frozen=True)
+class Artifact:
+    """An item's keyed artifact, refreshed when its run has caught up (`stream.refresh_artifacts`)."""
+
+    item: str
+    key: str
+    flow_run_id: str
+    markdown: str
+    seq: int  # the chain length it shows
+
+
+def artifact_of(snap: Snapshot, flow_run_id: str) -> Artifact:
+    return Artifact(snap.item, artifact_key(snap.code), flow_run_id, artifact(snap), len(snap.events))
+
+
+def plan(snap: Snapshot, marker: Marker) -> ItemOps:
+    """The operations that bring the item's run from `marker` to `snap` (a reset marker: from the
+    first event; `flows/mirror.py` then replaces a run Prefect still holds for the item)."""
+    start = marker
     new = [ev for ev in snap.events if ev.seq > start.seq]
     states: list[StateOp] = []
     current = start.state
@@ -276,13 +289,12 @@ def plan(snap: Snapshot, marker: Marker, *, replace: bool = False) -> ItemOps:
         shown.append(n)
     logs = [event_line(snap.kind, ev) for ev in new] + [notice_line(n) for n in shown]
     tags = ",".join(snap.tags)
-    after = Marker(flow_run_id=None if replace else marker.flow_run_id,
+    after = Marker(flow_run_id=marker.flow_run_id,
                    seq=new[-1].seq if new else start.seq,
                    delivery_id=shown[-1].id if shown else start.delivery_id,
                    state=current, tags=tags)
     return ItemOps(item=snap.item, code=snap.code, run_name=run_name(snap.code, snap.title), tags=list(snap.tags),
-                   flow_run_id=after.flow_run_id, resume=marker.writing and not replace,
+                   flow_run_id=after.flow_run_id, resume=marker.writing,
                    retag=after.flow_run_id is not None and tags != (marker.tags or ""),
                    states=states, logs=logs, events=[prefect_event(snap, ev) for ev in new],
-                   artifact=artifact(snap), after=after,
-                   replace_run=marker.flow_run_id if replace else None)
+                   after=after)

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from db.models import (
     AuditEvent, Delivery, Enterprise, Hazard, OutboxMessage, PlanTask, RecordEvent, Region, TaskAssignment, TaskPlan,
+    User,
 )
 from services.escalation.ladder import STEP_LABELS
 from services.kernel.vocab import LEVELS, LISTING_LEVELS
@@ -46,8 +47,9 @@ def split(items: Iterable[str]) -> tuple[list[int], list[int]]:
     return hazards, parts
 
 
-def read(session: Session, items: list[str], markers: Mapping[str, Marker]) -> dict[str, Snapshot]:
-    """The snapshots of these items; an item that no longer exists is left out."""
+def read(session: Session, items: list[str], markers: Mapping[str, Marker] | None) -> dict[str, Snapshot]:
+    """The snapshots of these items; an item that no longer exists is left out. `markers` None:
+    without notifications (an artifact shows the chain only)."""
     hazards, parts = split(items)
     out: dict[str, Snapshot] = {}
     if hazards:
@@ -62,10 +64,12 @@ def _since(markers: Mapping[str, Marker], items: list[str]) -> int:
 
 
 def _notice(row: Any) -> Notice:
-    return Notice(row.id, row.channel, row.recipient, row.status, row.sent_at, row.subject, row.last_error)
+    """An inbox delivery's recipient is a user id: shown by the person's name."""
+    who = row.person if row.channel == "inbox" and row.person else row.recipient
+    return Notice(row.id, row.channel, who, row.status, row.sent_at, row.subject, row.last_error)
 
 
-def _hazards(session: Session, ids: list[int], markers: Mapping[str, Marker]) -> dict[str, Snapshot]:
+def _hazards(session: Session, ids: list[int], markers: Mapping[str, Marker] | None) -> dict[str, Snapshot]:
     H = Hazard
     rows = session.execute(
         select(H.id, H.code, H.title, H.state, H.level, H.industry, H.listing_level, H.listing_body, H.deadline,
@@ -83,8 +87,10 @@ def _hazards(session: Session, ids: list[int], markers: Mapping[str, Marker]) ->
     notices: dict[int, list[Notice]] = defaultdict(list)
     D = Delivery
     for d in session.execute(select(D.id, D.hazard_id, D.channel, D.recipient, D.status, D.sent_at, D.subject,
-                                    D.last_error).where(D.hazard_id.in_(ids), D.id > _since(markers, items))
-                             .order_by(D.id)):
+                                    D.last_error, User.display_name.label("person"))
+                             .outerjoin(User, User.id == D.user_id)
+                             .where(D.hazard_id.in_(ids), D.id > _since(markers, items))
+                             .order_by(D.id)) if markers is not None else ():
         notices[d.hazard_id].append(_notice(d))
     out = {}
     for h in rows:
@@ -109,7 +115,7 @@ def _step(step: str | None) -> str:
     return next((label for s, label in STEP_LABELS.items() if s.name == step), step)
 
 
-def _parts(session: Session, ids: list[int], markers: Mapping[str, Marker]) -> dict[str, Snapshot]:
+def _parts(session: Session, ids: list[int], markers: Mapping[str, Marker] | None) -> dict[str, Snapshot]:
     A = TaskAssignment
     rows = session.execute(
         select(A.id, A.state, A.unit_name, A.role, A.deadline, A.year_long, A.last_progress, A.escalation_step,
@@ -128,9 +134,10 @@ def _parts(session: Session, ids: list[int], markers: Mapping[str, Marker]) -> d
     D, O = Delivery, OutboxMessage
     wanted = set(ids)
     for d in session.execute(select(D.id, D.channel, D.recipient, D.status, D.sent_at, D.subject, D.last_error,
-                                    O.payload).join(O, O.id == D.outbox_id)
+                                    O.payload, User.display_name.label("person")).join(O, O.id == D.outbox_id)
+                             .outerjoin(User, User.id == D.user_id)
                              .where(D.hazard_id.is_(None), O.kind.in_(TASK_NOTIFY), D.id > _since(markers, items))
-                             .order_by(D.id)):
+                             .order_by(D.id)) if markers is not None else ():
         part = json.loads(d.payload).get("assignment_id")
         if part in wanted:
             notices[part].append(_notice(d))

@@ -28,7 +28,7 @@ from db.engine import UnitOfWork
 from db.models import Hazard, MirrorItem, MirrorLease, MirrorQueue, TaskAssignment
 from services.kernel.clock import utcnow
 from services.mirror import snapshots
-from services.mirror.render import ItemOps, Marker, plan
+from services.mirror.render import Artifact, ItemOps, Marker, artifact_of, plan
 
 LEASE = "prefect"
 LEASE_SECONDS = 120
@@ -51,6 +51,10 @@ class Outcome:
 class Sink(Protocol):
     def write(self, ops: list[ItemOps]) -> dict[str, Outcome]: ...
 
+    def write_artifacts(self, artifacts: list[Artifact]) -> set[str]:
+        """Returns the items whose artifact was written."""
+        ...
+
 
 @dataclass
 class PassReport:
@@ -58,9 +62,11 @@ class PassReport:
     transitions: int = 0
     lines: int = 0
     failed: int = 0
+    artifacts: int = 0
     errors: list[str] = field(default_factory=list)
 
     def merge(self, other: PassReport) -> None:
+        self.artifacts += other.artifacts
         self.items += other.items
         self.transitions += other.transitions
         self.lines += other.lines
@@ -142,7 +148,7 @@ def run_pass(uow: UnitOfWork, sink: Sink, *, now: datetime | None = None) -> Pas
                 a = op.after
                 session.execute(update(M).where(M.c.item == op.item).values(
                     flow_run_id=out.flow_run_id, seq=a.seq, delivery_id=a.delivery_id, state=a.state, tags=a.tags,
-                    writing=False, failures=0, last_error=None, retry_at=None, updated_at=later))
+                    writing=False, failures=0, last_error=None, retry_at=None, updated_at=later, artifact_due=True))
                 done.append(op.item)
                 report.transitions += op.transitions
                 report.lines += len(op.logs)
@@ -169,9 +175,35 @@ def run_pass(uow: UnitOfWork, sink: Sink, *, now: datetime | None = None) -> Pas
     return report
 
 
+def refresh_artifacts(uow: UnitOfWork, sink: Sink) -> int:
+    """Write the artifacts of items whose run has caught up and that nothing queued is about to
+    change again (at most `ITEMS_PER_PASS`); returns how many were written. An item acted on
+    meanwhile stays due: the flag is cleared only if its marker is still at the length shown."""
+    with uow.read() as session:
+        rows = session.execute(select(M.c.item, M.c.flow_run_id).where(
+            M.c.artifact_due.is_(True), M.c.flow_run_id.is_not(None), M.c.writing.is_(False),
+            ~M.c.item.in_(select(Q.c.item))).order_by(M.c.item).limit(ITEMS_PER_PASS)).all()
+        if not rows:
+            return 0
+        snaps = snapshots.read(session, [r.item for r in rows], None)
+    artifacts = [artifact_of(snaps[r.item], r.flow_run_id) for r in rows if r.item in snaps]
+    written = sink.write_artifacts(artifacts) if artifacts else set()
+    with uow.write() as session:
+        gone = [r.item for r in rows if r.item not in snaps]
+        if gone:
+            session.execute(update(M).where(M.c.item.in_(gone)).values(artifact_due=False))
+        for a in artifacts:
+            if a.item in written:
+                session.execute(update(M).where(M.c.item == a.item, M.c.seq == a.seq).values(artifact_due=False))
+    if artifacts and not written:
+        raise RuntimeError("Prefect 未接受任何产物（artifact）")
+    return len(written)
+
+
 def drain(uow: UnitOfWork, sink: Sink, *, max_passes: int = 10_000, should_go=lambda: True) -> PassReport:
-    """Passes until nothing is due, a pass makes no progress (every item failing), or `should_go`
-    says stop. Takes and keeps renewing the lease; returns at once if another mirror holds it."""
+    """Passes until nothing is queued, then the artifacts of the items shown; stops early when a
+    pass makes no progress (every item failing) or `should_go` says so. Takes and keeps renewing
+    the lease; returns at once if another mirror holds it."""
     holder, total = new_holder(), PassReport()
     if not acquire(uow, holder):
         total.errors.append("另一个镜像进程正在写入（租约未到期）")
@@ -179,10 +211,21 @@ def drain(uow: UnitOfWork, sink: Sink, *, max_passes: int = 10_000, should_go=la
     try:
         for _ in range(max_passes):
             if not should_go() or not acquire(uow, holder):
-                break
+                return total
             report = run_pass(uow, sink)
             total.merge(report)
-            if report.items == 0 or report.failed == report.items:
+            if report.items == 0:
+                break
+            if report.failed == report.items:
+                return total
+        while should_go() and acquire(uow, holder):
+            try:
+                written = refresh_artifacts(uow, sink)
+            except Exception as exc:  # noqa: BLE001 - Prefect away: the artifacts wait for the next drain
+                total.errors.append(f"产物写入失败：{exc!r}"[:300])
+                break
+            total.artifacts += written
+            if written == 0:
                 break
     finally:
         release(uow, holder)

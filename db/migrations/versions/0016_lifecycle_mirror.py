@@ -5,7 +5,8 @@ every notification about either that is sent or given up, adds a `mirror_queue` 
 transaction. Triggers, so that every writer (the transition path, the sweep's batched writer, the
 document engine, a publish that assigns a thousand parts at once) is covered without knowing it.
 On PostgreSQL they are statement triggers over the transition tables: a batched insert costs one
-INSERT … SELECT, not one per row. The items that exist already are queued once, so an upgraded
+INSERT … SELECT, not one per row. A notification about a whole plan (its publishing, one per
+unit) names no part and queues nothing. The items that exist already are queued once, so an upgraded
 database shows its history in Prefect without a resync.
 
 Revision ID: 0016
@@ -46,7 +47,7 @@ POSTGRESQL = [
         FROM new_rows n JOIN old_rows p ON p.id = n.id
         LEFT JOIN outbox o ON n.hazard_id IS NULL AND o.id = n.outbox_id AND o.kind IN {TASK_NOTIFY}
         WHERE n.status IN ('sent', 'dead') AND p.status IS DISTINCT FROM n.status
-          AND (n.hazard_id IS NOT NULL OR o.id IS NOT NULL);
+          AND (n.hazard_id IS NOT NULL OR (o.payload::json ->> 'assignment_id') IS NOT NULL);
         RETURN NULL;
     END $$ LANGUAGE plpgsql""",
     """CREATE TRIGGER deliveries_mirror AFTER UPDATE ON deliveries
@@ -65,7 +66,8 @@ SQLITE = [
         INSERT INTO mirror_queue (item) SELECT 'hazard:' || NEW.hazard_id WHERE NEW.hazard_id IS NOT NULL;
         INSERT INTO mirror_queue (item)
         SELECT 'assignment:' || json_extract(o.payload, '$.assignment_id') FROM outbox o
-        WHERE NEW.hazard_id IS NULL AND o.id = NEW.outbox_id AND o.kind IN {TASK_NOTIFY};
+        WHERE NEW.hazard_id IS NULL AND o.id = NEW.outbox_id AND o.kind IN {TASK_NOTIFY}
+          AND json_extract(o.payload, '$.assignment_id') IS NOT NULL;
     END""",
 ]
 
@@ -87,6 +89,7 @@ def upgrade() -> None:
     sa.Column('state', sa.String(length=32), nullable=True),
     sa.Column('tags', sa.Text(), nullable=True),
     sa.Column('writing', sa.Boolean(), server_default=sa.false(), nullable=False),
+    sa.Column('artifact_due', sa.Boolean(), server_default=sa.false(), nullable=False),
     sa.Column('failures', sa.Integer(), server_default='0', nullable=False),
     sa.Column('last_error', sa.Text(), nullable=True),
     sa.Column('retry_at', sa.DateTime(timezone=True), nullable=True),

@@ -18,7 +18,6 @@ from services.mirror.render import CANCELLED, COMPLETED, PAUSED, ItemOps
 from services.tasks import engine as tasks
 from tests.conftest import START
 from tests.helpers import drive
-from tests.services.tasks.conftest import tasks_world  # noqa: F401 (fixture)
 
 
 class RecordingSink:
@@ -30,6 +29,7 @@ class RecordingSink:
         self.fail: set[str] = set()
         self.missing: set[str] = set()
         self.runs: dict[str, str] = {}
+        self.artifacts: list = []
 
     def write(self, ops: list[ItemOps]) -> dict[str, stream.Outcome]:
         self.batches.append(ops)
@@ -42,6 +42,10 @@ class RecordingSink:
             else:
                 out[op.item] = stream.Outcome(op.flow_run_id or self.runs.setdefault(op.item, f"run-{op.item}"))
         return out
+
+    def write_artifacts(self, artifacts: list) -> set[str]:
+        self.artifacts += artifacts
+        return {a.item for a in artifacts if a.item not in self.fail}
 
     def ops(self, item: str) -> list[ItemOps]:
         return [op for batch in self.batches for op in batch if op.item == item]
@@ -96,6 +100,9 @@ def test_a_pass_shows_each_transition_once_with_the_lifecycle_as_states(factory,
     marker = _marker(factory, item)
     assert (marker.seq, marker.flow_run_id, marker.writing, marker.state) == (len(chain), f"run-{item}", False, "closed")
     assert _queued(factory, item) == 0
+    (art,) = sink.artifacts  # once the run has caught up: its facts and whole timeline
+    assert art.key == f"hazard-{code}" and art.flow_run_id == f"run-{item}" and art.seq == len(chain)
+    assert "| 当前状态 | 已销号 |" in art.markdown and art.markdown.count("\n| ") >= len(chain)
 
     stream.drain(uow, sink)  # nothing new: nothing written
     assert len(sink.ops(item)) == 1
@@ -105,6 +112,7 @@ def test_a_pass_shows_each_transition_once_with_the_lifecycle_as_states(factory,
     last = sink.ops(item)[-1]
     assert [line.token for line in last.logs] == [f"第{len(chain) + 1}步"] and last.states == []
     assert "回访：设备运行正常" in last.logs[0].message and last.flow_run_id == f"run-{item}"
+    assert len(sink.artifacts) == 2 and sink.artifacts[-1].seq == len(chain) + 1
 
 
 def test_a_dismissed_hazard_ends_cancelled(factory, world):
@@ -190,3 +198,38 @@ def test_a_unit_s_part_has_its_own_run(factory, tasks_world):
     with read_only(factory) as s:
         parts = s.scalar(select(func.count()).select_from(TaskAssignment))
     assert len([op for batch in sink.batches for op in batch if op.item.startswith("assignment:")]) == parts
+
+
+def _deliver(factory, outbox_id: int, key: str) -> None:
+    with transaction(factory) as s:
+        s.execute(text("INSERT INTO deliveries (outbox_id, channel, recipient, user_id, hazard_id, dedupe_key, subject,"
+                       " body, status, attempts, available_at, created_at) VALUES (:o, 'inbox', 'u', NULL, NULL, :k,"
+                       " 's', 'b', 'pending', 0, :now, :now)"), {"o": outbox_id, "k": key, "now": START})
+    with transaction(factory) as s:  # the set-based mark of a delivery batch
+        s.execute(update(Delivery).where(Delivery.dedupe_key == key).values(status="sent", sent_at=START))
+
+
+def test_a_task_notification_queues_its_part_and_a_plan_wide_one_queues_nothing(factory, tasks_world):
+    """A plan's publishing notice (one per unit, about several parts) names no part: sending it
+    must neither fail (a trigger that failed would stop the outbox) nor queue anything."""
+    from db.models import OutboxMessage
+
+    with read_only(factory) as s:
+        part_id = tasks_world.parts(s, "1")[0].id
+    with transaction(factory) as s:
+        tasks.perform(s, tasks_world.ema, part_id, "report_completion",
+                      {"summary": "清单已印发", "completed_on": "2026-11-24", "evidence_text": "印发文件"}, now=START)
+    with read_only(factory) as s:
+        rows = s.execute(select(OutboxMessage.id, OutboxMessage.payload)
+                         .where(OutboxMessage.kind.in_(("notify.task_unit", "notify.task_office")))).all()
+    plan_wide = [r.id for r in rows if '"assignment_id"' not in r.payload]
+    about_part = [r.id for r in rows if f'"assignment_id":{part_id},' in r.payload]
+    assert plan_wide and about_part
+    with transaction(factory) as s:
+        s.execute(MirrorQueue.__table__.delete())
+    _deliver(factory, plan_wide[0], "plan-wide")
+    assert _queued(factory, f"assignment:{part_id}") == 0
+    with read_only(factory) as s:
+        assert s.scalar(select(func.count()).select_from(MirrorQueue)) == 0
+    _deliver(factory, about_part[0], "about-part")
+    assert _queued(factory, f"assignment:{part_id}") == 1

@@ -1,0 +1,94 @@
+"""A Prefect server for a benchmark: on a fresh PostgreSQL database (dropped after) as in
+production, or on its embedded SQLite file in a temporary home (the one-command default), with the
+settings `hazard serve` gives the served one (`app.serve.retention_environment`)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import psycopg
+from sqlalchemy.engine import make_url
+
+from bench.transitions.world import libpq_url
+
+START_TIMEOUT = 120.0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as r:  # noqa: S310 - loopback
+            return r.status == 200
+    except OSError:
+        return False
+
+
+@contextmanager
+def database(server_url: str, kind: str) -> Iterator[dict[str, str]]:
+    """The server's database settings: an empty PostgreSQL database, dropped after, or none (SQLite
+    under PREFECT_HOME)."""
+    if kind == "sqlite":
+        yield {}
+        return
+    name = f"prefect_bench_{uuid.uuid4().hex[:10]}"
+    admin = libpq_url(server_url)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield {"PREFECT_SERVER_DATABASE_CONNECTION_URL": make_url(server_url).set(
+            drivername="postgresql+asyncpg", database=name).render_as_string(hide_password=False)}
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def stop(proc: subprocess.Popen | None) -> None:
+    if proc is None or proc.poll() is not None:
+        return
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(15)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+@contextmanager
+def prefect_server(server_url: str, kind: str) -> Iterator[str]:
+    """Start it, wait until it answers, yield its API URL, stop it."""
+    from app.serve import retention_environment
+    from services.kernel.settings import Settings
+
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="bench-prefect-") as home, database(server_url, kind) as db_env:
+        env = {**os.environ, **retention_environment(Settings()), **db_env, "PREFECT_HOME": home,
+               "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_API_URL": f"http://127.0.0.1:{port}/api"}
+        log = Path(home) / "server.log"
+        proc = subprocess.Popen([sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
+                                 "--port", str(port)], env=env, start_new_session=True, stdout=log.open("w"),
+                                stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + START_TIMEOUT
+            while not answers(f"http://127.0.0.1:{port}/api/health"):
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"the Prefect server did not start: {log.read_text()[-2000:]}")
+                time.sleep(0.5)
+            yield f"http://127.0.0.1:{port}/api"
+        finally:
+            stop(proc)
