@@ -104,7 +104,8 @@ def retention_environment(settings: Settings) -> dict[str, str]:
       `flow_runs` is off by default, and the per-minute batch runs would pile up); a PAUSED run, an
       open hazard's, is never finished, so never deleted;
     - the pause-expiration service off: no run of ours is ever paused by a running flow, and it
-      would scan every open item's PAUSED run each loop."""
+      would scan every open item's PAUSED run each loop;
+    - automations (the triggers service) off unless `prefect_automations`: it evaluates every event."""
     week = str(7 * DAY)
     return {
         "PREFECT_SERVER_EVENTS_RETENTION_PERIOD": f"P{settings.prefect_events_retention_days}D",  # ISO 8601
@@ -112,6 +113,7 @@ def retention_environment(settings: Settings) -> dict[str, str]:
         "PREFECT_SERVER_SERVICES_DB_VACUUM_RETENTION_PERIOD": str(settings.prefect_flow_run_retention_days * DAY),
         "PREFECT_SERVER_SERVICES_DB_VACUUM_EVENT_RETENTION_OVERRIDES": json.dumps({e: int(week) for e in NOISY_EVENTS}),
         "PREFECT_SERVER_SERVICES_PAUSE_EXPIRATIONS_ENABLED": "false",
+        "PREFECT_SERVER_SERVICES_TRIGGERS_ENABLED": "true" if settings.prefect_automations else "false",
     }
 
 

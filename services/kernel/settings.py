@@ -73,6 +73,10 @@ class Settings(BaseSettings):
     # end. Open items' runs are never deleted; `hazard prefect resync` rebuilds any run.
     prefect_events_retention_days: int = Field(400, ge=7, le=3650)
     prefect_flow_run_retention_days: int = Field(90, ge=1, le=3650)
+    # Prefect automations (its triggers service) in the served Prefect: off, since the service uses
+    # none and the service evaluates every event, each of the lifecycle mirror's state changes
+    # among them (about a third of the served Prefect's CPU per state change, bench/RESULTS.md).
+    prefect_automations: bool = False
     # PostgreSQL with two roles (README "PostgreSQL in production"): `hazard db upgrade` migrates as
     # the tables' owner through this URL and grants the role of `database_url` what it needs.
     migration_database_url: str | None = None

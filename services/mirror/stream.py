@@ -264,13 +264,21 @@ class Status:
     queued_items: int
     items: int
     failing: list[tuple[str, int, str]]
+    failing_items: int = 0
+
+
+def read_status(session: Session) -> Status:
+    """What waits to be shown, how many items have a run, and the items Prefect keeps refusing
+    (`hazard prefect status`, `/metrics`)."""
+    rows = session.execute(select(func.count()).select_from(Q)).scalar_one()
+    queued = session.execute(select(func.count(func.distinct(Q.c.item)))).scalar_one()
+    items = session.execute(select(func.count()).select_from(M).where(M.c.flow_run_id.is_not(None))).scalar_one()
+    failing_items = session.execute(select(func.count()).select_from(M).where(M.c.failures > 0)).scalar_one()
+    failing = [(r.item, r.failures, r.last_error or "") for r in session.execute(
+        select(M.c.item, M.c.failures, M.c.last_error).where(M.c.failures > 0).order_by(M.c.item).limit(20))]
+    return Status(rows, queued, items, failing, failing_items)
 
 
 def status(uow: UnitOfWork) -> Status:
     with uow.read() as session:
-        rows = session.execute(select(func.count()).select_from(Q)).scalar_one()
-        queued = session.execute(select(func.count(func.distinct(Q.c.item)))).scalar_one()
-        items = session.execute(select(func.count()).select_from(M).where(M.c.flow_run_id.is_not(None))).scalar_one()
-        failing = [(r.item, r.failures, r.last_error or "") for r in session.execute(
-            select(M.c.item, M.c.failures, M.c.last_error).where(M.c.failures > 0).order_by(M.c.item).limit(20))]
-    return Status(rows, queued, items, failing)
+        return read_status(session)

@@ -10,6 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials
 from fastapi.responses import PlainTextResponse
 
 from services.audit import checkpoints as audit_checkpoints, verification as audit
+from services.mirror import stream as mirror_stream
 from services.reads import health
 from app.api.deps import Caller, Ctx, ReadDb, _bearer, current_principal
 from app.api.schemas import ErrorOut, HealthOut, VerifyOut
@@ -65,5 +66,13 @@ def _json_error(description: str) -> dict[str, Any]:
 
 @router.get("/metrics", response_class=PlainTextResponse, response_model=str, summary="Prometheus 指标",
             responses={401: _json_error("未带令牌或令牌无效"), 403: _json_error("角色无权读取指标")})
-def metrics(ctx: Ctx, _: Annotated[None, Depends(_metrics_reader)]) -> str:
-    return ctx.metrics.render()
+def metrics(ctx: Ctx, db: ReadDb, _: Annotated[None, Depends(_metrics_reader)]) -> str:
+    mirror = mirror_stream.read_status(db)
+    return ctx.metrics.render() + "".join((
+        "# HELP hazard_mirror_queued_items Hazards and task parts with acts not yet shown in Prefect.\n",
+        "# TYPE hazard_mirror_queued_items gauge\n",
+        f"hazard_mirror_queued_items {mirror.queued_items}\n",
+        "# HELP hazard_mirror_failing_items Items whose last write to Prefect failed (retried with backoff).\n",
+        "# TYPE hazard_mirror_failing_items gauge\n",
+        f"hazard_mirror_failing_items {mirror.failing_items}\n",
+    ))

@@ -41,6 +41,9 @@ def test_metrics_count_requests_by_route_and_status(client, world, factory, cloc
     assert count("GET", "/api/v1/public/reports/{code}", 404) == 1  # tracking codes never become labels
     assert str(hid) not in re.findall(r'route="([^"]*)"', text)
     assert "hazard_http_request_seconds_sum" in text
+    # The lifecycle mirror's backlog: the hazard's report is waiting to be shown in Prefect.
+    assert re.search(r"^hazard_mirror_queued_items 1$", text, re.M)
+    assert re.search(r"^hazard_mirror_failing_items 0$", text, re.M)
     # The scrape itself is counted on the next scrape.
     assert 'route="/metrics",status="200"' in client.get("/metrics", headers=world.auth("admin")).text
 
