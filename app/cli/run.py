@@ -66,6 +66,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     with transaction(factory) as s:
         cp = audit_checkpoints.take_checkpoint(s, now=utcnow(), signer=signer, log_to=log_to)
         print(f"已建立审计检查点 {cp.id}（{cp.leaf_count} 条审计链）")
+    print("Prefect 界面中每项隐患、每项任务分工各有一个办理流程（hazard-lifecycle）：hazard serve 运行时"
+          "自动写入（约一分钟内），也可随时运行 hazard prefect resync")
     return 0
 
 
