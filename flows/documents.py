@@ -1,8 +1,9 @@
 """Issue the official documents the committed actions asked for (a step of the `outbox` flow).
 
-Like staging, the work is cut into task runs of at most `HAZARDS_PER_RUN` hazards, each named after
-its hazards and tagged `hazard:<code>` for every one, so a hazard's documents show in its lifecycle
-in the Prefect UI. Issuing is idempotent (services.documents.engine), so an overlapping or retried
+Like staging, the work is cut into task runs of at most `DOCUMENT_BATCH` rows, each named after its
+first hazard. A run carries no per-hazard tag: once its documents are issued it emits
+`hazard.batch.documents` events relating it to its hazards (`flows.context.relate_hazards`).
+Issuing is idempotent (services.documents.engine), so an overlapping or retried
 run issues nothing twice.
 """
 
@@ -11,9 +12,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from prefect import tags, task
+from prefect import task
 
-from flows.context import HAZARDS_PER_RUN, hazard_tags, unit_of_work
+from flows.context import relate_hazards, unit_of_work
 from services import documents
 from services.kernel.clock import utcnow
 
@@ -34,9 +35,12 @@ def _task_name() -> str:
 
 @task(name="documents", task_run_name=lambda: _task_name())
 def issue(ids: list[int], codes: list[str]) -> dict[str, int]:
-    """Issue the documents of these outbox rows (those still pending); `codes` name and tag the run."""
+    """Issue the documents of these outbox rows (those still pending); `codes` name the run and
+    its events."""
     report = documents.issue_pending(unit_of_work(), now=utcnow(), limit=len(ids), ids=ids)
-    return {"issued": report.issued, "failed": report.failed}
+    done = {"issued": report.issued, "failed": report.failed}
+    relate_hazards("hazard.batch.documents", codes, done)
+    return done
 
 
 def issue_all(started: float, time_budget: float) -> dict[str, int]:
@@ -44,11 +48,11 @@ def issue_all(started: float, time_budget: float) -> dict[str, int]:
     wait for their backoff, so they are not picked again in this pass."""
     totals = {"issued": 0, "failed": 0}
     while time.monotonic() - started < time_budget:
-        ids, codes = documents.next_batch(unit_of_work(), utcnow(), DOCUMENT_BATCH, HAZARDS_PER_RUN)
+        # the rows bound the batch; its hazards are not capped (no tags to fit into an event)
+        ids, codes = documents.next_batch(unit_of_work(), utcnow(), DOCUMENT_BATCH, DOCUMENT_BATCH)
         if not ids:
             break
-        with tags(*hazard_tags(codes)):
-            done = issue(ids, codes)
+        done = issue(ids, codes)
         for k, v in done.items():
             totals[k] += v
         if done["issued"] == 0 and done["failed"] == 0:

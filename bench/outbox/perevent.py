@@ -4,9 +4,8 @@ this run is for) with the `outbox` flow's own `stage` task, then delivers with i
 
 from __future__ import annotations
 
-from prefect import flow, tags
+from prefect import flow
 
-from flows.context import hazard_tags
 from flows.outbox import deliver, next_stage, stage
 from services.kernel.clock import utcnow
 
@@ -16,8 +15,7 @@ BATCH = 8  # more than one event's deliveries (a few inbox items and a webhook)
 @flow(name="outbox-one-event", log_prints=False)
 def one_event(code: str) -> dict[str, int]:
     ids, codes = next_stage(utcnow(), rows=1)
-    with tags(*hazard_tags(codes)):
-        staged = stage(ids, codes)
+    staged = stage(ids, codes)
     totals = {**staged, "claimed": 0, "sent": 0, "failed": 0, "dead": 0}
     while True:
         sent = deliver(batch_size=BATCH)

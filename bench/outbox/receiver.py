@@ -52,7 +52,11 @@ def main(port: int, secret: str) -> None:
         def log_message(self, *args):
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    class Server(ThreadingHTTPServer):
+        request_queue_size = 128  # socketserver's 5 resets connections under a burst; nginx uses 511
+        daemon_threads = True
+
+    server = Server(("127.0.0.1", port), Handler)
     print("ready", flush=True)
     server.serve_forever()
 

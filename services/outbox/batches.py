@@ -1,5 +1,6 @@
-"""Cutting pending outbox rows into the batches a flow's task run works on: the run is named and
-tagged after its hazards, and may carry only so many of them (flows/context.py `HAZARDS_PER_RUN`)."""
+"""Cutting pending outbox rows into the batches a flow's task run works on: the run is named after
+its hazards and relates to them through events (flows/context.py `relate_hazards`); a caller may
+still cap the hazards of a batch."""
 
 from __future__ import annotations
 
@@ -13,14 +14,14 @@ class Batch:
     codes: list[str]  # the codes of their hazards, each once, in the order first met
 
 
-def up_to_hazards(rows: Iterable[tuple[int, str | None]], hazards: int) -> Batch:
+def up_to_hazards(rows: Iterable[tuple[int, str | None]], hazards: int | None) -> Batch:
     """The leading rows (id, hazard code; None for a row about no hazard, such as an alert, which
-    always comes along) that are about at most `hazards` hazards."""
+    always comes along) that are about at most `hazards` hazards (None: all of them)."""
     ids: list[int] = []
     codes: dict[str, None] = {}
     for row_id, code in rows:
         if code is not None and code not in codes:
-            if len(codes) == hazards:
+            if hazards is not None and len(codes) == hazards:
                 break
             codes[code] = None
         ids.append(row_id)

@@ -10,7 +10,7 @@ digest per recipient, channel and sweep day (`as_of`), so a sweep that fires ten
 enterprise's hazards sends it one message: an expansion adds its escalations to the day's digest
 while that is still queued and untouched, and starts a second digest only once the first is being
 sent or has gone (a step fired after the digest went out). So the rows of one day can be expanded
-in as many calls as the caller likes (the flow stages a few dozen hazards per task run). On
+in as many calls as the caller likes (the flow stages a few hundred rows per task run). On
 PostgreSQL expansions take turns (an advisory lock), so two never add to the same digest at once.
 """
 
@@ -91,9 +91,10 @@ def _expandable(now: datetime) -> tuple[ColumnElement[bool], ...]:
     return O.c.status == "pending", ~O.c.kind.startswith(kinds.DOCUMENT, autoescape=True), O.c.available_at <= now
 
 
-def next_stage(session: Session, *, now: datetime, rows: int, hazards: int) -> batches.Batch:
-    """The oldest expandable rows, at most `rows` of them about at most `hazards` hazards (rows about
-    no hazard, such as alerts, come along), and those hazards' codes: one stage run's work."""
+def next_stage(session: Session, *, now: datetime, rows: int, hazards: int | None = None) -> batches.Batch:
+    """The oldest expandable rows, at most `rows` of them about at most `hazards` hazards (None: no
+    cap; rows about no hazard, such as alerts, come along), and those hazards' codes: one stage
+    run's work."""
     pending = session.execute(
         select(O.c.id, Hazard.code).outerjoin(Hazard, Hazard.id == O.c.hazard_id)
         .where(*_expandable(now)).order_by(O.c.id).limit(rows)

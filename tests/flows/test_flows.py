@@ -1,6 +1,7 @@
 """The flows against real databases on both backends. The sweep and the outbox flow run for real,
 against a Prefect server started for the tests (`prefect_test_harness`), so their task runs and
-tags can be read back as the Prefect UI shows them; the audit flows through `.fn()` (DESIGN 5.10).
+the events relating them to their hazards can be read back as the Prefect UI shows them; the
+audit flows through `.fn()` (DESIGN 5.10).
 The flows build their own session factory from settings, as a flow run does."""
 
 from __future__ import annotations
@@ -9,15 +10,15 @@ import time
 
 import pytest
 from prefect.client.orchestration import get_client
-from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId, TaskRunFilter, TaskRunFilterTags
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 from prefect.client.schemas.sorting import TaskRunSort
 from prefect.testing.utilities import prefect_test_harness
 from sqlalchemy import select, update
 
 from db.engine import UnitOfWork, read_only
 from db.models import AuditEvent, Hazard, InboxItem, OutboxMessage, User
-from flows import audit as audit_flows, context, escalation as escalation_flows, outbox as outbox_flows
-from flows.context import HAZARDS_PER_RUN, hazard_tags
+from flows import audit as audit_flows, context, escalation as escalation_flows
+from flows.context import HAZARDS_PER_EVENT, relate_hazards
 from flows.escalation import escalation_sweep
 from flows.outbox import outbox_delivery
 from services.outbox.deliver import run_once
@@ -35,19 +36,17 @@ def prefect_api():
         yield
 
 
-def task_runs(state, tag: str | None = None, *, count: int = 1, settle: float = 30.0) -> list:
-    """The task runs of the flow run that ended in `state` (optionally only those with `tag`), once
-    every one of them shows a final state. Prefect 3 records task runs on the server from the
-    client's event stream (its recorder retries a batch its SQLite database refused with "database
-    is locked"), so right after a run ends they may still show Running: read again until they
-    settle (and at least `count` are there), for at most `settle` seconds."""
+def task_runs(state, *, count: int = 1, settle: float = 30.0) -> list:
+    """The task runs of the flow run that ended in `state`, once every one of them shows a final
+    state. Prefect 3 records task runs on the server from the client's event stream (its recorder
+    retries a batch its SQLite database refused with "database is locked"), so right after a run
+    ends they may still show Running: read again until they settle (and at least `count` are
+    there), for at most `settle` seconds."""
     flow_runs = FlowRunFilter(id=FlowRunFilterId(any_=[state.state_details.flow_run_id]))
-    by_tag = TaskRunFilter(tags=TaskRunFilterTags(all_=[tag])) if tag else None
     deadline = time.monotonic() + settle
     with get_client(sync_client=True) as client:
         while True:
-            runs = client.read_task_runs(flow_run_filter=flow_runs, task_run_filter=by_tag, limit=200,
-                                         sort=TaskRunSort.EXPECTED_START_TIME_ASC)
+            runs = client.read_task_runs(flow_run_filter=flow_runs, limit=200, sort=TaskRunSort.EXPECTED_START_TIME_ASC)
             if (len(runs) >= count and all(r.state_type is not None and r.state_type.value in FINAL for r in runs)) \
                     or time.monotonic() > deadline:
                 return runs
@@ -57,8 +56,30 @@ def task_runs(state, tag: str | None = None, *, count: int = 1, settle: float = 
 FINAL = frozenset({"COMPLETED", "FAILED", "CRASHED", "CANCELLED"})
 
 
-def hazard_codes(run) -> set[str]:
-    return {t.removeprefix("hazard:") for t in run.tags if t.startswith("hazard:")}
+def hazard_events(name: str, runs: list, *, hazards: int, settle: float = 30.0) -> dict[str, list[set[str]]]:
+    """The `name` events on these task runs, read back as the Prefect UI's event feed shows them
+    (`POST /api/events/filter`): per task run id, the hazard codes each event relates. The server
+    stores events a moment after they arrive: read again until they relate `hazards` hazards in
+    all, for at most `settle` seconds."""
+    ids = [f"prefect.task-run.{r.id}" for r in runs]
+    deadline = time.monotonic() + settle
+    with get_client(sync_client=True) as client:
+        while True:
+            page = client.request("POST", "/events/filter", json={
+                "filter": {"event": {"name": [name]}, "resource": {"id": ids}, "occurred": {"since": "2000-01-01T00:00:00Z"}},
+                "limit": 50}).json()
+            found: dict[str, list[set[str]]] = {}
+            for event in page["events"]:
+                codes = {r["prefect.resource.id"].removeprefix("hazard.") for r in event["related"]
+                         if r.get("prefect.resource.role") == "hazard"}
+                found.setdefault(event["resource"]["prefect.resource.id"].removeprefix("prefect.task-run."), []).append(codes)
+            if sum(len(c) for events in found.values() for c in events) >= hazards or time.monotonic() > deadline:
+                return found
+            time.sleep(0.25)
+
+
+def hazard_tags(run) -> list[str]:
+    return [t for t in run.tags if t.startswith("hazard:")]
 
 
 @pytest.fixture
@@ -73,10 +94,10 @@ def flow_settings(db_url, tmp_path, monkeypatch):
     get_settings.cache_clear()
 
 
-def test_sweep_and_outbox_flows_tag_every_hazard_they_work_on(prefect_api, flow_settings, factory, world, clock,
-                                                                monkeypatch):
-    monkeypatch.setattr(escalation_flows, "HAZARDS_PER_RUN", 2)  # three hazards: two parts
-    monkeypatch.setattr(outbox_flows, "HAZARDS_PER_RUN", 2)
+def test_sweep_and_outbox_flows_relate_every_hazard_they_work_on_by_events_not_tags(
+        prefect_api, flow_settings, factory, world, clock, monkeypatch):
+    monkeypatch.setattr(escalation_flows, "HAZARDS_PER_PART", 2)  # three hazards: two parts
+    monkeypatch.setattr(context, "HAZARDS_PER_EVENT", 2)  # one stage run of three hazards: two events
     ids = [drive(factory, world, clock(), "rectifying") for _ in range(3)]
     with read_only(factory) as s:
         codes = {s.get(Hazard, hid).code for hid in ids}
@@ -92,21 +113,26 @@ def test_sweep_and_outbox_flows_tag_every_hazard_they_work_on(prefect_api, flow_
     assert result["as_of"] == as_of.isoformat() and result["hazards"] == 3
     assert result["by_step"] == {"urge": 3} and result["skipped"] == 6
     parts = task_runs(state, count=2)
-    assert sorted(len(hazard_codes(r)) for r in parts) == [1, 2]
+    assert len(parts) == 2 and not any(map(hazard_tags, parts))  # no per-hazard tag on a batch run
     assert all(r.name.startswith("escalate 141102-") and r.state_type.value == "COMPLETED" for r in parts)
-    assert set().union(*map(hazard_codes, parts)) == codes
-    for code in codes:  # what the Prefect UI's tag filter finds
-        [run] = task_runs(state, f"hazard:{code}")
-        assert code in run.name or run.name.endswith("(+1)")
+    # each part relates to its hazards through one event, on its own task run
+    events = hazard_events("hazard.batch.escalated", parts, hazards=3)
+    assert sorted(len(c) for evs in events.values() for c in evs) == [1, 2]
+    assert set(events) == {str(r.id) for r in parts}
+    assert set().union(*(c for evs in events.values() for c in evs)) == codes
+    for run in parts:  # the run is named after the first of its hazards
+        assert run.name.split()[1] in set().union(*events[str(run.id)])
     assert escalation_sweep(as_of=as_of)["events"] == 0  # at most once
 
-    # the outbox flow stages the three escalations two hazards at a time, each run tagged with its
-    # hazards, and each recipient still gets one digest of all three
+    # the outbox flow stages the three escalations in one untagged run that relates to its three
+    # hazards in two events, and each recipient still gets one digest of all three
     state = outbox_delivery(time_budget=60.0, return_state=True)
     assert state.result()["messages"] == 3
     stages = [r for r in task_runs(state) if r.name.startswith("stage")]
-    assert sorted(len(hazard_codes(r)) for r in stages) == [1, 2]
-    assert set().union(*map(hazard_codes, stages)) == codes
+    assert len(stages) == 1 and not hazard_tags(stages[0]) and stages[0].name.endswith("(+2)")
+    events = hazard_events("hazard.batch.staged", stages, hazards=3)
+    assert sorted(len(c) for c in events[str(stages[0].id)]) == [1, 2]
+    assert set().union(*events[str(stages[0].id)]) == codes
     with read_only(factory) as s:
         digests = s.execute(select(InboxItem.user_id, InboxItem.body)
                             .where(InboxItem.title.startswith(f"督办提醒（{cn_date(as_of)}）"))).all()
@@ -152,34 +178,83 @@ def test_nightly_verification_alerts_once_when_the_trail_is_broken(flow_settings
     assert all(t == "【告警】审计链校验失败" and "141102-2026-000001" in b for _, t, b in told)
 
 
-def test_hazard_tags_are_sorted_and_never_cut_silently():
-    assert hazard_tags(["141102-2026-000002", "141102-2026-000001", "141102-2026-000002"]) == [
-        "hazard:141102-2026-000001", "hazard:141102-2026-000002"]
-    assert len(hazard_tags([f"c{i}" for i in range(HAZARDS_PER_RUN)])) == HAZARDS_PER_RUN
-    with pytest.raises(ValueError, match="at most"):
-        hazard_tags([f"c{i}" for i in range(HAZARDS_PER_RUN + 1)])
+def test_outside_a_task_run_nothing_is_related_and_no_prefect_is_needed(monkeypatch):
+    """`.fn()`, the CLI: no task run to relate, so no event (and no ephemeral Prefect server)."""
+    import prefect.events
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("emit_event called outside a task run")
+
+    monkeypatch.setattr(prefect.events, "emit_event", refuse)
+    assert relate_hazards("hazard.batch.staged", ["141102-2026-000001"]) == 0
 
 
-def test_a_run_with_the_most_hazard_tags_keeps_its_events(prefect_api, caplog):
-    """Prefect drops a run's state events when it has more than 100 related resources, tags
-    included; a run tagged with `HAZARDS_PER_RUN` hazards, under a deployment's tags, stays clear."""
+def test_a_run_relates_any_number_of_hazards_in_events_prefect_accepts(prefect_api, caplog):
+    """Prefect drops an event with more than 100 related resources (the run context's included):
+    a run of 200 hazards relates them in events of at most `HAZARDS_PER_EVENT`, under a run with
+    tags of its own, and none is refused."""
     from prefect import flow, tags, task
 
-    @task(name="tagged")
-    def tagged() -> None:
-        return None
+    codes = [f"141102-2026-{i:06d}" for i in range(200)]
 
-    @flow(name="tag-capacity")
-    def capacity(n: int, safe: bool) -> None:
-        codes = [f"141102-2026-{i:06d}" for i in range(n)]
-        with tags("hazard", "outbox", *(hazard_tags(codes) if safe else [f"hazard:{c}" for c in codes])):
-            tagged()
+    @task(name="batch")
+    def batch() -> int:
+        return relate_hazards("hazard.batch.test", codes + codes[:5], {"messages": 1})  # repeats count once
 
-    def dropped() -> bool:
-        return "maximum number of related resources" in caplog.text
+    @flow(name="relate-capacity")
+    def capacity() -> int:
+        with tags("hazard", "outbox"):
+            return batch()
 
-    capacity(110, False)  # the control: too many tags, and the events are refused by the time the run ends
-    assert dropped()
-    caplog.clear()
-    capacity(HAZARDS_PER_RUN, True)
-    assert not dropped()
+    state = capacity(return_state=True)
+    assert state.result() == 3
+    [run] = task_runs(state)
+    events = hazard_events("hazard.batch.test", [run], hazards=200)
+    assert sorted(len(c) for c in events[str(run.id)]) == [200 - 2 * HAZARDS_PER_EVENT, HAZARDS_PER_EVENT,
+                                                             HAZARDS_PER_EVENT]
+    assert set().union(*events[str(run.id)]) == set(codes)
+    assert "maximum number of related resources" not in caplog.text
+
+
+def test_an_event_prefect_refuses_never_fails_the_task_run(prefect_api, monkeypatch):
+    """The events are a view: the work is committed before they are sent, and a refusal (here the
+    client raising as it does for an oversized event) is logged, not raised."""
+    import prefect.events
+    from prefect import flow, task
+
+    def refuse(*args, **kwargs):
+        raise prefect.exceptions.EventTooLarge(10**7, 1500000)
+
+    monkeypatch.setattr(prefect.events, "emit_event", refuse)
+
+    @task(name="batch")
+    def batch() -> int:
+        return relate_hazards("hazard.batch.test", ["141102-2026-000001"])
+
+    @flow(name="relate-refused")
+    def refused() -> int:
+        return batch()
+
+    state = refused(return_state=True)
+    assert state.is_completed() and state.result() == 0  # nothing sent, and the run completed
+
+
+def test_the_delivery_channels_are_built_once_per_settings_and_shared(monkeypatch):
+    """The flow's delivery threads share one set of channels, so the webhook transport keeps its
+    connections from batch to batch; new settings (a reloaded process's) replace them, and the
+    old ones are closed."""
+    from services.notify.channels import WebhookChannel
+
+    closed: list[object] = []
+    monkeypatch.setattr(WebhookChannel, "close", lambda self: closed.append(self))
+    monkeypatch.setattr(context, "_channels", None)
+    get_settings.cache_clear()
+    try:
+        first = context.channels()
+        assert context.channels() is first and {c.name for c in first} == {"inbox", "email", "webhook"}
+        get_settings.cache_clear()
+        second = context.channels()
+        assert second is not first and context.channels() is second
+        assert closed == [c for c in first if c.name == "webhook"]
+    finally:
+        get_settings.cache_clear()

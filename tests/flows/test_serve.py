@@ -2,7 +2,8 @@
 Prefect server (SQLite, under the data folder) and the served flows.
 
 - The deployments are registered; a run of the outbox flow stages a hazard's work, and a run of
-  the sweep escalates it, each under a task run tagged `hazard:<code>`.
+  the sweep escalates it, each in a task run that carries no per-hazard tag and relates to the
+  hazard through an event (`hazard.batch.staged`, `hazard.batch.escalated`) found by `hazard.<code>`.
 - With the Prefect server killed, the API keeps accepting actions. The supervisor brings Prefect
   back, and the outbox then drains: nothing is lost.
 - Ctrl-C stops everything, and no process is left behind.
@@ -168,6 +169,23 @@ class Served:
         return http("POST", f"{self.prefect}/task_runs/filter",
                     {"flow_runs": {"id": {"any_": [flow_run_id]}}})[1]
 
+    def related_runs(self, event: str, code: str, flow_run_id: str) -> list[dict]:
+        """The task runs of this flow run that an `event` relates to hazard `code`, once the server
+        has stored the event (it does so a moment after it arrives), as the Prefect UI's event feed
+        filtered by `hazard.<code>` finds them. Asserts no task run carries a `hazard:` tag."""
+        runs = {t["id"]: t for t in self.task_runs(flow_run_id)}
+        assert not [t for t in runs.values() for tag in t["tags"] if tag.startswith("hazard:")]
+
+        def found():
+            status, page = http("POST", f"{self.prefect}/events/filter", {"filter": {
+                "event": {"name": [event]}, "related": {"id": [f"hazard.{code}"]},
+                "occurred": {"since": "2000-01-01T00:00:00Z"}}, "limit": 50})
+            ids = [e["resource"]["prefect.resource.id"].removeprefix("prefect.task-run.") for e in page["events"]] \
+                if status == 200 else []
+            return [runs[i] for i in ids if i in runs]
+
+        return wait_for(f"the {event} event of {code}", found, proc=self.proc)
+
     def pending_notifications(self) -> int:
         engine = make_engine(self.db)
         try:
@@ -206,7 +224,7 @@ def test_one_command_runs_api_prefect_and_flows_and_survives_prefect_going_down(
                                                                    "audit-verify"}, proc=served.proc)
     assert names
 
-    # an action commits; the outbox flow stages its work under the hazard's tag
+    # an action commits; the outbox flow stages its work in a run related to the hazard by an event
     status, hazard = http("POST", f"{served.api}/api/v1/hazards", report_body(), tokens["inspector"])
     assert status == 201
     code, today = hazard["code"], START.date()
@@ -215,14 +233,14 @@ def test_one_command_runs_api_prefect_and_flows_and_survives_prefect_going_down(
                      tokens["inspector"])
     assert status == 200
     run = served.run_deployment("outbox")
-    tagged = [t for t in served.task_runs(run["id"]) if f"hazard:{code}" in t["tags"]]
-    assert tagged and tagged[0]["name"].startswith(f"stage {code}")
+    related = served.related_runs("hazard.batch.staged", code, run["id"])
+    assert related and related[0]["name"].startswith(f"stage {code}")
     assert served.pending_notifications() == 0
 
-    # the sweep, run as of a day when the hazard is long overdue, escalates it under its tag
+    # the sweep, run as of a day when the hazard is long overdue, escalates it in a related run
     run = served.run_deployment("escalation-sweep", {"as_of": (today + timedelta(days=90)).isoformat()})
-    tagged = [t for t in served.task_runs(run["id"]) if f"hazard:{code}" in t["tags"]]
-    assert [t["name"] for t in tagged] == [f"escalate {code}"]
+    related = served.related_runs("hazard.batch.escalated", code, run["id"])
+    assert [t["name"] for t in related] == [f"escalate {code}"]
     assert served.pending_notifications() > 0
 
     # Prefect goes down: the API keeps accepting actions, their work waits in the outbox
@@ -239,9 +257,9 @@ def test_one_command_runs_api_prefect_and_flows_and_survives_prefect_going_down(
     # ... the supervisor restarts it, and the outbox drains: nothing lost
     wait_for("the Prefect server to be back", served.prefect_up, proc=served.proc)
     run = served.run_deployment("outbox")
-    assert any(f"hazard:{second['code']}" in t["tags"] for t in served.task_runs(run["id"]))
+    assert served.related_runs("hazard.batch.staged", second["code"], run["id"])
     assert served.pending_notifications() == 0
-    served.log.flush()  # no run's events were refused for having too many tags
+    served.log.flush()  # no event was refused for having too many related resources
     assert "maximum number of related resources" not in (served.tmp / "serve.log").read_text(errors="replace")
     status, inbox = http("GET", f"{served.api}/api/v1/me/inbox", token=tokens["ent"])
     assert status == 200

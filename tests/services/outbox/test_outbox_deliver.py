@@ -198,6 +198,10 @@ from services.notify.channels import default_channels
 from services.kernel.settings import Settings
 
 after = int(sys.argv[2])
+if len(sys.argv) > 3:  # sends begun together (the bound of the uncertain ones), one at a time
+    outbox_deliver.SEND_GROUP, senders = int(sys.argv[3]), 1
+else:
+    senders = outbox_deliver.SENDERS
 sent = 0
 
 
@@ -217,13 +221,25 @@ class DiesAfter:
 settings = Settings()
 factory = make_session_factory(make_engine(settings.database_url))
 channels = [c if c.name == "inbox" else DiesAfter(c) for c in default_channels(settings)]
-outbox_deliver.deliver(UnitOfWork(factory), channels, now=datetime.fromisoformat(sys.argv[1]), settings=settings)
+outbox_deliver.deliver(UnitOfWork(factory), channels, now=datetime.fromisoformat(sys.argv[1]), settings=settings,
+                       senders=senders)
 sys.exit(0)
 """
 
 
+def _dying_worker(db_url, settings, smtp, hook, clock, *args: str) -> None:
+    env = {**os.environ, "HAZARD_DATABASE_URL": db_url, "HAZARD_SMTP_HOST": "127.0.0.1",
+           "HAZARD_SMTP_PORT": str(smtp.port), "HAZARD_SMTP_FROM": "hazard@example.gov.cn",
+           "HAZARD_WEBHOOKS": json.dumps([{"name": "bureau", "url": hook.url, "secret": settings.webhooks[0]
+                                           .secret.get_secret_value(), "kinds": ["notify.enterprise"]}])}
+    worker = subprocess.run([sys.executable, "-c", DYING_WORKER, clock().isoformat(), *args], cwd=REPO, env=env,
+                            capture_output=True, text=True, timeout=120, check=False)
+    assert worker.returncode == 17, worker.stderr
+
+
 def test_a_killed_worker_makes_no_recipient_receive_a_message_twice(
         factory, world, clock, db_url, smtp: SmtpSink, hook: HookReceiver):
+    """Sends begun two at a time, one after the other: the worker dies in the second group."""
     set_email(factory, "ent_coal", "anquan@jinyuan-coal.example.cn")
     for _ in range(3):
         drive(factory, world, clock(), "registered")
@@ -232,42 +248,62 @@ def test_a_killed_worker_makes_no_recipient_receive_a_message_twice(
     queued = deliveries(factory)
     # per message: inbox, e-mail, webhook — in the order they are claimed
     assert [d.channel for d in queued] == ["inbox", "email", "webhook"] * 3
-    env = {**os.environ, "HAZARD_DATABASE_URL": db_url, "HAZARD_SMTP_HOST": "127.0.0.1",
-           "HAZARD_SMTP_PORT": str(smtp.port), "HAZARD_SMTP_FROM": "hazard@example.gov.cn",
-           "HAZARD_WEBHOOKS": json.dumps([{"name": "bureau", "url": hook.url, "secret": settings.webhooks[0]
-                                           .secret.get_secret_value(), "kinds": ["notify.enterprise"]}])}
-    worker = subprocess.run([sys.executable, "-c", DYING_WORKER, clock().isoformat(), "3"], cwd=REPO, env=env,
-                            capture_output=True, text=True, timeout=120, check=False)
-    assert worker.returncode == 17, worker.stderr
-    # the batch's inbox items first (one transaction), then e-mail 1, webhook 1, then e-mail 2 went
-    # out and the worker died before recording it
+    _dying_worker(db_url, settings, smtp, hook, clock, "3", "2")
+    # the batch's inbox items first (one transaction), then the group e-mail 1 + webhook 1 (sent and
+    # recorded), then the group e-mail 2 + webhook 2 was begun: e-mail 2 went out, and the worker
+    # died before webhook 2 and before recording the group; the third group never began
     assert len(smtp.envelopes) == 2 and len(hook.accepted()) == 1
     by_id = {d.id: d for d in deliveries(factory)}
     assert [by_id[d.id].status for d in queued] == [
         "sent", "sent", "sent", "sent", "sending", "sending", "sent", "sending", "sending"]
-    uncertain = queued[4]
-    assert by_id[uncertain.id].started_at is not None
-    assert all(by_id[d.id].started_at is None for d in queued[5:] if d.channel != "inbox")
+    uncertain = queued[4:6]
+    assert all(by_id[d.id].started_at is not None for d in uncertain)
+    assert all(by_id[d.id].started_at is None for d in queued[7:])
 
     # within the lease nothing is touched: the worker might still be alive
     assert deliver(factory, clock, settings).claimed == 0
     clock.advance(hours=2)
     report = deliver(factory, clock, settings)
-    assert (report.requeued, report.dead, report.claimed, report.sent) == (3, 1, 3, 3)
+    assert (report.requeued, report.dead, report.claimed, report.sent) == (2, 2, 2, 2)
 
     dead = deliveries(factory, status="dead")
-    assert [d.id for d in dead] == [uncertain.id]
-    assert dead[0].last_error.startswith("投递结果不确定（处理进程中断）")
-    assert statuses(factory) == Counter(sent=8, dead=1)
+    assert [d.id for d in dead] == [d.id for d in uncertain]  # the group it was sending, no more
+    assert all(d.last_error.startswith("投递结果不确定（处理进程中断）") for d in dead)
+    assert statuses(factory) == Counter(sent=7, dead=2)
     ids = [m["Message-ID"] for m in smtp.messages()]
     assert len(ids) == 3 and len(set(ids)) == 3  # each e-mail exactly once
     assert Counter(r.delivery for r in hook.accepted()) == Counter(
-        d.dedupe_key for d in queued if d.channel == "webhook")
+        d.dedupe_key for d in queued if d.channel == "webhook" and d.id != queued[5].id)
     items = inbox_items(factory, "ent_coal")
     assert len(items) == 3 and len({i.dedupe_key for i in items}) == 3
-    # the uncertain one waits for a person, who knows the recipient already has it
+    # the uncertain ones wait for a person, who asks the recipients (webhook 2 never went)
     assert deliver(factory, clock, settings).claimed == 0
-    assert len(smtp.envelopes) == 3
+    assert len(smtp.envelopes) == 3 and len(hook.accepted()) == 2
+
+
+def test_a_worker_killed_while_sending_a_group_on_threads_leaves_at_most_the_group_uncertain(
+        factory, world, clock, db_url, smtp: SmtpSink, hook: HookReceiver):
+    """The default: a group's sends go out on several threads at once. Whatever order they
+    finish in, the worker killed after the third leaves only that group's deliveries uncertain,
+    and nothing is ever sent twice."""
+    set_email(factory, "ent_coal", "anquan@jinyuan-coal.example.cn")
+    for _ in range(3):
+        drive(factory, world, clock(), "registered")
+    settings = notify_settings(db_url, smtp=smtp, hook=hook, kinds=("notify.enterprise",))
+    expand(factory, clock, settings)
+    outside = [d for d in deliveries(factory) if d.channel != "inbox"]
+    assert len(outside) == 6 <= outbox_deliver.SEND_GROUP  # one group
+    _dying_worker(db_url, settings, smtp, hook, clock, "3")
+    went = len(smtp.envelopes) + len(hook.accepted())
+    assert 3 <= went <= 6
+    clock.advance(hours=2)
+    report = deliver(factory, clock, settings)
+    assert (report.dead, report.requeued, report.claimed) == (6, 0, 0)  # begun together, all uncertain
+    assert statuses(factory) == Counter(sent=3, dead=6)
+    assert deliver(factory, clock, settings).claimed == 0
+    assert len(smtp.envelopes) + len(hook.accepted()) == went  # none resent by itself
+    assert len({m["Message-ID"] for m in smtp.messages()}) == len(smtp.envelopes)
+    assert len({r.delivery for r in hook.accepted()}) == len(hook.accepted())
 
 
 def test_a_lost_claim_sends_nothing(factory, world, clock, db_url, smtp: SmtpSink):
@@ -280,9 +316,13 @@ def test_a_lost_claim_sends_nothing(factory, world, clock, db_url, smtp: SmtpSin
         [job] = outbox_deliver._claim(s, clock(), ["email"], 10, clock() + timedelta(minutes=1))
     clock.advance(minutes=2)
     assert deliver(factory, clock, settings).sent == 2  # requeued and sent by the next worker
-    with pytest.raises(outbox_deliver._ClaimLost):  # the first worker, late, with its old claim
-        outbox_deliver._deliver_one(UnitOfWork(factory), default_channels(settings)[1], job, clock())
+    # the first worker, late, with its old claim: its begun mark finds the claim gone, so it has
+    # nothing to send (a worker sends only what `_begin` returns)
+    with transaction(factory) as s:
+        assert outbox_deliver._begin(s, [job], clock()) == []
     assert len(smtp.envelopes) == 1
+    [row] = deliveries(factory, channel="email")
+    assert (row.status, row.attempts) == ("sent", 2)
 
 
 # --- PostgreSQL: two workers at once --------------------------------------------------------------
@@ -316,20 +356,24 @@ def _queue(factory, now, n: int) -> None:
             for i in range(n)])
 
 
-def test_two_workers_at_once_never_send_a_delivery_twice(pg_url, clock):
+@pytest.mark.parametrize("senders", [1, outbox_deliver.SENDERS])
+def test_two_workers_at_once_never_send_a_delivery_twice(pg_url, clock, senders):
+    """One sender a worker: each worker's first send waits for the other's, so both hold claims at
+    once. Several: the groups' sends on threads too."""
     engine = make_engine(pg_url, pool_size=6, max_overflow=4)
     factory = make_session_factory(engine)
     try:
         _queue(factory, clock(), 60)
         settings = notify_settings(pg_url)
-        recorder = Recorder(2)
+        recorder = Recorder(2 if senders == 1 else 1)
         start = threading.Barrier(2)
         claimed: list[int] = []
 
         def worker():
             start.wait()
             while True:
-                report = outbox_deliver.deliver(UnitOfWork(factory), [recorder], now=clock(), settings=settings, batch_size=5)
+                report = outbox_deliver.deliver(UnitOfWork(factory), [recorder], now=clock(), settings=settings,
+                                                batch_size=5 if senders == 1 else 7, senders=senders)
                 if not report.claimed:
                     return
                 claimed.append(report.claimed)
@@ -362,3 +406,75 @@ def test_claims_skip_rows_another_worker_holds(pg_url, clock):
         assert not {j.id for j in mine} & {j.id for j in theirs}
     finally:
         engine.dispose()
+
+
+# --- e-mails and webhooks in groups, on threads --------------------------------------------------
+
+
+class Gate:
+    """A webhook stand-in whose sends of one group wait for each other: the group passes only if
+    its sends run at once. `refuse` names deliveries the receiver turns down."""
+
+    name = "webhook"
+
+    def __init__(self, parties: int, refuse: frozenset[str] = frozenset()) -> None:
+        self.barrier = threading.Barrier(parties, timeout=30)
+        self.refuse = refuse
+        self.sent: Counter = Counter()
+        self.lock = threading.Lock()
+
+    def send(self, delivery: DeliveryJob) -> None:
+        self.barrier.wait()
+        if delivery.dedupe_key in self.refuse:
+            raise outbox_deliver.DeliveryError("Webhook 返回 HTTP 503")
+        with self.lock:
+            self.sent[delivery.dedupe_key] += 1
+
+
+def test_a_group_is_sent_at_once_and_a_refusal_in_it_is_retried_alone(factory, clock, db_url, monkeypatch):
+    monkeypatch.setattr(outbox_deliver, "SEND_GROUP", 4)
+    _queue(factory, clock(), 8)
+    gate = Gate(4, refuse=frozenset({"test:5"}))  # two groups of four, each sent on four threads
+    settings = notify_settings(db_url, delivery_backoff_seconds=30)
+    report = outbox_deliver.deliver(UnitOfWork(factory), [gate], now=clock(), settings=settings, batch_size=8)
+    assert (report.claimed, report.sent, report.failed, report.dead) == (8, 7, 1, 0)
+    assert set(gate.sent.values()) == {1} and "test:5" not in gate.sent
+    rows = {d.dedupe_key: d for d in deliveries(factory)}
+    assert all(rows[f"test:{i}"].status == "sent" and rows[f"test:{i}"].started_at is not None
+               for i in range(8) if i != 5)
+    refused = rows["test:5"]
+    assert (refused.status, refused.started_at, refused.attempts) == ("pending", None, 1)
+    assert refused.available_at == clock() + timedelta(seconds=30) and refused.last_error == "Webhook 返回 HTTP 503"
+
+
+class Counting:
+    name = "webhook"
+
+    def __init__(self) -> None:
+        self.sent: Counter = Counter()
+
+    def send(self, delivery: DeliveryJob) -> None:
+        self.sent[delivery.dedupe_key] += 1
+
+
+def test_a_group_whose_sends_cannot_be_recorded_stops_the_pass_and_is_never_resent(
+        factory, clock, db_url, monkeypatch):
+    """The database refuses the sent marks of the first group: the pass stops there (the next
+    group never begins), and once the lease runs out that group alone is dead-lettered as
+    uncertain; the rest is sent, nothing twice."""
+    monkeypatch.setattr(outbox_deliver, "SEND_GROUP", 2)
+    _queue(factory, clock(), 5)
+    settings, recorder = notify_settings(db_url), Counting()
+    good = outbox_deliver._SENT_IF_OURS
+    monkeypatch.setattr(outbox_deliver, "_SENT_IF_OURS", text("SELECT no_such_column FROM deliveries"))
+    with pytest.raises(outbox_deliver._Unrecorded):
+        outbox_deliver.deliver(UnitOfWork(factory), [recorder], now=clock(), settings=settings, batch_size=5)
+    assert sum(recorder.sent.values()) == 2
+    assert statuses(factory) == Counter(sending=5)
+    assert sum(d.started_at is not None for d in deliveries(factory)) == 2
+    monkeypatch.setattr(outbox_deliver, "_SENT_IF_OURS", good)
+    clock.advance(hours=4)
+    report = outbox_deliver.deliver(UnitOfWork(factory), [recorder], now=clock(), settings=settings, batch_size=5)
+    assert (report.dead, report.requeued, report.claimed, report.sent) == (2, 3, 3, 3)
+    assert statuses(factory) == Counter(sent=3, dead=2)
+    assert len(recorder.sent) == 5 and set(recorder.sent.values()) == {1}
