@@ -26,7 +26,7 @@ from services.kernel.clock import SHANGHAI, utcnow
 from services.mirror import stream
 from services.mirror.render import FLOW_NAME, LOGGER, NOTICE_TOKEN, STEP_TOKEN, Artifact, ItemOps, StateOp
 
-CONCURRENCY = 4
+CONCURRENCY = 2  # items written side by side: more only queues at the Prefect server (bench/RESULTS.md)
 LOG_CHUNK = 500
 EVENT_CHUNK = 200
 TIME_BUDGET_SECONDS = 50.0

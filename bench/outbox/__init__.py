@@ -1,4 +1,5 @@
-"""bench/outbox: the outbox delivery engine's throughput, batched against one flow run per event.
+"""bench/outbox: the outbox delivery engine's throughput, batched against one flow run per event,
+and the lifecycle mirror's throughput and lag (`bench/outbox/mirror.py`, variant (m)).
 
 `uv run python -m bench.outbox --events 5000 --per-event 30` on PostgreSQL (a fresh database,
 dropped at the end), with a local Prefect server and a webhook receiver started by the benchmark:

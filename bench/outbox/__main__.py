@@ -12,27 +12,24 @@ import argparse
 import json
 import os
 import shlex
-import signal
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
-import uuid
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
-import psycopg
-from sqlalchemy.engine import make_url
 
-from bench.outbox import world
+from app.serve import retention_environment
+from bench.outbox import mirror as bench_mirror, prefect_server, world
 from bench.sweep.report import environment
 from bench.transitions import machine
-from bench.transitions.world import fresh_database, libpq_url, reset
+from bench.transitions.world import fresh_database, reset
+from services.kernel.settings import Settings
 
 DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
 ROOT = Path(__file__).resolve().parents[2]
@@ -93,53 +90,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--prefect-db", choices=("sqlite", "postgresql"), default="postgresql",
                    help="the Prefect server's database: a fresh PostgreSQL database on --server-url (as in "
                         "production) or its embedded SQLite file")
+    p.add_argument("--mirror-transitions", type=int, default=10_000,
+                   help="(m) the lifecycle mirror: a burst of this many transitions drained into Prefect; 0: no (m)")
     p.add_argument("--json", type=Path, help="also write the results here")
     args = p.parse_args(argv)
-    if args.events < 1 or args.per_event < 0 or args.enterprise_users < 1:
-        p.error("need --events >= 1, --per-event >= 0, --enterprise-users >= 1")
+    if args.events < 1 or args.per_event < 0 or args.enterprise_users < 1 or args.mirror_transitions < 0:
+        p.error("need --events >= 1, --per-event >= 0, --enterprise-users >= 1, --mirror-transitions >= 0")
     return args
-
-
-@contextmanager
-def _prefect_database(server_url: str, kind: str) -> Iterator[dict[str, str]]:
-    """The Prefect server's database settings: an empty PostgreSQL database, dropped after, or
-    nothing (its SQLite file under PREFECT_HOME)."""
-    if kind == "sqlite":
-        yield {}
-        return
-    name = f"prefect_bench_{uuid.uuid4().hex[:10]}"
-    admin = libpq_url(server_url)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield {"PREFECT_SERVER_DATABASE_CONNECTION_URL": make_url(server_url).set(
-            drivername="postgresql+asyncpg", database=name).render_as_string(hide_password=False)}
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as r:  # noqa: S310 - loopback
-            return r.status == 200
-    except OSError:
-        return False
 
 
 def _start(argv: list[str], env: dict[str, str], ready: str, timeout: float, log: Path) -> subprocess.Popen:
     proc = subprocess.Popen(argv, env=env, cwd=ROOT, start_new_session=True, stdout=log.open("w"),
                             stderr=subprocess.STDOUT)
     deadline = time.monotonic() + timeout
-    while not _answers(ready):
+    while not prefect_server.answers(ready):
         if proc.poll() is not None or time.monotonic() > deadline:
             _stop(proc)
             raise RuntimeError(f"{argv[2:5]} did not start: {log.read_text()[-2000:]}")
@@ -147,15 +111,7 @@ def _start(argv: list[str], env: dict[str, str], ready: str, timeout: float, log
     return proc
 
 
-def _stop(proc: subprocess.Popen | None) -> None:
-    if proc is None or proc.poll() is not None:
-        return
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(15)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+_stop = prefect_server.stop
 
 
 def _inprocess() -> dict[str, int]:
@@ -256,19 +212,19 @@ def main(argv: list[str] | None = None) -> int:
     print(f"bench/outbox: (f) over {args.events:,} events, (p) over {args.per_event:,}; "
           f"{args.enterprise_users} enterprise users + 1 webhook per event", flush=True)
     results: list[Result] = []
-    prefect = receiver = None
+    prefect = receiver = mirrored = None
     with tempfile.TemporaryDirectory(prefix="bench-outbox-") as tmp, ExitStack() as stack:
         folder = Path(tmp)
         try:
-            prefect_db = stack.enter_context(_prefect_database(args.server_url, args.prefect_db))
-            hook_port, prefect_port = _free_port(), _free_port()
+            prefect_db = stack.enter_context(prefect_server.database(args.server_url, args.prefect_db))
+            hook_port, prefect_port = prefect_server.free_port(), prefect_server.free_port()
             hook_base = f"http://127.0.0.1:{hook_port}"
             receiver = _start([sys.executable, "-m", "bench.outbox.receiver", str(hook_port), HOOK_SECRET],
                               dict(os.environ), hook_base + "/stats", 30, folder / "receiver.log")
             penv = {"PREFECT_HOME": str(folder / "prefect"),
                     "PREFECT_API_URL": f"http://127.0.0.1:{prefect_port}/api",
                     "PREFECT_SERVER_API_HOST": "127.0.0.1", "PREFECT_SERVER_API_PORT": str(prefect_port),
-                    "PREFECT_SERVER_ANALYTICS_ENABLED": "false", **prefect_db}
+                    "PREFECT_SERVER_ANALYTICS_ENABLED": "false", **retention_environment(Settings()), **prefect_db}
             t = time.perf_counter()
             prefect = _start([sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
                               "--port", str(prefect_port)], {**os.environ, **penv},
@@ -303,6 +259,14 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"  {r.label:<48} {k:>6,} events, {r.deliveries:,} deliveries in {r.seconds:.2f} s: "
                           f"{r.rate:.1f} events/s (verified; machine busy {busy}; events made in "
                           f"{r.make_seconds:.0f} s)", flush=True)
+                if args.mirror_transitions:
+                    reset(w.url)
+                    machine.wait_quiet(args.quiet_below, args.quiet_wait)
+                    mirrored = bench_mirror.measure(w, args.mirror_transitions, args.prefect_db,
+                                                    f"http://127.0.0.1:{prefect_port}/api")
+                    print("\n".join("  " + line for line in mirrored.lines()), flush=True)
+                    if mirrored.problems:
+                        raise RuntimeError("(m) the mirror's result is wrong: " + "; ".join(mirrored.problems))
                 env = environment(url)
                 from flows.context import session_factory
 
@@ -323,6 +287,9 @@ def main(argv: list[str] | None = None) -> int:
                "flow runs in the benchmark process")
     print()
     print("\n".join(render(results, args)))
+    if mirrored is not None:
+        print("\nthe lifecycle mirror (issue 15): a burst committed with the mirror stopped, then drained into Prefect")
+        print("\n".join("  " + line for line in mirrored.lines()))
     print("\nenvironment:")
     for line in env:
         print(f"  {line}")
@@ -336,6 +303,7 @@ def main(argv: list[str] | None = None) -> int:
             "results": [r.as_dict() for r in results],
             "ratio_f_over_p": by["f"].rate / by["p"].rate if "f" in by and "p" in by else None,
             "prefect_db": args.prefect_db, "target": target(results, args.prefect_db),
+            "mirror": mirrored.as_dict() if mirrored is not None else None,
         }, ensure_ascii=False, indent=2))
     return 0
 

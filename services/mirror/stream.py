@@ -200,11 +200,21 @@ def refresh_artifacts(uow: UnitOfWork, sink: Sink) -> int:
     return len(written)
 
 
+def _idle(uow: UnitOfWork) -> bool:
+    with uow.read() as session:
+        queued = session.execute(select(Q.c.id).limit(1)).first()
+        due = session.execute(select(M.c.item).where(M.c.artifact_due.is_(True), M.c.flow_run_id.is_not(None))
+                              .limit(1)).first()
+    return queued is None and due is None
+
+
 def drain(uow: UnitOfWork, sink: Sink, *, max_passes: int = 10_000, should_go=lambda: True) -> PassReport:
     """Passes until nothing is queued, then the artifacts of the items shown; stops early when a
     pass makes no progress (every item failing) or `should_go` says so. Takes and keeps renewing
     the lease; returns at once if another mirror holds it."""
     holder, total = new_holder(), PassReport()
+    if _idle(uow):  # a read, so an idle mirror looking every few seconds takes no write lock
+        return total
     if not acquire(uow, holder):
         total.errors.append("另一个镜像进程正在写入（租约未到期）")
         return total

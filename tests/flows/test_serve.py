@@ -5,7 +5,8 @@ Prefect server (SQLite, under the data folder) and the served flows.
   the sweep escalates it, each in a task run that carries no per-hazard tag and relates to the
   hazard through an event (`hazard.batch.staged`, `hazard.batch.escalated`) found by `hazard.<code>`.
 - With the Prefect server killed, the API keeps accepting actions. The supervisor brings Prefect
-  back, and the outbox then drains: nothing is lost.
+  back, and the outbox then drains: nothing is lost. The lifecycle mirror then shows each hazard
+  as its own run, the one acted on while Prefect was down too.
 - Ctrl-C stops everything, and no process is left behind.
 
 Real processes and a real Prefect server, so this test takes a minute or so; it waits on
@@ -221,7 +222,7 @@ def test_one_command_runs_api_prefect_and_flows_and_survives_prefect_going_down(
     wait_for("the Prefect server", served.prefect_up, proc=served.proc)
     names = wait_for("the served deployments", lambda: {d["name"] for d in http(
         "POST", f"{served.prefect}/deployments/filter", {})[1]} >= {"escalation-sweep", "outbox", "audit-checkpoint",
-                                                                   "audit-verify"}, proc=served.proc)
+                                                                   "audit-verify", "lifecycle-mirror"}, proc=served.proc)
     assert names
 
     # an action commits; the outbox flow stages its work in a run related to the hazard by an event
@@ -265,6 +266,21 @@ def test_one_command_runs_api_prefect_and_flows_and_survives_prefect_going_down(
     assert status == 200
     texts = json.dumps(inbox["messages"], ensure_ascii=False)
     assert code in texts and second["code"] in texts
+
+    # the lifecycle mirror shows each hazard as its own run, the one acted on while Prefect was
+    # down too (a mirror run started here, or the served one of this minute: one writes at a time)
+    served.run_deployment("lifecycle-mirror", {"time_budget": 5.0, "idle": 0.5})
+
+    def lifecycle_runs():
+        found = {}
+        for h in (hazard, second):
+            _, runs = http("POST", f"{served.prefect}/flow_runs/filter",
+                           {"flow_runs": {"name": {"like_": h["code"]}}})
+            found[h["code"]] = [(r["name"].split(" ")[0], r["state_type"], r["state_name"]) for r in runs]
+        return found if all(found.values()) else None
+
+    runs = wait_for("each hazard's lifecycle run", lifecycle_runs, proc=served.proc)
+    assert runs == {h["code"]: [(h["code"], "PAUSED", "已登记（限期整改）")] for h in (hazard, second)}
 
     # Ctrl-C stops all of it
     before = descendants(served.proc.pid)
