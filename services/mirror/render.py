@@ -19,7 +19,7 @@ import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from services.escalation.ladder import STEP_LABELS
@@ -31,6 +31,7 @@ from services.tasks.lifecycle import TASK_LIFECYCLE, TASK_STEP_LABELS
 from services.tasks.states import TASK_STATE_LABELS, TaskState
 
 PAUSED, COMPLETED, CANCELLED = "PAUSED", "COMPLETED", "CANCELLED"
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)  # a notice with no moment of its own (never expected)
 INFO, WARNING, ERROR = 20, 30, 40
 FLOW_NAME = "hazard-lifecycle"
 LOGGER = "hazard.lifecycle"
@@ -214,8 +215,9 @@ def notice_line(notice: Notice) -> LogOp:
     if notice.status == "sent":
         text, level = f"通知已送达 · {channel} → {notice.recipient}：{notice.subject}", INFO
     else:
-        text, level = f"通知未能送达，已转人工处理 · {channel} → {notice.recipient}：{notice.error or notice.subject}", ERROR
-    return LogOp(f"〔投递 {notice.id}〕", level, f"{text}〔投递 {notice.id}〕", notice.at or datetime.min)
+        text = f"通知未能送达，已转人工处理 · {channel} → {notice.recipient}：{notice.error or notice.subject}"
+        level = ERROR
+    return LogOp(f"〔投递 {notice.id}〕", level, f"{text}〔投递 {notice.id}〕", notice.at or EPOCH)
 
 
 def prefect_event(snap: Snapshot, ev: ChainEvent) -> dict[str, Any]:
@@ -270,18 +272,15 @@ def artifact_of(snap: Snapshot, flow_run_id: str) -> Artifact:
 def plan(snap: Snapshot, marker: Marker) -> ItemOps:
     """The operations that bring the item's run from `marker` to `snap` (a reset marker: from the
     first event; `flows/mirror.py` then replaces a run Prefect still holds for the item)."""
-    start = marker
-    new = [ev for ev in snap.events if ev.seq > start.seq]
+    new = [ev for ev in snap.events if ev.seq > marker.seq]
     states: list[StateOp] = []
-    current = start.state
+    current = marker.state
     for ev in new:
-        if current is None or ev.to_state != current:
+        if current is None or ev.to_state != current:  # its message names the step: a resume reads it back
             label = _label(snap.kind.state_labels, ev.to_state)
-            spec = snap.kind.actions.get(ev.action)
-            states.append(StateOp(ev.seq, state_type(snap.kind, ev.to_state), label,
-                                  f"{_act(snap.kind, ev)}" if spec is not None else label))
+            states.append(StateOp(ev.seq, state_type(snap.kind, ev.to_state), label, _act(snap.kind, ev)))
             current = ev.to_state
-    notices = [n for n in snap.notices if n.id > start.delivery_id]
+    notices = [n for n in snap.notices if n.id > marker.delivery_id]
     shown: list[Notice] = []
     for n in sorted(notices, key=lambda n: n.id):
         if n.status not in ("sent", "dead"):
@@ -290,8 +289,8 @@ def plan(snap: Snapshot, marker: Marker) -> ItemOps:
     logs = [event_line(snap.kind, ev) for ev in new] + [notice_line(n) for n in shown]
     tags = ",".join(snap.tags)
     after = Marker(flow_run_id=marker.flow_run_id,
-                   seq=new[-1].seq if new else start.seq,
-                   delivery_id=shown[-1].id if shown else start.delivery_id,
+                   seq=new[-1].seq if new else marker.seq,
+                   delivery_id=shown[-1].id if shown else marker.delivery_id,
                    state=current, tags=tags)
     return ItemOps(item=snap.item, code=snap.code, run_name=run_name(snap.code, snap.title), tags=list(snap.tags),
                    flow_run_id=after.flow_run_id, resume=marker.writing,

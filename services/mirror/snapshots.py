@@ -66,7 +66,8 @@ def _since(markers: Mapping[str, Marker], items: list[str]) -> int:
 def _notice(row: Any) -> Notice:
     """An inbox delivery's recipient is a user id: shown by the person's name."""
     who = row.person if row.channel == "inbox" and row.person else row.recipient
-    return Notice(row.id, row.channel, who, row.status, row.sent_at, row.subject, row.last_error)
+    # A dead letter has no sent_at: dated by its last attempt's moment.
+    return Notice(row.id, row.channel, who, row.status, row.sent_at or row.available_at, row.subject, row.last_error)
 
 
 def _hazards(session: Session, ids: list[int], markers: Mapping[str, Marker] | None) -> dict[str, Snapshot]:
@@ -86,8 +87,8 @@ def _hazards(session: Session, ids: list[int], markers: Mapping[str, Marker] | N
     items = [hazard_item(i) for i in ids]
     notices: dict[int, list[Notice]] = defaultdict(list)
     D = Delivery
-    for d in session.execute(select(D.id, D.hazard_id, D.channel, D.recipient, D.status, D.sent_at, D.subject,
-                                    D.last_error, User.display_name.label("person"))
+    for d in session.execute(select(D.id, D.hazard_id, D.channel, D.recipient, D.status, D.sent_at, D.available_at,
+                                    D.subject, D.last_error, User.display_name.label("person"))
                              .outerjoin(User, User.id == D.user_id)
                              .where(D.hazard_id.in_(ids), D.id > _since(markers, items))
                              .order_by(D.id)) if markers is not None else ():
@@ -133,8 +134,9 @@ def _parts(session: Session, ids: list[int], markers: Mapping[str, Marker] | Non
     notices: dict[int, list[Notice]] = defaultdict(list)
     D, O = Delivery, OutboxMessage
     wanted = set(ids)
-    for d in session.execute(select(D.id, D.channel, D.recipient, D.status, D.sent_at, D.subject, D.last_error,
-                                    O.payload, User.display_name.label("person")).join(O, O.id == D.outbox_id)
+    for d in session.execute(select(D.id, D.channel, D.recipient, D.status, D.sent_at, D.available_at, D.subject,
+                                    D.last_error, O.payload, User.display_name.label("person"))
+                             .join(O, O.id == D.outbox_id)
                              .outerjoin(User, User.id == D.user_id)
                              .where(D.hazard_id.is_(None), O.kind.in_(TASK_NOTIFY), D.id > _since(markers, items))
                              .order_by(D.id)) if markers is not None else ():

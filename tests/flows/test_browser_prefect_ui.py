@@ -11,17 +11,16 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import expect
 
 from flows.mirror import mirror_now
+from bench.outbox.prefect_server import answers as _answers, stop as _stop
 from tests.app.web.browser_support import SHOTS, chromium, db_url, free_port
 from tests.flows.mirror_support import chain, code_and_title, marker, mirror_env, prefect_at, walk
 
@@ -29,25 +28,6 @@ __all__ = ["chromium", "db_url", "mirror_env"]  # fixtures, used by name (db_url
 
 STARTUP = 180.0
 UI_WAIT_MS = 60_000
-
-
-def _answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as r:  # noqa: S310 - loopback
-            return r.status == 200
-    except OSError:
-        return False
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is not None:
-        return
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(15)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
 
 
 @pytest.fixture(scope="module")
