@@ -21,10 +21,9 @@ DEFAULT_URL = "http://127.0.0.1:4200/api"
 
 
 def _prefect(url: str | None) -> str:
-    """Point this process's Prefect client at the server (before prefect reads its settings) and
-    check it answers: a resync against nothing would only queue failures."""
+    """The Prefect API to write to (passed to the mirror's sink explicitly), checked to answer: a
+    resync against nothing would only queue failures."""
     url = (url or os.environ.get("PREFECT_API_URL") or DEFAULT_URL).rstrip("/")
-    os.environ["PREFECT_API_URL"] = url
     try:
         with urllib.request.urlopen(f"{url}/health", timeout=5) as r:  # noqa: S310 - the operator's own server
             ok = r.status == 200
@@ -42,7 +41,7 @@ def cmd_resync(args: argparse.Namespace) -> int:
     items = stream.enqueue_all(uow, code=args.code)
     if args.code and not items:
         raise invalid_field("code", f"没有编号为 {args.code} 的隐患或任务分工")
-    from flows.mirror import mirror_now  # after PREFECT_API_URL is set
+    from flows.mirror import mirror_now  # prefect is imported only by the command that needs it
 
     report = mirror_now(api_url=url)
     left = stream.status(uow)

@@ -96,11 +96,12 @@ def _hazards(session: Session, ids: list[int], markers: Mapping[str, Marker] | N
     out = {}
     for h in rows:
         item = hazard_item(h.id)
-        tags = [HAZARD.tag, f"level:{LEVELS.get(h.level, '未定级') if h.level else '未定级'}", f"industry:{h.industry}"]
+        level = LEVELS.get(h.level, "未定级") if h.level else "未定级"
+        tags = [HAZARD.tag, f"level:{level}", f"industry:{h.industry}"]
         if h.listing_level:
             tags.append(f"listing:{LISTING_LEVELS.get(h.listing_level, h.listing_level)}")
         facts = [("当前状态", HAZARD.state_labels.get(h.state, h.state)),
-                 ("隐患等级", LEVELS.get(h.level, "未定级") if h.level else "未定级"),
+                 ("隐患等级", level),
                  ("行业领域", h.industry), ("属地", h.region), ("企业", h.enterprise or "—"),
                  ("整改期限", h.deadline.isoformat() if h.deadline else "—"),
                  ("挂牌督办", f"{LISTING_LEVELS.get(h.listing_level, h.listing_level)}（{h.listing_body or ''}）"
