@@ -2,7 +2,9 @@
 
 Three child processes, started in this order and stopped in the reverse one:
 1. the Prefect server (UI and API on `--prefect-port`), on SQLite under the data folder, or on
-   `HAZARD_PREFECT_DATABASE_URL` (PostgreSQL) when set;
+   `HAZARD_PREFECT_DATABASE_URL` (PostgreSQL) when set; with `HAZARD_PREFECT_WORKERS` above 1, its
+   API on that many processes and its background services in one more (`prefect-services`), which
+   exchange events through Redis (`HAZARD_PREFECT_REDIS_URL`), the database migrated first;
 2. the flow runner (`python -m flows.serve`), which serves the deployments of
    `flows/deployments.py` against that server;
 3. the HTTP API (`hazard serve --api-only`).
@@ -83,8 +85,60 @@ def prefect_environment(settings: Settings, prefect_port: int) -> dict[str, str]
     }
     if settings.prefect_database_url:
         env["PREFECT_API_DATABASE_CONNECTION_URL"] = settings.prefect_database_url.get_secret_value()
+    if settings.prefect_workers > 1 and settings.prefect_redis_url:
+        env.update(redis_environment(settings.prefect_redis_url.get_secret_value()))
     env.update(retention_environment(settings))
     return env
+
+
+def redis_environment(redis_url: str) -> dict[str, str]:
+    """Prefect's messaging, causal ordering and lease storage in Redis: what lets its API run on
+    several processes (events posted to any of them reach the one process of its services)."""
+    return {
+        "PREFECT_MESSAGING_BROKER": "prefect_redis.messaging",
+        "PREFECT_MESSAGING_CACHE": "prefect_redis.messaging",
+        "PREFECT_SERVER_EVENTS_CAUSAL_ORDERING": "prefect_redis.ordering",
+        "PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE": "prefect_redis.lease_storage",
+        "PREFECT_REDIS_MESSAGING_URL": redis_url,
+    }
+
+
+def scaled_refusal(settings: Settings) -> str | None:
+    """Why the served Prefect cannot run on `prefect_workers` processes, or None."""
+    if settings.prefect_workers == 1:
+        return None
+    url = settings.prefect_database_url.get_secret_value() if settings.prefect_database_url else ""
+    if not url.startswith("postgresql"):
+        return ("HAZARD_PREFECT_WORKERS 大于 1 时，Prefect 须使用 PostgreSQL 数据库："
+                "请设置 HAZARD_PREFECT_DATABASE_URL（postgresql+asyncpg://…）")
+    if settings.prefect_redis_url is None or not settings.prefect_redis_url.get_secret_value().startswith(
+            ("redis://", "rediss://")):
+        return ("HAZARD_PREFECT_WORKERS 大于 1 时，Prefect 的多个进程须经 Redis 交换事件："
+                "请设置 HAZARD_PREFECT_REDIS_URL（redis://主机:6379/库号，专供 Prefect 使用）")
+    return None
+
+
+def prefect_children(py: str, prefect_port: int, workers: int, env: dict[str, str]) -> list[Child]:
+    """The Prefect server: one process, or `workers` API processes and one of its services."""
+    argv = [py, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(prefect_port)]
+    if workers == 1:
+        return [Child("prefect-server", argv, env)]
+    return [Child("prefect-server", [*argv, "--workers", str(workers)], env),
+            Child("prefect-services", [py, "-m", "prefect", "server", "services", "start"], env)]
+
+
+def migrate_prefect(py: str, env: dict[str, str], timeout: float = PREFECT_START_TIMEOUT) -> bool:
+    """Bring the Prefect database's schema up to date once, before several API processes start
+    (each would otherwise try at once). False, logged, when it could not: they try themselves."""
+    try:
+        done = subprocess.run([py, "-m", "prefect", "server", "database", "upgrade", "-y"], env=env,
+                              capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        log.warning("prefect_migration_timeout", seconds=timeout)
+        return False
+    if done.returncode != 0:
+        log.warning("prefect_migration_failed", code=done.returncode, detail=done.stderr[-2000:])
+    return done.returncode == 0
 
 
 DAY = 86_400
@@ -133,17 +187,19 @@ class Supervisor:
     workers: int
     prefect_port: int
     children: list[Child] = field(default_factory=list)
+    prefects: list[Child] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
     stopping: bool = False
 
     def build(self) -> None:
-        env = {**os.environ, **prefect_environment(self.settings, self.prefect_port)}
+        self.env = env = {**os.environ, **prefect_environment(self.settings, self.prefect_port)}
         py = sys.executable
-        self.prefect = Child("prefect-server", [py, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
-                                                "--port", str(self.prefect_port)], env)
+        self.prefects = prefect_children(py, self.prefect_port, self.settings.prefect_workers, env)
+        self.prefect = self.prefects[0]
         self.runner = Child("flow-runner", [py, "-m", "flows.serve"], env)
         self.api = Child("api", [py, "-m", "app.cli.main", "serve", "--api-only", "--host", self.host,
                                  "--port", str(self.port), "--workers", str(self.workers)], env)
-        self.children = [self.prefect, self.runner, self.api]
+        self.children = [*self.prefects, self.runner, self.api]
 
     def prefect_ready(self) -> bool:
         return _answers(f"http://127.0.0.1:{self.prefect_port}/api/health")
@@ -153,7 +209,10 @@ class Supervisor:
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, self._on_signal)
         try:
-            self.prefect.start()
+            if len(self.prefects) > 1:
+                migrate_prefect(sys.executable, self.env)
+            for child in self.prefects:
+                child.start()
             deadline = time.monotonic() + PREFECT_START_TIMEOUT
             while not self.stopping and not self.prefect_ready() and time.monotonic() < deadline:
                 if not self.prefect.alive:
@@ -176,7 +235,7 @@ class Supervisor:
             if not self.api.alive:
                 log.error("api_exited", code=self.api.process.returncode if self.api.process else None)
                 return 1
-            for child in (self.prefect, self.runner):
+            for child in (*self.prefects, self.runner):
                 if child.alive:
                     continue
                 if child is self.runner and not self.prefect_ready():

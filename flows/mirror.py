@@ -3,12 +3,13 @@ Prefect, and the `lifecycle-mirror` flow that runs the stream (every minute, pas
 
 Each item's run is one flow run of the `hazard-lifecycle` flow, which no process executes: created
 with its first state and the item as idempotency key, then moved with forced state changes (about
-10 ms each here). Items are written side by side (`CONCURRENCY` at a time, each in order); the log
-lines and Prefect events of the whole batch go in a few bulk calls at the end. An item whose run is
-found by its key although its marker knew none (a resync, or markers restored from a backup) has
-that run deleted and built again, so a run never shows a step twice. A resumed item (its marker
-flagged `writing`) reads back the states and lines that reached Prefect and writes only the rest.
-The keyed artifacts follow once the queue is empty (`services.mirror.stream.refresh_artifacts`).
+10 ms of the Prefect server's CPU each here). Items are written side by side (`CONCURRENCY` at a
+time per Prefect API process, each in order); their log lines and Prefect events go in bulk calls
+of a few hundred, sent as soon as a chunk is full. An item whose run is found by its key although
+its marker knew none (a resync, or markers restored from a backup) has that run deleted and built
+again, so a run never shows a step twice. A resumed item (its marker flagged `writing`) reads back
+the states and lines that reached Prefect and writes only the rest. The keyed artifacts follow once
+the queue is empty (`services.mirror.stream.refresh_artifacts`).
 """
 
 from __future__ import annotations
@@ -26,11 +27,16 @@ from services.kernel.clock import SHANGHAI, utcnow
 from services.mirror import stream
 from services.mirror.render import FLOW_NAME, LOGGER, NOTICE_TOKEN, STEP_TOKEN, Artifact, ItemOps, StateOp
 
-CONCURRENCY = 2  # items written side by side: more only queues at the Prefect server (bench/RESULTS.md)
+CONCURRENCY = 2  # items written side by side per Prefect API process: more only queues there (bench/RESULTS.md)
 LOG_CHUNK = 500
 EVENT_CHUNK = 200
 TIME_BUDGET_SECONDS = 50.0
 IDLE_SECONDS = 2.0
+
+
+def concurrency_for(prefect_workers: int) -> int:
+    """Items written side by side into a Prefect whose API runs on `prefect_workers` processes."""
+    return CONCURRENCY * max(1, prefect_workers)
 
 
 def _run(coro: Coroutine[Any, Any, Any]) -> Any:
@@ -78,10 +84,12 @@ class PrefectSink:
     """Writes planned items into the Prefect API at `api_url`, or the one the process is configured
     for (PREFECT_API_URL; inside a flow run, the server running it)."""
 
-    def __init__(self, api_url: str | None = None, concurrency: int = CONCURRENCY) -> None:
+    def __init__(self, api_url: str | None = None, concurrency: int | None = None) -> None:
+        from services.kernel.settings import get_settings
+
         self.flow_id: str | None = None
         self.api_url = api_url
-        self.concurrency = concurrency
+        self.concurrency = concurrency or concurrency_for(get_settings().prefect_workers)
 
     def _client(self) -> Any:
         from prefect.client.orchestration import PrefectClient, get_client
@@ -99,32 +107,31 @@ class PrefectSink:
             except Exception as exc:  # noqa: BLE001 - Prefect away: every item waits for the next pass
                 return {op.item: stream.Outcome(None, error=f"Prefect 不可用：{exc!r}"[:500]) for op in ops}
             gate = asyncio.Semaphore(self.concurrency)
-            written: dict[str, tuple[str, set[str]]] = {}
+            lines = _Lines(client, gate, self.flow_id)
+            written: dict[str, str] = {}
 
             async def one(op: ItemOps) -> None:
                 async with gate:
                     try:
-                        written[op.item] = await self._item(client, op)
+                        run_id, seen = await self._item(client, op)
                     except Exception as exc:  # noqa: BLE001 - this item is tried again; the others go on
                         outcomes[op.item] = stream.Outcome(None, error=repr(exc)[:2000], missing=_missing(exc))
+                        return
+                written[op.item] = run_id
+                lines.add(op, run_id, seen)  # sent in chunks while the other items are written
 
             await asyncio.gather(*(one(op) for op in ops))
-            ready = [op for op in ops if op.item in written]
-            try:
-                await self._lines(client, ready, written)
-            except Exception as exc:  # noqa: BLE001 - the whole batch resumes next time
-                for op in ready:
-                    outcomes[op.item] = stream.Outcome(None, error=f"日志或事件写入失败：{exc!r}"[:2000])
-                return outcomes
-            for op in ready:
-                outcomes[op.item] = stream.Outcome(written[op.item][0])
+            failure = await lines.finish()
+            for op in ops:
+                if op.item in written:  # a chunk refused: the whole batch resumes next time, reading back
+                    outcomes[op.item] = (stream.Outcome(written[op.item]) if failure is None else
+                                         stream.Outcome(None, error=f"日志或事件写入失败：{failure!r}"[:2000]))
         return outcomes
 
     async def _item(self, client: Any, op: ItemOps) -> tuple[str, set[str]]:
         """The item's run (created, or replaced) with its states; the tokens of the log lines
-        already in Prefect (a resumed item's)."""
-        from prefect.states import State
-
+        already in Prefect (a resumed item's). States go as plain JSON: the client's models cost
+        more than the call's own work on our side."""
         run_id, states = op.flow_run_id, list(op.states)
         seen: set[str | None] = set()
         lines: set[str | None] = set()
@@ -149,7 +156,10 @@ class PrefectSink:
         for st in states:
             if _token(st.message) in seen:
                 continue
-            await client.set_flow_run_state(run_id, State(type=st.type, name=st.name, message=st.message), force=True)
+            response = await client.request("POST", f"/flow_runs/{run_id}/set_state",
+                                            json={"state": _state(st), "force": True})
+            if response.json().get("status") != "ACCEPT":  # forced: refused only by a broken server
+                raise RuntimeError(f"Prefect 未接受状态「{st.name}」：{response.text[:300]}")
         return run_id, {t for t in lines if t}
 
     def write_artifacts(self, artifacts: list[Artifact]) -> set[str]:
@@ -198,23 +208,43 @@ class PrefectSink:
             offset += 200
         return states, seen
 
-    async def _lines(self, client: Any, ops: list[ItemOps], written: dict[str, tuple[str, set[str]]]) -> None:
-        from prefect.client.schemas.actions import LogCreate
+class _Lines:
+    """The log lines and Prefect events of a batch, sent in chunks as soon as a chunk is full, side
+    by side with the items still being written (under the same gate), the rest at the end."""
 
-        logs, events = [], []
-        for op in ops:
-            run_id, seen = written[op.item]
-            logs += [LogCreate(name=LOGGER, level=line.level, message=line.message, timestamp=line.timestamp,
-                               flow_run_id=run_id) for line in op.logs if line.token not in seen]
-            related = [{"prefect.resource.id": f"prefect.flow-run.{run_id}", "prefect.resource.role": "flow-run",
-                        "prefect.resource.name": op.run_name},
-                       {"prefect.resource.id": f"prefect.flow.{self.flow_id}", "prefect.resource.role": "flow",
-                        "prefect.resource.name": FLOW_NAME}]
-            events += [{**ev, "related": related} for ev in op.events]
-        for i in range(0, len(logs), LOG_CHUNK):
-            await client.create_logs(logs[i:i + LOG_CHUNK])
-        for i in range(0, len(events), EVENT_CHUNK):  # ids derived from the audit events: a resend is stored once
-            await client.request("POST", "/events", json=events[i:i + EVENT_CHUNK])
+    def __init__(self, client: Any, gate: asyncio.Semaphore, flow_id: str) -> None:
+        self.client, self.gate, self.flow_id = client, gate, flow_id
+        self.logs: list[dict[str, Any]] = []
+        self.events: list[dict[str, Any]] = []
+        self.sending: list[asyncio.Task[None]] = []
+
+    def add(self, op: ItemOps, run_id: str, seen: set[str]) -> None:
+        self.logs += [{"name": LOGGER, "level": line.level, "message": line.message,
+                       "timestamp": line.timestamp.isoformat(), "flow_run_id": run_id}
+                      for line in op.logs if line.token not in seen]
+        related = [{"prefect.resource.id": f"prefect.flow-run.{run_id}", "prefect.resource.role": "flow-run",
+                    "prefect.resource.name": op.run_name},
+                   {"prefect.resource.id": f"prefect.flow.{self.flow_id}", "prefect.resource.role": "flow",
+                    "prefect.resource.name": FLOW_NAME}]
+        self.events += [{**ev, "related": related} for ev in op.events]
+        self._send(full_only=True)
+
+    def _send(self, *, full_only: bool) -> None:
+        for pending, path, size in ((self.logs, "/logs/", LOG_CHUNK), (self.events, "/events", EVENT_CHUNK)):
+            while len(pending) >= size or (pending and not full_only):
+                chunk = pending[:size]
+                del pending[:size]
+                self.sending.append(asyncio.ensure_future(self._post(path, chunk)))
+
+    async def _post(self, path: str, chunk: list[dict[str, Any]]) -> None:
+        async with self.gate:  # events: ids derived from the audit events, so a resend is stored once
+            await self.client.request("POST", path, json=chunk)
+
+    async def finish(self) -> BaseException | None:
+        """Send what is left and wait for every chunk; the first failure, if any."""
+        self._send(full_only=False)
+        results = await asyncio.gather(*self.sending, return_exceptions=True)
+        return next((r for r in results if isinstance(r, BaseException)), None)
 
 
 def mirror_now(sink: PrefectSink | None = None, *, api_url: str | None = None,

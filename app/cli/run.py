@@ -24,8 +24,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(refusal, file=sys.stderr)
         return 2
     if not args.api_only:
-        from app.serve import serve_all
+        from app.serve import scaled_refusal, serve_all
 
+        refusal = scaled_refusal(settings)
+        if refusal:
+            print(refusal, file=sys.stderr)
+            return 2
         return serve_all(settings, host=args.host, port=args.port, workers=args.workers,
                          prefect_port=args.prefect_port)
     from app.serve import banner

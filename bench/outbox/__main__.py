@@ -24,7 +24,7 @@ from importlib import metadata
 from pathlib import Path
 
 
-from app.serve import retention_environment
+from app.serve import migrate_prefect, prefect_children, redis_environment, retention_environment
 from bench.outbox import mirror as bench_mirror, prefect_server, world
 from bench.sweep.report import environment
 from bench.transitions import machine
@@ -92,8 +92,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         "production) or its embedded SQLite file")
     p.add_argument("--mirror-transitions", type=int, default=10_000,
                    help="(m) the lifecycle mirror: a burst of this many transitions drained into Prefect; 0: no (m)")
+    p.add_argument("--prefect-workers", type=int, default=1,
+                   help="the Prefect API on this many processes and its services in one more, as `hazard serve` "
+                        "runs it with HAZARD_PREFECT_WORKERS (PostgreSQL only; needs --redis-url)")
+    p.add_argument("--redis-url", help="a Redis database for Prefect's messaging with --prefect-workers > 1 "
+                                       "(EMPTIED before the run)")
     p.add_argument("--json", type=Path, help="also write the results here")
     args = p.parse_args(argv)
+    if args.prefect_workers > 1 and (args.prefect_db != "postgresql" or not args.redis_url):
+        p.error("--prefect-workers > 1 needs --prefect-db postgresql and --redis-url")
     if args.events < 1 or args.per_event < 0 or args.enterprise_users < 1 or args.mirror_transitions < 0:
         p.error("need --events >= 1, --per-event >= 0, --enterprise-users >= 1, --mirror-transitions >= 0")
     return args
@@ -213,6 +220,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{args.enterprise_users} enterprise users + 1 webhook per event", flush=True)
     results: list[Result] = []
     prefect = receiver = mirrored = None
+    services: list[subprocess.Popen] = []
     with tempfile.TemporaryDirectory(prefix="bench-outbox-") as tmp, ExitStack() as stack:
         folder = Path(tmp)
         try:
@@ -226,10 +234,20 @@ def main(argv: list[str] | None = None) -> int:
                     "PREFECT_SERVER_API_HOST": "127.0.0.1", "PREFECT_SERVER_API_PORT": str(prefect_port),
                     "PREFECT_SERVER_ANALYTICS_ENABLED": "false", **retention_environment(Settings()), **prefect_db}
             t = time.perf_counter()
-            prefect = _start([sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
-                              "--port", str(prefect_port)], {**os.environ, **penv},
-                             f"http://127.0.0.1:{prefect_port}/api/health", 180, folder / "prefect.log")
+            if args.prefect_workers > 1:
+                penv.update(redis_environment(args.redis_url))
+                prefect_server.empty_redis(args.redis_url)
+                if not migrate_prefect(sys.executable, {**os.environ, **penv}):
+                    raise RuntimeError("the Prefect database could not be migrated")
+            first, *more = prefect_children(sys.executable, prefect_port, args.prefect_workers, {**os.environ, **penv})
+            services = [subprocess.Popen(c.argv, env=c.env, cwd=ROOT, start_new_session=True,
+                                         stdout=(folder / f"{c.name}.log").open("w"), stderr=subprocess.STDOUT)
+                        for c in more]
+            prefect = _start(first.argv, first.env, f"http://127.0.0.1:{prefect_port}/api/health", 180,
+                             folder / "prefect.log")
             where = "PostgreSQL" if prefect_db else f"SQLite, {folder / 'prefect'}"
+            if args.prefect_workers > 1:
+                where += f", API on {args.prefect_workers} processes + its services, Redis"
             print(f"  Prefect server ({where}) up in {time.perf_counter() - t:.0f} s; "
                   f"webhook receiver on {hook_base}", flush=True)
             with fresh_database(args.server_url) as url:
@@ -263,7 +281,8 @@ def main(argv: list[str] | None = None) -> int:
                     reset(w.url)
                     machine.wait_quiet(args.quiet_below, args.quiet_wait)
                     mirrored = bench_mirror.measure(w, args.mirror_transitions, args.prefect_db,
-                                                    f"http://127.0.0.1:{prefect_port}/api")
+                                                    f"http://127.0.0.1:{prefect_port}/api",
+                                                    prefect_workers=args.prefect_workers)
                     print("\n".join("  " + line for line in mirrored.lines()), flush=True)
                     if mirrored.problems:
                         raise RuntimeError("(m) the mirror's result is wrong: " + "; ".join(mirrored.problems))
@@ -282,9 +301,13 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         finally:
             _stop(prefect)
+            for proc in services:
+                _stop(proc)
             _stop(receiver)
-    env.append(f"prefect {metadata.version('prefect')}: local server on {args.prefect_db}, started by the benchmark; "
-               "flow runs in the benchmark process")
+    env.append(f"prefect {metadata.version('prefect')}: local server on {args.prefect_db}"
+               + (f" (API on {args.prefect_workers} processes + its services, Redis messaging)"
+                  if args.prefect_workers > 1 else "")
+               + ", started by the benchmark; flow runs in the benchmark process")
     print()
     print("\n".join(render(results, args)))
     if mirrored is not None:

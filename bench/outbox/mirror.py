@@ -51,6 +51,7 @@ class MirrorResult:
     artifacts_seconds: float  # until the artifacts too
     items: int = 0
     mix: str = "day"
+    prefect_workers: int = 1  # its API's processes (more: as `hazard serve` with HAZARD_PREFECT_WORKERS)
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -63,8 +64,10 @@ class MirrorResult:
 
     def lines(self) -> list[str]:
         verdict = "PASS" if self.rate >= self.target and not self.problems else "FAIL"
+        server = (f"{self.prefect_db}, API on {self.prefect_workers} processes + its services (Redis)"
+                  if self.prefect_workers > 1 else self.prefect_db)
         return [
-            f"(m) lifecycle mirror, Prefect on {self.prefect_db}, {self.mix} mix: {self.transitions} transitions "
+            f"(m) lifecycle mirror, Prefect on {server}, {self.mix} mix: {self.transitions} transitions "
             f"of {self.hazards} hazards, {self.hazards * len(ACTIONS)} of them state changes (burst committed in "
             f"{self.burst_seconds:.1f} s)",
             f"    caught up after {self.caught_up_seconds:.1f} s: {self.rate:.1f} transitions/s "
@@ -109,8 +112,9 @@ def _day(uow: UnitOfWork, world: World) -> tuple[int, float]:
 
 
 def measure(world: World, transitions: int, prefect_db: str, api_url: str, mix: str = "day",
-            concurrency: int = 4, mirror_concurrency: int | None = None) -> MirrorResult:
-    """The burst, then the drain into the Prefect server at `api_url`."""
+            concurrency: int = 4, mirror_concurrency: int | None = None, prefect_workers: int = 1) -> MirrorResult:
+    """The burst, then the drain into the Prefect server at `api_url` (on `prefect_workers` API
+    processes: the mirror writes twice as many items side by side)."""
     from flows import mirror as flows_mirror
     from services.mirror import stream
 
@@ -123,7 +127,7 @@ def measure(world: World, transitions: int, prefect_db: str, api_url: str, mix: 
         added, seconds = _day(uow, world)
         burst.transitions += added
         burst.seconds += seconds
-    sink = flows_mirror.PrefectSink(api_url, mirror_concurrency or flows_mirror.CONCURRENCY)
+    sink = flows_mirror.PrefectSink(api_url, mirror_concurrency or flows_mirror.concurrency_for(prefect_workers))
     try:
         started = time.perf_counter()
         caught = None
@@ -137,7 +141,8 @@ def measure(world: World, transitions: int, prefect_db: str, api_url: str, mix: 
         while stream.refresh_artifacts(uow, sink):
             pass
         artifacts = time.perf_counter() - started
-        result = MirrorResult(prefect_db, hazards, burst.transitions, burst.seconds, caught, artifacts, mix=mix)
+        result = MirrorResult(prefect_db, hazards, burst.transitions, burst.seconds, caught, artifacts, mix=mix,
+                              prefect_workers=prefect_workers)
         result.problems = _check(uow, hazards, burst.transitions, api_url)
         with read_only(uow.factory) as s:
             result.items = s.scalar(select(func.count()).select_from(MirrorItem))
@@ -184,10 +189,16 @@ def main(argv: list[str] | None = None) -> int:
                    help="day: the actions with their documents and notes; states: every transition a state change")
     p.add_argument("--mirror-concurrency", type=int, help="items written to Prefect side by side")
     p.add_argument("--server-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    p.add_argument("--prefect-workers", type=int, default=1,
+                   help="the Prefect API on this many processes, its services in one more (PostgreSQL, --redis-url)")
+    p.add_argument("--redis-url", help="a Redis database for Prefect's messaging (EMPTIED before the run)")
     args = p.parse_args(argv)
-    with fresh_database(args.server_url) as url, prefect_server(args.server_url, args.prefect_db) as api:
+    if args.prefect_workers > 1 and (args.prefect_db != "postgresql" or not args.redis_url):
+        p.error("--prefect-workers > 1 needs --prefect-db postgresql and --redis-url")
+    with fresh_database(args.server_url) as url, prefect_server(args.server_url, args.prefect_db,
+                                                                args.prefect_workers, args.redis_url) as api:
         result = measure(seed(url), args.transitions, args.prefect_db, api, args.mix,
-                         mirror_concurrency=args.mirror_concurrency)
+                         mirror_concurrency=args.mirror_concurrency, prefect_workers=args.prefect_workers)
     print("\n".join(result.lines()))
     return 2 if result.problems else 0
 

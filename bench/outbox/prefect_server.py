@@ -1,6 +1,9 @@
 """A Prefect server for a benchmark: on a fresh PostgreSQL database (dropped after) as in
 production, or on its embedded SQLite file in a temporary home (the one-command default), with the
-settings `hazard serve` gives the served one (`app.serve.retention_environment`)."""
+settings `hazard serve` gives the served one (`app.serve.retention_environment`). On PostgreSQL it
+may run as `hazard serve` runs it with `HAZARD_PREFECT_WORKERS`: several API processes and one of
+its services, exchanging events through a Redis database (emptied before, since it would otherwise
+replay the events a previous run left in its streams)."""
 
 from __future__ import annotations
 
@@ -69,26 +72,41 @@ def stop(proc: subprocess.Popen | None) -> None:
         proc.wait()
 
 
+def empty_redis(redis_url: str) -> None:
+    import redis
+
+    with redis.Redis.from_url(redis_url) as r:
+        r.flushdb()
+
+
 @contextmanager
-def prefect_server(server_url: str, kind: str) -> Iterator[str]:
+def prefect_server(server_url: str, kind: str, workers: int = 1, redis_url: str | None = None) -> Iterator[str]:
     """Start it, wait until it answers, yield its API URL, stop it."""
-    from app.serve import retention_environment
+    from app.serve import migrate_prefect, prefect_children, redis_environment, retention_environment
     from services.kernel.settings import Settings
 
+    if workers > 1 and (kind != "postgresql" or not redis_url):
+        raise ValueError("a Prefect on several workers needs PostgreSQL and a Redis URL")
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="bench-prefect-") as home, database(server_url, kind) as db_env:
         env = {**os.environ, **retention_environment(Settings()), **db_env, "PREFECT_HOME": home,
                "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_API_URL": f"http://127.0.0.1:{port}/api"}
+        if workers > 1:
+            env.update(redis_environment(redis_url))
+            empty_redis(redis_url)
+            if not migrate_prefect(sys.executable, env):
+                raise RuntimeError("the Prefect database could not be migrated")
         log = Path(home) / "server.log"
-        proc = subprocess.Popen([sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
-                                 "--port", str(port)], env=env, start_new_session=True, stdout=log.open("w"),
-                                stderr=subprocess.STDOUT)
+        procs = [subprocess.Popen(child.argv, env=env, start_new_session=True, stdout=log.open("a"),
+                                  stderr=subprocess.STDOUT)
+                 for child in prefect_children(sys.executable, port, workers, env)]
         try:
             deadline = time.monotonic() + START_TIMEOUT
             while not answers(f"http://127.0.0.1:{port}/api/health"):
-                if proc.poll() is not None or time.monotonic() > deadline:
+                if any(p.poll() is not None for p in procs) or time.monotonic() > deadline:
                     raise RuntimeError(f"the Prefect server did not start: {log.read_text()[-2000:]}")
                 time.sleep(0.5)
             yield f"http://127.0.0.1:{port}/api"
         finally:
-            stop(proc)
+            for proc in procs:
+                stop(proc)

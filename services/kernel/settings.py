@@ -67,6 +67,11 @@ class Settings(BaseSettings):
     # The Prefect server's own database for `hazard serve` (postgresql+asyncpg://...); unset: a
     # SQLite file under data_dir/prefect.
     prefect_database_url: SecretStr | None = None
+    # The served Prefect's API on this many processes (README "Prefect on several workers"): more than
+    # one needs the PostgreSQL database above and a Redis for Prefect's messaging (the URL below, a
+    # database of its own); its background services then run in one process beside them.
+    prefect_workers: int = Field(1, ge=1, le=16)
+    prefect_redis_url: SecretStr | None = None
     # What the served Prefect keeps (README "Prefect: each hazard's run"): its events (a hazard's
     # transitions among them) this many days, so a year-long lifecycle keeps its events (Prefect's
     # default is 7); finished flow runs (batch runs, closed items' runs) this many days after they

@@ -1,8 +1,8 @@
 """A mirror pass that dies half-way, for `test_mirror_prefect` (run as a separate process, since it
 ends with `os._exit`): `python -m tests.flows.mirror_crash before_lines|before_marker`.
 
-- `before_lines`: the items' runs and states reached Prefect (and their artifacts), then the
-  process dies before the batch's log lines and events are written.
+- `before_lines`: an item's run and states reached Prefect, then the process dies before its log
+  lines and events are written.
 - `before_marker`: everything reached Prefect, then the process dies before the pass records the
   items' markers (they stay flagged `writing`).
 
@@ -21,9 +21,9 @@ CRASH = 9
 
 
 class DiesBeforeLines(PrefectSink):
-    async def _lines(self, client: Any, ops: list, written: dict) -> None:
-        if ops:  # some item's run and states reached Prefect
-            os._exit(CRASH)
+    async def _item(self, client: Any, op: Any) -> tuple[str, set[str]]:
+        await super()._item(client, op)
+        os._exit(CRASH)  # an item's run and states reached Prefect, its lines and events not yet
 
 
 class DiesBeforeMarker(PrefectSink):

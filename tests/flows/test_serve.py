@@ -23,6 +23,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+import uuid
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -288,3 +290,90 @@ def test_one_command_runs_api_prefect_and_flows_and_survives_prefect_going_down(
     served.proc.send_signal(signal.SIGINT)
     assert served.proc.wait(60) == 0, served.tail()
     wait_for("every child to be gone", lambda: not any(alive(p) for p in before), timeout=30)
+
+
+# --- the served Prefect on several processes (HAZARD_PREFECT_WORKERS) -------------------------------
+
+REDIS_TEST_URL = os.environ.get("HAZARD_TEST_REDIS_URL", "redis://127.0.0.1:6379/7")
+
+
+@pytest.fixture
+def prefect_pg(pg_server) -> Iterator[str]:
+    """A fresh PostgreSQL database for the served Prefect, and an emptied Redis database."""
+    import redis
+    from sqlalchemy.engine import make_url
+
+    from tests.pg_provision import create_database, drop_database
+
+    name = f"prefect_serve_{uuid.uuid4().hex[:10]}"
+    url = create_database(pg_server.url, name)
+    with redis.Redis.from_url(REDIS_TEST_URL) as r:
+        r.flushdb()
+    yield make_url(url).set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
+    drop_database(pg_server.url, name)
+
+
+def test_the_served_prefect_runs_on_two_api_processes_and_its_services_through_redis(served, prefect_pg):
+    """An office whose Prefect needs more than one core: its API on two processes, its services in
+    a third, events crossing through Redis. An act shows as its hazard's run and as Prefect events
+    (posted to whichever API process, stored by the services' one); Ctrl-C stops it all."""
+    tokens = served.seed()
+    served.env.update({"HAZARD_PREFECT_DATABASE_URL": prefect_pg, "HAZARD_PREFECT_WORKERS": "2",
+                       "HAZARD_PREFECT_REDIS_URL": REDIS_TEST_URL})
+    served.start()
+    wait_for("the API", lambda: http("GET", f"{served.api}/healthz")[0] == 200, proc=served.proc)
+    wait_for("the Prefect server", served.prefect_up, proc=served.proc)
+    wait_for("the served deployments", lambda: "lifecycle-mirror" in {d["name"] for d in http(
+        "POST", f"{served.prefect}/deployments/filter", {})[1]}, proc=served.proc)
+    tree = [cmdline(p) for p in descendants(served.proc.pid)]
+    assert [c for c in tree if "prefect server start" in c and "--workers 2" in c], tree
+    assert [c for c in tree if "prefect server services start" in c], tree
+    assert len([c for c in tree if "multiprocessing" in c and "spawn" in c]) >= 2, tree  # the API's two
+
+    status, hazard = http("POST", f"{served.api}/api/v1/hazards", report_body(), tokens["inspector"])
+    assert status == 201
+    code = hazard["code"]
+    status, _ = http("POST", f"{served.api}/api/v1/hazards/{hazard['id']}/actions/register",
+                     body_for("register", today=START.date(), level="general", uscc=served.uscc), tokens["inspector"])
+    assert status == 200
+    served.run_deployment("lifecycle-mirror", {"time_budget": 5.0, "idle": 0.5})
+
+    def lifecycle_run():
+        _, runs = http("POST", f"{served.prefect}/flow_runs/filter", {"flow_runs": {"name": {"like_": code}}})
+        return runs
+
+    (run,) = wait_for("the hazard's lifecycle run", lifecycle_run, proc=served.proc)
+    assert (run["state_type"], run["state_name"]) == ("PAUSED", "已登记（限期整改）")
+    _, history = http("GET", f"{served.prefect}/flow_run_states/?flow_run_id={run['id']}")
+    assert [s["name"] for s in history] == ["待核查", "已登记（限期整改）"]
+
+    def stored_events():  # ours on hazard.<code>, and Prefect's own state changes of the run
+        _, page = http("POST", f"{served.prefect}/events/filter", {"filter": {
+            "any_resource": {"id": [f"hazard.{code}", f"prefect.flow-run.{run['id']}"]},
+            "occurred": {"since": "2000-01-01T00:00:00Z"}}, "limit": 50})
+        names = sorted(e["event"] for e in page.get("events", []))
+        return names if len([n for n in names if n.startswith("hazard.")]) == 2 and \
+            len([n for n in names if n.startswith("prefect.flow-run.")]) == 2 else None
+
+    names = wait_for("the hazard's events in Prefect's store", stored_events, proc=served.proc)
+    assert {"hazard.report", "hazard.register", "prefect.flow-run.待核查", "prefect.flow-run.已登记（限期整改）"} <= set(names)
+
+    before = descendants(served.proc.pid)
+    served.proc.send_signal(signal.SIGINT)
+    assert served.proc.wait(60) == 0, served.tail()
+    wait_for("every child to be gone", lambda: not any(alive(p) for p in before), timeout=30)
+
+
+@pytest.mark.parametrize("missing", ["database", "redis"])
+def test_serve_refuses_several_prefect_processes_without_postgresql_or_redis(tmp_path, missing):
+    env = {**os.environ, "HAZARD_DATABASE_URL": f"sqlite:///{tmp_path / 'hazard.db'}",
+           "HAZARD_DATA_DIR": str(tmp_path / "var"), "HAZARD_PREFECT_WORKERS": "3"}
+    if missing == "redis":
+        env["HAZARD_PREFECT_DATABASE_URL"] = "postgresql+asyncpg://postgres@127.0.0.1:5432/prefect"
+    else:
+        env["HAZARD_PREFECT_REDIS_URL"] = "redis://127.0.0.1:6379/7"
+    done = subprocess.run([sys.executable, "-m", "app.cli.main", "serve", "--port", str(free_port())], cwd=REPO,
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert ("PostgreSQL" if missing == "database" else "Redis") in done.stderr
+    assert "HAZARD_PREFECT_WORKERS" in done.stderr and "Traceback" not in done.stderr
