@@ -100,6 +100,7 @@ def redis_environment(redis_url: str) -> dict[str, str]:
         "PREFECT_SERVER_EVENTS_CAUSAL_ORDERING": "prefect_redis.ordering",
         "PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE": "prefect_redis.lease_storage",
         "PREFECT_REDIS_MESSAGING_URL": redis_url,
+        "PREFECT_SERVER_REGISTER_BLOCKS_ON_START": "false",  # done once before they start: migrate_prefect
     }
 
 
@@ -127,12 +128,31 @@ def prefect_children(py: str, prefect_port: int, workers: int, env: dict[str, st
             Child("prefect-services", [py, "-m", "prefect", "server", "services", "start"], env)]
 
 
+# Run once before several API processes start: each would otherwise migrate and register Prefect's
+# block types at once, and two inserting the same block type make one fail its startup, which stops
+# them all (seen on a fresh database).
+_PREPARE_PREFECT = """
+import asyncio
+from prefect.server.database import provide_database_interface
+from prefect.server.models.block_registration import run_block_auto_registration
+
+async def prepare():
+    db = provide_database_interface()
+    await db.create_db()
+    async with await db.session() as session:
+        await run_block_auto_registration(session=session)
+
+asyncio.run(prepare())
+"""
+
+
 def migrate_prefect(py: str, env: dict[str, str], timeout: float = PREFECT_START_TIMEOUT) -> bool:
-    """Bring the Prefect database's schema up to date once, before several API processes start
-    (each would otherwise try at once). False, logged, when it could not: they try themselves."""
+    """Bring the Prefect database's schema and block types up to date once, in one process, before
+    several API processes start (they are told not to register block types themselves). False,
+    logged, when it could not."""
     try:
-        done = subprocess.run([py, "-m", "prefect", "server", "database", "upgrade", "-y"], env=env,
-                              capture_output=True, text=True, timeout=timeout)
+        done = subprocess.run([py, "-c", _PREPARE_PREFECT], env=env, capture_output=True, text=True,
+                              timeout=timeout)
     except subprocess.TimeoutExpired:
         log.warning("prefect_migration_timeout", seconds=timeout)
         return False

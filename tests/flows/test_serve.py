@@ -329,6 +329,9 @@ def test_the_served_prefect_runs_on_two_api_processes_and_its_services_through_r
     assert [c for c in tree if "prefect server start" in c and "--workers 2" in c], tree
     assert [c for c in tree if "prefect server services start" in c], tree
     assert len([c for c in tree if "multiprocessing" in c and "spawn" in c]) >= 2, tree  # the API's two
+    # Prefect's block types were registered once before the API processes started (each doing it at
+    # once fails one's startup on a fresh database, and that stops them all)
+    assert len(http("POST", f"{served.prefect}/block_types/filter", {})[1]) > 10
 
     status, hazard = http("POST", f"{served.api}/api/v1/hazards", report_body(), tokens["inspector"])
     assert status == 201
