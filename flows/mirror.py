@@ -5,9 +5,9 @@ Each item's run is one flow run of the `hazard-lifecycle` flow, which no process
 with its first state and the item as idempotency key, then moved with forced state changes (about
 10 ms of the Prefect server's CPU each here). Items are written side by side (`CONCURRENCY` at a
 time per Prefect API process, each in order); their log lines and Prefect events go in bulk calls
-of a few hundred, sent as soon as a chunk is full. An item whose run is found by its key although
-its marker knew none (a resync, or markers restored from a backup) has that run deleted and built
-again, so a run never shows a step twice. A resumed item (its marker flagged `writing`) reads back
+of a few hundred (`_Lines`). An item whose run is found by its key although its marker knew none (a
+resync, or markers restored from a backup) has that run deleted and built again, so a run never
+shows a step twice. A resumed item (its marker flagged `writing`) reads back
 the states and lines that reached Prefect and writes only the rest. The keyed artifacts follow once
 the queue is empty (`services.mirror.stream.refresh_artifacts`).
 """
@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterator
 from typing import Any
 
 from prefect import flow
@@ -107,7 +107,7 @@ class PrefectSink:
             except Exception as exc:  # noqa: BLE001 - Prefect away: every item waits for the next pass
                 return {op.item: stream.Outcome(None, error=f"Prefect 不可用：{exc!r}"[:500]) for op in ops}
             gate = asyncio.Semaphore(self.concurrency)
-            lines = _Lines(client, gate, self.flow_id)
+            lines = _Lines(client, gate, self.flow_id, eager=self.concurrency > CONCURRENCY)
             written: dict[str, str] = {}
 
             async def one(op: ItemOps) -> None:
@@ -118,7 +118,7 @@ class PrefectSink:
                         outcomes[op.item] = stream.Outcome(None, error=repr(exc)[:2000], missing=_missing(exc))
                         return
                 written[op.item] = run_id
-                lines.add(op, run_id, seen)  # sent in chunks while the other items are written
+                lines.add(op, run_id, seen)
 
             await asyncio.gather(*(one(op) for op in ops))
             failure = await lines.finish()
@@ -209,11 +209,14 @@ class PrefectSink:
         return states, seen
 
 class _Lines:
-    """The log lines and Prefect events of a batch, sent in chunks as soon as a chunk is full, side
-    by side with the items still being written (under the same gate), the rest at the end."""
+    """The log lines and Prefect events of a batch, in bulk chunks. `eager` (a Prefect API on
+    several processes): each chunk is sent as soon as it is full, beside the items still being
+    written (under the same gate), so the processes the items leave idle take it. Otherwise they
+    go one after another once the items are written: one API process is the bound anyway, and a
+    SQLite Prefect would only make the items' state changes wait on its lock (bench/RESULTS.md)."""
 
-    def __init__(self, client: Any, gate: asyncio.Semaphore, flow_id: str) -> None:
-        self.client, self.gate, self.flow_id = client, gate, flow_id
+    def __init__(self, client: Any, gate: asyncio.Semaphore, flow_id: str, eager: bool) -> None:
+        self.client, self.gate, self.flow_id, self.eager = client, gate, flow_id, eager
         self.logs: list[dict[str, Any]] = []
         self.events: list[dict[str, Any]] = []
         self.sending: list[asyncio.Task[None]] = []
@@ -227,14 +230,19 @@ class _Lines:
                    {"prefect.resource.id": f"prefect.flow.{self.flow_id}", "prefect.resource.role": "flow",
                     "prefect.resource.name": FLOW_NAME}]
         self.events += [{**ev, "related": related} for ev in op.events]
-        self._send(full_only=True)
+        if self.eager:
+            self._send(full_only=True)
 
-    def _send(self, *, full_only: bool) -> None:
+    def _chunks(self, *, full_only: bool) -> Iterator[tuple[str, list[dict[str, Any]]]]:
         for pending, path, size in ((self.logs, "/logs/", LOG_CHUNK), (self.events, "/events", EVENT_CHUNK)):
             while len(pending) >= size or (pending and not full_only):
                 chunk = pending[:size]
                 del pending[:size]
-                self.sending.append(asyncio.ensure_future(self._post(path, chunk)))
+                yield path, chunk
+
+    def _send(self, *, full_only: bool) -> None:
+        for path, chunk in self._chunks(full_only=full_only):
+            self.sending.append(asyncio.ensure_future(self._post(path, chunk)))
 
     async def _post(self, path: str, chunk: list[dict[str, Any]]) -> None:
         async with self.gate:  # events: ids derived from the audit events, so a resend is stored once
@@ -242,9 +250,16 @@ class _Lines:
 
     async def finish(self) -> BaseException | None:
         """Send what is left and wait for every chunk; the first failure, if any."""
-        self._send(full_only=False)
-        results = await asyncio.gather(*self.sending, return_exceptions=True)
-        return next((r for r in results if isinstance(r, BaseException)), None)
+        if self.eager:
+            self._send(full_only=False)
+            results = await asyncio.gather(*self.sending, return_exceptions=True)
+            return next((r for r in results if isinstance(r, BaseException)), None)
+        try:
+            for path, chunk in self._chunks(full_only=False):
+                await self.client.request("POST", path, json=chunk)
+        except Exception as exc:  # noqa: BLE001 - reported for the whole batch
+            return exc
+        return None
 
 
 def mirror_now(sink: PrefectSink | None = None, *, api_url: str | None = None,
