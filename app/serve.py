@@ -1,6 +1,7 @@
 """`hazard serve`: the API, a local Prefect server and the served flows, started and stopped as one.
 
-Three child processes, started in this order and stopped in the reverse one:
+Three child processes (four with a Prefect on several processes), started in this order and
+stopped in the reverse one:
 1. the Prefect server (UI and API on `--prefect-port`), on SQLite under the data folder, or on
    `HAZARD_PREFECT_DATABASE_URL` (PostgreSQL) when set; with `HAZARD_PREFECT_WORKERS` above 1, its
    API on that many processes and its background services in one more (`prefect-services`), which

@@ -67,7 +67,7 @@ class Settings(BaseSettings):
     # The Prefect server's own database for `hazard serve` (postgresql+asyncpg://...); unset: a
     # SQLite file under data_dir/prefect.
     prefect_database_url: SecretStr | None = None
-    # The served Prefect's API on this many processes (README "Prefect on several workers"): more than
+    # The served Prefect's API on this many processes (README "Prefect on several processes"): more than
     # one needs the PostgreSQL database above and a Redis for Prefect's messaging (the URL below, a
     # database of its own); its background services then run in one process beside them.
     prefect_workers: int = Field(1, ge=1, le=16)
