@@ -24,12 +24,10 @@ from importlib import metadata
 from pathlib import Path
 
 
-from app.serve import migrate_prefect, prefect_children, redis_environment, retention_environment
 from bench.outbox import mirror as bench_mirror, prefect_server, world
 from bench.sweep.report import environment
 from bench.transitions import machine
 from bench.transitions.world import fresh_database, reset
-from services.kernel.settings import Settings
 
 DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
 ROOT = Path(__file__).resolve().parents[2]
@@ -219,33 +217,19 @@ def main(argv: list[str] | None = None) -> int:
     print(f"bench/outbox: (f) over {args.events:,} events, (p) over {args.per_event:,}; "
           f"{args.enterprise_users} enterprise users + 1 webhook per event", flush=True)
     results: list[Result] = []
-    prefect = receiver = mirrored = None
-    services: list[subprocess.Popen] = []
+    receiver = mirrored = None
     with tempfile.TemporaryDirectory(prefix="bench-outbox-") as tmp, ExitStack() as stack:
         folder = Path(tmp)
         try:
-            prefect_db = stack.enter_context(prefect_server.database(args.server_url, args.prefect_db))
-            hook_port, prefect_port = prefect_server.free_port(), prefect_server.free_port()
+            hook_port = prefect_server.free_port()
             hook_base = f"http://127.0.0.1:{hook_port}"
             receiver = _start([sys.executable, "-m", "bench.outbox.receiver", str(hook_port), HOOK_SECRET],
                               dict(os.environ), hook_base + "/stats", 30, folder / "receiver.log")
-            penv = {"PREFECT_HOME": str(folder / "prefect"),
-                    "PREFECT_API_URL": f"http://127.0.0.1:{prefect_port}/api",
-                    "PREFECT_SERVER_API_HOST": "127.0.0.1", "PREFECT_SERVER_API_PORT": str(prefect_port),
-                    "PREFECT_SERVER_ANALYTICS_ENABLED": "false", **retention_environment(Settings()), **prefect_db}
             t = time.perf_counter()
-            if args.prefect_workers > 1:
-                penv.update(redis_environment(args.redis_url))
-                prefect_server.empty_redis(args.redis_url)
-                if not migrate_prefect(sys.executable, {**os.environ, **penv}):
-                    raise RuntimeError("the Prefect database could not be migrated")
-            first, *more = prefect_children(sys.executable, prefect_port, args.prefect_workers, {**os.environ, **penv})
-            services = [subprocess.Popen(c.argv, env=c.env, cwd=ROOT, start_new_session=True,
-                                         stdout=(folder / f"{c.name}.log").open("w"), stderr=subprocess.STDOUT)
-                        for c in more]
-            prefect = _start(first.argv, first.env, f"http://127.0.0.1:{prefect_port}/api/health", 180,
-                             folder / "prefect.log")
-            where = "PostgreSQL" if prefect_db else f"SQLite, {folder / 'prefect'}"
+            api = stack.enter_context(prefect_server.prefect_server(args.server_url, args.prefect_db,
+                                                                    args.prefect_workers, args.redis_url))
+            penv = {"PREFECT_HOME": str(folder / "prefect"), "PREFECT_API_URL": api}  # this process: a client
+            where = "PostgreSQL" if args.prefect_db == "postgresql" else "SQLite, embedded"
             if args.prefect_workers > 1:
                 where += f", API on {args.prefect_workers} processes + its services, Redis"
             print(f"  Prefect server ({where}) up in {time.perf_counter() - t:.0f} s; "
@@ -280,8 +264,7 @@ def main(argv: list[str] | None = None) -> int:
                 if args.mirror_transitions:
                     reset(w.url)
                     machine.wait_quiet(args.quiet_below, args.quiet_wait)
-                    mirrored = bench_mirror.measure(w, args.mirror_transitions, args.prefect_db,
-                                                    f"http://127.0.0.1:{prefect_port}/api",
+                    mirrored = bench_mirror.measure(w, args.mirror_transitions, args.prefect_db, api,
                                                     prefect_workers=args.prefect_workers)
                     print("\n".join("  " + line for line in mirrored.lines()), flush=True)
                     if mirrored.problems:
@@ -299,10 +282,7 @@ def main(argv: list[str] | None = None) -> int:
         except Exception as exc:  # noqa: BLE001 - a wrong result must not look like a figure
             print(f"\nBENCHMARK INVALID: {type(exc).__name__}: {exc}", file=sys.stderr)
             return 2
-        finally:
-            _stop(prefect)
-            for proc in services:
-                _stop(proc)
+        finally:  # the Prefect server stops with the stack
             _stop(receiver)
     env.append(f"prefect {metadata.version('prefect')}: local server on {args.prefect_db}"
                + (f" (API on {args.prefect_workers} processes + its services, Redis messaging)"
