@@ -86,6 +86,8 @@ def prefect_environment(settings: Settings, prefect_port: int) -> dict[str, str]
     }
     if settings.prefect_database_url:
         env["PREFECT_API_DATABASE_CONNECTION_URL"] = settings.prefect_database_url.get_secret_value()
+    if not settings.prefect_database_url or settings.prefect_database_url.get_secret_value().startswith("sqlite"):
+        env.update(sqlite_environment())
     if settings.prefect_workers > 1 and settings.prefect_redis_url:
         env.update(redis_environment(settings.prefect_redis_url.get_secret_value()))
     env.update(retention_environment(settings))
@@ -169,6 +171,20 @@ NOISY_EVENTS = ("prefect.flow-run.heartbeat", "prefect.flow-run.Scheduled", "pre
                 "prefect.flow-run.Running", "prefect.flow-run.Completed", "prefect.flow-run.Late",
                 "prefect.task-run.Pending", "prefect.task-run.Running", "prefect.task-run.Completed",
                 "prefect.log.write")
+
+
+EVENT_BATCH = 500  # events per write of an embedded SQLite Prefect's event persister (sqlite_environment)
+
+
+def sqlite_environment() -> dict[str, str]:
+    """What a Prefect on its embedded SQLite file needs besides: its event persister writing events
+    `EVENT_BATCH` at a time (or every 5 s, its flush interval) instead of Prefect's 20. Those
+    commits come several times a second while the mirror writes, and each can fail a run creation
+    under way (a read, then a write, in one deferred transaction: "database is locked", answered
+    503), which Prefect's client retries only after 2 s: the mirror's burst drained at 52-62 acts
+    a second with 20, 73-111 with 500 (bench/RESULTS.md, issue 15, third stop). PostgreSQL has no
+    such conflict and keeps Prefect's default."""
+    return {"PREFECT_SERVER_SERVICES_EVENT_PERSISTER_BATCH_SIZE": str(EVENT_BATCH)}
 
 
 def retention_environment(settings: Settings) -> dict[str, str]:

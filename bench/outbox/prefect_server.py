@@ -1,9 +1,10 @@
 """A Prefect server for a benchmark: on a fresh PostgreSQL database (dropped after) as in
 production, or on its embedded SQLite file in a temporary home (the one-command default), with the
-settings `hazard serve` gives the served one (`app.serve.retention_environment`). On PostgreSQL it
-may run as `hazard serve` runs it with `HAZARD_PREFECT_WORKERS`: several API processes and one of
-its services, exchanging events through a Redis database (emptied before, since it would otherwise
-replay the events a previous run left in its streams)."""
+settings `hazard serve` gives the served one (`app.serve.retention_environment`, and on SQLite
+`app.serve.sqlite_environment`). On PostgreSQL it may run as `hazard serve` runs it with
+`HAZARD_PREFECT_WORKERS`: several API processes and one of its services, exchanging events through
+a Redis database (emptied before, since it would otherwise replay the events a previous run left in
+its streams)."""
 
 from __future__ import annotations
 
@@ -82,14 +83,16 @@ def empty_redis(redis_url: str) -> None:
 @contextmanager
 def prefect_server(server_url: str, kind: str, workers: int = 1, redis_url: str | None = None) -> Iterator[str]:
     """Start it, wait until it answers, yield its API URL, stop it."""
-    from app.serve import migrate_prefect, prefect_children, redis_environment, retention_environment
+    from app.serve import (migrate_prefect, prefect_children, redis_environment, retention_environment,
+                           sqlite_environment)
     from services.kernel.settings import Settings
 
     if workers > 1 and (kind != "postgresql" or not redis_url):
         raise ValueError("a Prefect on several workers needs PostgreSQL and a Redis URL")
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="bench-prefect-") as home, database(server_url, kind) as db_env:
-        env = {**os.environ, **retention_environment(Settings()), **db_env, "PREFECT_HOME": home,
+        env = {**os.environ, **retention_environment(Settings()),
+               **(sqlite_environment() if kind == "sqlite" else {}), **db_env, "PREFECT_HOME": home,
                "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_API_URL": f"http://127.0.0.1:{port}/api"}
         if workers > 1:
             env.update(redis_environment(redis_url))

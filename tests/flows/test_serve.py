@@ -31,6 +31,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from app.serve import EVENT_BATCH
 from db.engine import make_engine, make_session_factory, read_only, transaction
 from db.migrate import upgrade
 from db.models import OutboxMessage
@@ -222,6 +223,13 @@ def test_one_command_runs_api_prefect_and_flows_and_survives_prefect_going_down(
     served.start()
     wait_for("the API", lambda: http("GET", f"{served.api}/healthz")[0] == 200, proc=served.proc)
     wait_for("the Prefect server", served.prefect_up, proc=served.proc)
+    # it runs with serve's settings (app/serve.py: retention_environment), and on its SQLite file
+    # stores events in large batches (sqlite_environment: its commits fail the mirror's run creations)
+    _, prefect_settings = http("GET", f"{served.prefect}/admin/settings")
+    services = prefect_settings["server"]["services"]
+    assert services["event_persister"]["batch_size"] == EVENT_BATCH > 20
+    assert services["pause_expirations"]["enabled"] is False
+    assert services["triggers"]["enabled"] is False
     names = wait_for("the served deployments", lambda: {d["name"] for d in http(
         "POST", f"{served.prefect}/deployments/filter", {})[1]} >= {"escalation-sweep", "outbox", "audit-checkpoint",
                                                                    "audit-verify", "lifecycle-mirror"}, proc=served.proc)
@@ -332,6 +340,9 @@ def test_the_served_prefect_runs_on_two_api_processes_and_its_services_through_r
     # Prefect's block types were registered once before the API processes started (each doing it at
     # once fails one's startup on a fresh database, and that stops them all)
     assert len(http("POST", f"{served.prefect}/block_types/filter", {})[1]) > 10
+    # the SQLite-only setting stays off PostgreSQL: Prefect's own event batches
+    persister = http("GET", f"{served.prefect}/admin/settings")[1]["server"]["services"]["event_persister"]
+    assert persister["batch_size"] != EVENT_BATCH
 
     status, hazard = http("POST", f"{served.api}/api/v1/hazards", report_body(), tokens["inspector"])
     assert status == 201
