@@ -17,35 +17,14 @@ import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
+from bench.transitions import machine
+
 SETTLE_SECONDS = 6.0  # the event persister flushes at least every 5 s
-
-
-def _descendants(pid: int) -> list[int]:
-    out, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        try:
-            for task in os.listdir(f"/proc/{p}/task"):
-                with open(f"/proc/{p}/task/{task}/children") as fh:
-                    kids = [int(x) for x in fh.read().split()]
-                out += kids
-                todo += kids
-        except OSError:
-            continue
-    return out
 
 
 def server_cpu() -> float:
     """CPU seconds used so far by every process this one started (the Prefect server's)."""
-    total = 0.0
-    for pid in _descendants(os.getpid()):
-        try:
-            with open(f"/proc/{pid}/stat") as fh:
-                fields = fh.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
+    return sum(machine.process_cpu(pid) for pid in machine.descendants(os.getpid()))
 
 
 async def _measure(label: str, n: int, per: int, call: Callable[[int], Awaitable[None]]) -> str:

@@ -32,6 +32,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app.serve import EVENT_BATCH
+from bench.transitions.machine import descendants
 from db.engine import make_engine, make_session_factory, read_only, transaction
 from db.migrate import upgrade
 from db.models import OutboxMessage
@@ -75,21 +76,6 @@ def wait_for(what: str, check, timeout: float = WAIT, proc: subprocess.Popen | N
             return result
         time.sleep(0.5)
     raise AssertionError(f"timed out waiting for {what}")
-
-
-def descendants(pid: int) -> list[int]:
-    out, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        try:
-            for task in os.listdir(f"/proc/{p}/task"):
-                with open(f"/proc/{p}/task/{task}/children") as fh:
-                    kids = [int(x) for x in fh.read().split()]
-                out += kids
-                todo += kids
-        except (FileNotFoundError, ProcessLookupError):
-            continue
-    return out
 
 
 def cmdline(pid: int) -> str:
