@@ -226,8 +226,9 @@ def main(argv: list[str] | None = None) -> int:
             receiver = _start([sys.executable, "-m", "bench.outbox.receiver", str(hook_port), HOOK_SECRET],
                               dict(os.environ), hook_base + "/stats", 30, folder / "receiver.log")
             t = time.perf_counter()
-            api = stack.enter_context(prefect_server.prefect_server(args.server_url, args.prefect_db,
-                                                                    args.prefect_workers, args.redis_url))
+            server = stack.enter_context(prefect_server.prefect_server(args.server_url, args.prefect_db,
+                                                                       args.prefect_workers, args.redis_url))
+            api = server.api
             penv = {"PREFECT_HOME": str(folder / "prefect"), "PREFECT_API_URL": api}  # this process: a client
             where = "PostgreSQL" if args.prefect_db == "postgresql" else "SQLite, embedded"
             if args.prefect_workers > 1:
@@ -265,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
                     reset(w.url)
                     machine.wait_quiet(args.quiet_below, args.quiet_wait)
                     mirrored = bench_mirror.measure(w, args.mirror_transitions, args.prefect_db, api,
-                                                    prefect_workers=args.prefect_workers)
+                                                    prefect_workers=args.prefect_workers, server_cpu=server.cpu)
                     print("\n".join("  " + line for line in mirrored.lines()), flush=True)
                     if mirrored.problems:
                         raise RuntimeError("(m) the mirror's result is wrong: " + "; ".join(mirrored.problems))

@@ -24,12 +24,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import math
+import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy import func, select
 
-from bench.transitions import inprocess
+from bench.transitions import inprocess, machine
 from bench.transitions.workload import ACTIONS
 from bench.transitions.world import World
 from db.engine import UnitOfWork, make_engine, make_session_factory, read_only
@@ -52,6 +54,12 @@ class MirrorResult:
     items: int = 0
     mix: str = "day"
     prefect_workers: int = 1  # its API's processes (more: as `hazard serve` with HAZARD_PREFECT_WORKERS)
+    # CPU seconds spent until caught up: by the Prefect server's processes, by this one (the
+    # mirror's reads, rendering and calls); the machine's busy share (all its cores) meanwhile
+    server_cpu: float | None = None
+    mirror_cpu: float | None = None
+    machine_busy: float | None = None
+    cores: int = field(default_factory=lambda: os.cpu_count() or 1)
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -72,7 +80,20 @@ class MirrorResult:
             f"{self.burst_seconds:.1f} s)",
             f"    caught up after {self.caught_up_seconds:.1f} s: {self.rate:.1f} transitions/s "
             f"(target >= {self.target:.0f}: {verdict}); artifacts after {self.artifacts_seconds:.1f} s",
-        ] + [f"    PROBLEM: {p}" for p in self.problems]
+        ] + self._cpu_lines() + [f"    PROBLEM: {p}" for p in self.problems]
+
+    def _cpu_lines(self) -> list[str]:
+        """Where the drain's CPU went: what bounds the rate on this machine. The Prefect server's
+        CPU per transition is its own work, whatever the client; one core of it gives at most
+        1/that transitions a second."""
+        if not self.server_cpu or self.mirror_cpu is None or not self.transitions:
+            return []
+        per = 1000 * self.server_cpu / self.transitions
+        busy = f"{self.machine_busy:.0%}" if self.machine_busy is not None else "?"
+        return [f"    CPU until caught up: the Prefect server {self.server_cpu:.1f} s ({per:.2f} ms per transition: "
+                f"at most {1000 / per:.0f} transitions/s per core it gets), the mirror {self.mirror_cpu:.1f} s "
+                f"({1000 * self.mirror_cpu / self.transitions:.2f} ms per transition); the machine {busy} busy "
+                f"on {self.cores} cores"]
 
     def as_dict(self) -> dict:
         return {**self.__dict__, "transitions_per_second": self.rate, "target": self.target}
@@ -112,9 +133,11 @@ def _day(uow: UnitOfWork, world: World) -> tuple[int, float]:
 
 
 def measure(world: World, transitions: int, prefect_db: str, api_url: str, mix: str = "day",
-            concurrency: int = 4, mirror_concurrency: int | None = None, prefect_workers: int = 1) -> MirrorResult:
+            concurrency: int = 4, mirror_concurrency: int | None = None, prefect_workers: int = 1,
+            server_cpu: Callable[[], float] | None = None) -> MirrorResult:
     """The burst, then the drain into the Prefect server at `api_url` (on `prefect_workers` API
-    processes: the mirror writes twice as many items side by side)."""
+    processes: the mirror writes twice as many items side by side). `server_cpu`, when given: the
+    CPU seconds the server's processes have used so far (`prefect_server.Server.cpu`)."""
     from flows import mirror as flows_mirror
     from services.mirror import stream
 
@@ -129,12 +152,15 @@ def measure(world: World, transitions: int, prefect_db: str, api_url: str, mix: 
         burst.seconds += seconds
     sink = flows_mirror.PrefectSink(api_url, mirror_concurrency or flows_mirror.concurrency_for(prefect_workers))
     try:
+        server0, mirror0, machine0 = server_cpu() if server_cpu else None, time.process_time(), machine.sample()
         started = time.perf_counter()
         caught = None
         while True:  # the drain's passes, then its artifacts; note when the queue empties
             report = stream.run_pass(uow, sink)
             if report.items == 0:
                 caught = time.perf_counter() - started
+                spent = (server_cpu() - server0 if server_cpu and server0 is not None else None,
+                         time.process_time() - mirror0, machine.busy(machine0, machine.sample()))
                 break
             if report.failed:
                 raise RuntimeError(f"the mirror failed: {report.errors[:3]}")
@@ -142,7 +168,8 @@ def measure(world: World, transitions: int, prefect_db: str, api_url: str, mix: 
             pass
         artifacts = time.perf_counter() - started
         result = MirrorResult(prefect_db, hazards, burst.transitions, burst.seconds, caught, artifacts, mix=mix,
-                              prefect_workers=prefect_workers)
+                              prefect_workers=prefect_workers, server_cpu=spent[0], mirror_cpu=spent[1],
+                              machine_busy=spent[2])
         result.problems = _check(uow, hazards, burst.transitions, api_url)
         with read_only(uow.factory) as s:
             result.items = s.scalar(select(func.count()).select_from(MirrorItem))
@@ -196,9 +223,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.prefect_workers > 1 and (args.prefect_db != "postgresql" or not args.redis_url):
         p.error("--prefect-workers > 1 needs --prefect-db postgresql and --redis-url")
     with fresh_database(args.server_url) as url, prefect_server(args.server_url, args.prefect_db,
-                                                                args.prefect_workers, args.redis_url) as api:
-        result = measure(seed(url), args.transitions, args.prefect_db, api, args.mix,
-                         mirror_concurrency=args.mirror_concurrency, prefect_workers=args.prefect_workers)
+                                                                args.prefect_workers, args.redis_url) as server:
+        result = measure(seed(url), args.transitions, args.prefect_db, server.api, args.mix,
+                         mirror_concurrency=args.mirror_concurrency, prefect_workers=args.prefect_workers,
+                         server_cpu=server.cpu)
     print("\n".join(result.lines()))
     return 2 if result.problems else 0
 

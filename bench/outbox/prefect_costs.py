@@ -11,23 +11,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import time
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
-from bench.transitions import machine
-
 SETTLE_SECONDS = 6.0  # the event persister flushes at least every 5 s
 
 
-def server_cpu() -> float:
-    """CPU seconds used so far by every process this one started (the Prefect server's)."""
-    return sum(machine.process_cpu(pid) for pid in machine.descendants(os.getpid()))
-
-
-async def _measure(label: str, n: int, per: int, call: Callable[[int], Awaitable[None]]) -> str:
+async def _measure(server_cpu: Callable[[], float], label: str, n: int, per: int,
+                   call: Callable[[int], Awaitable[None]]) -> str:
     gate = asyncio.Semaphore(2)
 
     async def one(k: int) -> None:
@@ -43,7 +36,8 @@ async def _measure(label: str, n: int, per: int, call: Callable[[int], Awaitable
             f"server CPU {1000 * spent / (n * per):6.2f} ms each")
 
 
-async def measure(api_url: str, runs: int = 300, states: int = 1200) -> list[str]:
+async def measure(api_url: str, server_cpu: Callable[[], float], runs: int = 300, states: int = 1200) -> list[str]:
+    """`server_cpu`: the CPU seconds the server's processes have used so far."""
     from prefect.client.orchestration import PrefectClient
 
     out: list[str] = []
@@ -79,10 +73,10 @@ async def measure(api_url: str, runs: int = 300, states: int = 1200) -> list[str
                             {"prefect.resource.id": f"prefect.flow.{flow_id}", "prefect.resource.role": "flow",
                              "prefect.resource.name": "hazard-lifecycle"}]} for j in range(200)])
 
-        out.append(await _measure("run created with its first state", runs, 1, create))
-        out.append(await _measure("forced state change", states, 1, state))
-        out.append(await _measure("log line (bulk calls of 500)", 10, 500, logs))
-        out.append(await _measure("event (bulk calls of 200, stored)", 15, 200, events))
+        out.append(await _measure(server_cpu, "run created with its first state", runs, 1, create))
+        out.append(await _measure(server_cpu, "forced state change", states, 1, state))
+        out.append(await _measure(server_cpu, "log line (bulk calls of 500)", 10, 500, logs))
+        out.append(await _measure(server_cpu, "event (bulk calls of 200, stored)", 15, 200, events))
     return out
 
 
@@ -96,8 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--redis-url")
     p.add_argument("--server-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
     args = p.parse_args(argv)
-    with prefect_server(args.server_url, args.prefect_db, args.prefect_workers, args.redis_url) as api:
-        lines = asyncio.run(measure(api))
+    with prefect_server(args.server_url, args.prefect_db, args.prefect_workers, args.redis_url) as server:
+        lines = asyncio.run(measure(server.api, server.cpu))
     print(f"Prefect server on {args.prefect_db}, API on {args.prefect_workers} process(es); 2 calls side by side:")
     print("\n".join(lines))
     return 0

@@ -19,11 +19,13 @@ import urllib.request
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
 from sqlalchemy.engine import make_url
 
+from bench.transitions import machine
 from bench.transitions.world import libpq_url
 
 START_TIMEOUT = 120.0
@@ -80,9 +82,23 @@ def empty_redis(redis_url: str) -> None:
         r.flushdb()
 
 
+@dataclass(frozen=True)
+class Server:
+    """A started Prefect server: its API's URL and its processes."""
+
+    api: str
+    procs: tuple[subprocess.Popen, ...]
+
+    def cpu(self) -> float:
+        """CPU seconds its processes have used so far (uvicorn's worker processes included)."""
+        pids = [p.pid for p in self.procs]
+        pids += [child for pid in pids for child in machine.descendants(pid)]
+        return sum(machine.process_cpu(pid) for pid in pids)
+
+
 @contextmanager
-def prefect_server(server_url: str, kind: str, workers: int = 1, redis_url: str | None = None) -> Iterator[str]:
-    """Start it, wait until it answers, yield its API URL, stop it."""
+def prefect_server(server_url: str, kind: str, workers: int = 1, redis_url: str | None = None) -> Iterator[Server]:
+    """Start it, wait until it answers, yield it, stop it."""
     from app.serve import (migrate_prefect, prefect_children, redis_environment, retention_environment,
                            sqlite_environment)
     from services.kernel.settings import Settings
@@ -109,7 +125,7 @@ def prefect_server(server_url: str, kind: str, workers: int = 1, redis_url: str 
                 if any(p.poll() is not None for p in procs) or time.monotonic() > deadline:
                     raise RuntimeError(f"the Prefect server did not start: {log.read_text()[-2000:]}")
                 time.sleep(0.5)
-            yield f"http://127.0.0.1:{port}/api"
+            yield Server(f"http://127.0.0.1:{port}/api", tuple(procs))
         finally:
             for proc in procs:
                 stop(proc)
