@@ -152,14 +152,14 @@ def measure(world: World, transitions: int, prefect_db: str, api_url: str, mix: 
         burst.seconds += seconds
     sink = flows_mirror.PrefectSink(api_url, mirror_concurrency or flows_mirror.concurrency_for(prefect_workers))
     try:
-        server0, mirror0, machine0 = server_cpu() if server_cpu else None, time.process_time(), machine.sample()
+        server0, mirror0, machine0 = server_cpu() if server_cpu else 0.0, time.process_time(), machine.sample()
         started = time.perf_counter()
         caught = None
         while True:  # the drain's passes, then its artifacts; note when the queue empties
             report = stream.run_pass(uow, sink)
             if report.items == 0:
                 caught = time.perf_counter() - started
-                spent = (server_cpu() - server0 if server_cpu and server0 is not None else None,
+                spent = (server_cpu() - server0 if server_cpu else None,
                          time.process_time() - mirror0, machine.busy(machine0, machine.sample()))
                 break
             if report.failed:
